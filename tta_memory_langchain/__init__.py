@@ -1,0 +1,27 @@
+"""LangChain integration for tta-memory.
+
+- :class:`TTAChatMessageHistory` — ``BaseChatMessageHistory`` over the session layer.
+- :class:`TTAMemoryRetriever` — ``BaseRetriever`` over deep memory (hybrid search).
+- :class:`TTALayeredRetriever` — the stage-aware layered context as documents, PAFs first.
+- :class:`TTAMemoryMiddleware` — ``middleware | prompt | model`` injects memory and records
+  the exchange (builds a :class:`TTAMemoryChain`).
+- :class:`TTAMemoryToolkit` / :func:`create_memory_tools` — ``save_memory``,
+  ``search_memory`` and ``get_constraints`` agent tools.
+"""
+
+from tta_memory_langchain.chat_message_history import TTAChatMessageHistory
+from tta_memory_langchain.layered_retriever import TTALayeredRetriever
+from tta_memory_langchain.memory_chain import TTAMemoryChain
+from tta_memory_langchain.middleware import TTAMemoryMiddleware
+from tta_memory_langchain.retriever import TTAMemoryRetriever
+from tta_memory_langchain.tools import TTAMemoryToolkit, create_memory_tools
+
+__all__ = [
+    "TTAChatMessageHistory",
+    "TTALayeredRetriever",
+    "TTAMemoryChain",
+    "TTAMemoryMiddleware",
+    "TTAMemoryRetriever",
+    "TTAMemoryToolkit",
+    "create_memory_tools",
+]

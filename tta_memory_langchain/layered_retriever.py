@@ -1,0 +1,187 @@
+"""LangChain retriever returning the engine's stage-aware layered context."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import RunnableConfig
+from pydantic import ConfigDict, Field
+from tta_memory import MemoryWorkflowPrimitive, WorkflowContext, WorkflowMode
+from tta_memory.errors import InvalidInputError
+from typing_extensions import override
+
+from tta_memory_langchain._documents import (
+    cache_entry_document,
+    deep_memory_document,
+    paf_document,
+    session_message_document,
+)
+from tta_memory_langchain._memory import memory_from_fields
+
+Layer = Literal["paf", "deep", "cache", "session"]
+
+# Per-call keyword arguments; also read from ``config["configurable"]``.
+_CALL_ARGS = ("session_id", "stage", "mode", "workflow_id")
+_RUNNABLE_ARGS = frozenset({"verbose"})
+_ALL_LAYERS: tuple[Layer, ...] = ("paf", "deep", "cache", "session")
+
+
+class TTALayeredRetriever(BaseRetriever):
+    """Retriever returning the stage-aware context of a session as documents.
+
+    Calls the engine's ``load_workflow_context`` for the configured stage and mode, with
+    the query as the deep-search query, and returns what it loaded in a fixed order: PAFs
+    first (never truncated), then deep memories (best first), then cache entries (newest
+    first), then session messages (oldest first). Each document's ``metadata["layer"]``
+    names its layer.
+
+    ``session_id``, ``stage``, ``mode`` and ``workflow_id`` are taken, in order, from the
+    call's keyword arguments, from ``config["configurable"]``, then from the retriever.
+
+    Example:
+        ```python
+        from tta_memory_langchain import TTALayeredRetriever
+
+        retriever = TTALayeredRetriever(memory=memory, stage="implement", mode="standard")
+        docs = retriever.invoke(
+            "token refresh", config={"configurable": {"session_id": "auth-impl-1"}}
+        )
+        ```
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    redis_url: str | None = Field(default=None, exclude=True)
+    """Redis URL used when no ``memory`` is given (``None``: the engine's default)."""
+    user_id: str | None = None
+    """Acting user used when no ``memory`` is given."""
+    workspace: str | None = None
+    """Workspace used when no ``memory`` is given."""
+    memory: MemoryWorkflowPrimitive = Field(default_factory=memory_from_fields, exclude=True)
+    """The engine instance read."""
+
+    session_id: str | None = None
+    """Session whose context is loaded (overridable per call)."""
+    stage: str = "understand"
+    """Workflow stage: understand, decompose, plan, implement, verify, review."""
+    mode: WorkflowMode | str = WorkflowMode.STANDARD
+    """Loading mode: ``rapid``, ``standard`` or ``augster_rigorous``."""
+    workflow_id: str | None = None
+    """Workflow id of the context (defaults to the session id)."""
+    workflow_metadata: dict[str, Any] = Field(default_factory=dict)
+    """``WorkflowContext.metadata`` (e.g. ``feature``, ``description``, ``group_id``)."""
+    policy: Any = None
+    """Optional ``StagePolicy`` overrides (dict or model) passed to the engine."""
+    layers: tuple[Layer, ...] = _ALL_LAYERS
+    """Layers to return, in the fixed order paf, deep, cache, session."""
+
+    @override
+    def invoke(
+        self, input: str, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> list[Document]:
+        return super().invoke(input, config, **self._with_configurable(config, kwargs))
+
+    @override
+    async def ainvoke(
+        self, input: str, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> list[Document]:
+        return await super().ainvoke(input, config, **self._with_configurable(config, kwargs))
+
+    @staticmethod
+    def _with_configurable(config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Fill call arguments the caller did not give from ``config["configurable"]``."""
+        configurable = (config or {}).get("configurable") or {}
+        merged = dict(kwargs)
+        for name in _CALL_ARGS:
+            if name not in merged and configurable.get(name) is not None:
+                merged[name] = configurable[name]
+        return merged
+
+    def _load_args(self, query: str, overrides: dict[str, Any]) -> dict[str, Any]:
+        """Build ``load_workflow_context`` arguments from fields and per-call overrides."""
+        unknown = set(overrides) - set(_CALL_ARGS) - _RUNNABLE_ARGS
+        if unknown:
+            raise InvalidInputError(
+                f"unknown retriever argument(s) {sorted(unknown)}; "
+                f"valid ones are {sorted(_CALL_ARGS)}"
+            )
+        session_id = overrides.get("session_id", self.session_id)
+        if session_id is None:
+            raise InvalidInputError(
+                "TTALayeredRetriever needs a session id: set session_id on the retriever, "
+                "pass session_id=... or config={'configurable': {'session_id': ...}}"
+            )
+        workflow_id = overrides.get("workflow_id", self.workflow_id) or session_id
+        context = WorkflowContext(
+            workflow_id=workflow_id,
+            session_id=session_id,
+            metadata=dict(self.workflow_metadata),
+            state={},
+        )
+        return {
+            "context": context,
+            "stage": overrides.get("stage", self.stage),
+            "mode": overrides.get("mode", self.mode),
+            "query": query or None,
+            "policy": self.policy,
+        }
+
+    def _documents(self, enriched: WorkflowContext) -> list[Document]:
+        """Turn the loaded layers into documents, PAFs first."""
+        loaded = enriched.metadata
+        build = {
+            "paf": (loaded.get("pafs"), paf_document),
+            "deep": (loaded.get("deep_memory"), deep_memory_document),
+            "cache": (loaded.get("cache_memory"), cache_entry_document),
+            "session": (loaded.get("session_context"), session_message_document),
+        }
+        documents: list[Document] = []
+        for layer in _ALL_LAYERS:
+            if layer in self.layers:
+                items, to_document = build[layer]
+                documents.extend(to_document(item) for item in items or [])
+        return documents
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        """Load the stage-aware context.
+
+        Args:
+            query: Deep-search query; empty lets the engine derive one from the session.
+            run_manager: LangChain callback manager.
+            **kwargs: Per-call ``session_id``, ``stage``, ``mode``, ``workflow_id``.
+
+        Returns:
+            PAF, deep, cache and session documents, in that order.
+
+        Raises:
+            InvalidInputError: No session id, or an unknown stage, mode or argument.
+        """
+        enriched = self.memory.sync.load_workflow_context(**self._load_args(query, kwargs))
+        return self._documents(enriched)
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        """Load the stage-aware context without blocking the event loop.
+
+        Args:
+            query: Deep-search query; empty lets the engine derive one from the session.
+            run_manager: LangChain callback manager.
+            **kwargs: Per-call ``session_id``, ``stage``, ``mode``, ``workflow_id``.
+
+        Returns:
+            PAF, deep, cache and session documents, in that order.
+
+        Raises:
+            InvalidInputError: No session id, or an unknown stage, mode or argument.
+        """
+        enriched = await self.memory.load_workflow_context(**self._load_args(query, kwargs))
+        return self._documents(enriched)
