@@ -1,0 +1,85 @@
+"""tta_memory — layered memory for LLM agents and coding workflows, on Redis.
+
+Four layers (session, cache, deep, PAFs), session groups and stage-aware loading.
+"""
+
+from tta_memory.config import Settings
+from tta_memory.embeddings import Embedder
+from tta_memory.errors import (
+    BackendFullError,
+    BackendUnavailableError,
+    ConflictError,
+    EmbeddingMismatchError,
+    GroupClosedError,
+    InvalidInputError,
+    NotFoundError,
+    QueryEngineMissingError,
+    ServerNotFoundError,
+    TTAMemoryError,
+    UnsupportedURLError,
+)
+from tta_memory.groups import GroupSummary, SessionGroupPrimitive
+from tta_memory.models import (
+    PAF,
+    CacheEntry,
+    DeepMemory,
+    GroupStatus,
+    LoadedItem,
+    MemoryReport,
+    PAFStatus,
+    SessionGroup,
+    SessionMessage,
+    WorkflowContext,
+    WorkflowMode,
+)
+from tta_memory.paf import PAFPrimitive
+from tta_memory.policy import DEFAULT_POLICY, StagePolicy
+from tta_memory.render import render_context
+from tta_memory.sync import run_sync
+from tta_memory.workflow import MemoryWorkflowPrimitive
+
+
+def __getattr__(name: str) -> object:
+    # The embedded server is optional (the `embedded` extra); import it on first use.
+    if name == "EmbeddedRedis":
+        from tta_memory.server import EmbeddedRedis
+
+        return EmbeddedRedis
+    raise AttributeError(name)
+
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "PAF",
+    "BackendFullError",
+    "BackendUnavailableError",
+    "CacheEntry",
+    "ConflictError",
+    "DeepMemory",
+    "EmbeddedRedis",
+    "Embedder",
+    "EmbeddingMismatchError",
+    "GroupClosedError",
+    "GroupStatus",
+    "GroupSummary",
+    "InvalidInputError",
+    "LoadedItem",
+    "MemoryReport",
+    "MemoryWorkflowPrimitive",
+    "NotFoundError",
+    "PAFPrimitive",
+    "PAFStatus",
+    "QueryEngineMissingError",
+    "ServerNotFoundError",
+    "SessionGroup",
+    "SessionGroupPrimitive",
+    "SessionMessage",
+    "Settings",
+    "StagePolicy",
+    "TTAMemoryError",
+    "UnsupportedURLError",
+    "WorkflowContext",
+    "WorkflowMode",
+    "render_context",
+    "run_sync",
+]

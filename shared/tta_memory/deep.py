@@ -1,0 +1,392 @@
+"""Layer 3 — deep memory: long-term memories with hybrid (BM25 + vector) search and filters.
+
+Hybrid search sends a BM25 query and a KNN query in one pipeline and fuses the two rankings
+with reciprocal rank fusion (the embedded Redis 8.2 has no server-side FT.HYBRID).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from redisvl.index import AsyncSearchIndex
+from redisvl.query import FilterQuery, TextQuery, VectorQuery
+from redisvl.query.filter import FilterExpression, Num, Tag
+
+from tta_memory.backend import guarded
+from tta_memory.cache import CacheLayer
+from tta_memory.errors import InvalidInputError, NotFoundError
+from tta_memory.models import DeepMemory
+from tta_memory.schema import TAG_SEPARATOR
+from tta_memory.validation import (
+    check_choice,
+    check_datetime,
+    check_id,
+    check_metadata,
+    check_positive,
+    check_tags,
+    check_text,
+)
+
+SearchMode = Literal["hybrid", "vector", "text"]
+SEARCH_MODES = ("hybrid", "vector", "text")
+DEEP_FIELDS = ["memory_id", "text", "tags", "memory_type", "metadata", "author", "session_id",
+               "visibility", "created", "updated_at", "event_time", "content_hash"]
+RRF_K = 60
+MAX_LIMIT = 1000
+_NON_WORD = re.compile(r"[^\w\s]+")
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
+
+
+def _ts(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(float(value), UTC) if value not in (None, "") else None
+
+
+def decode_memory(doc: Mapping[str, Any], score: float | None = None) -> DeepMemory:
+    """Rebuild a :class:`DeepMemory` from a search result or a hash."""
+    tags = doc.get("tags") or ""
+    # Sortable fields come back from FT.SEARCH rounded; "created" keeps the exact value.
+    created = _ts(doc.get("created") or doc.get("created_at"))
+    assert created is not None
+    return DeepMemory(
+        id=doc["memory_id"], text=doc["text"], tags=tags.split(TAG_SEPARATOR) if tags else [],
+        memory_type=doc.get("memory_type") or "observation",
+        metadata=json.loads(doc.get("metadata") or "{}"), author=doc["author"],
+        session_id=doc.get("session_id") or None, private=doc.get("visibility") == "private",
+        created_at=created, updated_at=_ts(doc.get("updated_at")) or created,
+        event_time=_ts(doc.get("event_time")), score=score,
+    )
+
+
+class DeepLayer(CacheLayer):
+    """Deep-memory calls of :class:`~tta_memory.MemoryWorkflowPrimitive`."""
+
+    def _visible(self) -> FilterExpression:
+        return (Tag("workspace") == self.workspace) & (
+            (Tag("visibility") == "shared") | (Tag("author") == self.user_id)
+        )
+
+    def _doc(self, item: Mapping[str, Any], now: float) -> dict[str, Any]:
+        """Validate one create request and return its hash fields (without id and embedding)."""
+        text = check_text("text", item.get("text"))
+        metadata = check_metadata(item.get("metadata"))
+        session_id = item.get("session_id")
+        if session_id is None and isinstance(metadata.get("session_id"), str):
+            session_id = metadata["session_id"]
+        if session_id is not None:
+            check_id("session_id", session_id)
+        memory_type = item.get("memory_type")
+        if memory_type is None:
+            category = metadata.get("category")
+            memory_type = category if isinstance(category, str) and category else "observation"
+        check_id("memory_type", memory_type)
+        private = item.get("private", False)
+        if not isinstance(private, bool):
+            raise InvalidInputError(f"private must be a bool, got {private!r}")
+        event_time = check_datetime("event_time", item.get("event_time"))
+        unknown = set(item) - {"text", "tags", "metadata", "memory_type", "session_id", "private",
+                               "event_time"}
+        if unknown:
+            raise InvalidInputError(f"unknown field(s) {sorted(unknown)} in a memory")
+        doc = {
+            "workspace": self.workspace, "author": self.user_id,
+            "visibility": "private" if private else "shared", "session_id": session_id or "",
+            "memory_type": memory_type, "tags": TAG_SEPARATOR.join(check_tags(item.get("tags"))),
+            "text": text, "metadata": json.dumps(metadata, ensure_ascii=False),
+            "created_at": repr(now), "created": repr(now), "updated_at": repr(now),
+            "content_hash": _hash(text),
+        }
+        if event_time is not None:
+            doc["event_time"] = repr(event_time.timestamp())
+        return doc
+
+    @guarded
+    async def create_deep_memory(
+        self,
+        text: str,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        memory_type: str | None = None,
+        session_id: str | None = None,
+        private: bool = False,
+        event_time: datetime | None = None,
+    ) -> DeepMemory:
+        """Store a long-term memory. Storing the same text again returns the existing memory.
+
+        Args:
+            text: The memory.
+            tags: Tags for filtering.
+            metadata: JSON-serialisable data (``metadata["session_id"]`` fills ``session_id``,
+                ``metadata["category"]`` fills ``memory_type`` when they are not given).
+            memory_type: observation, pattern, decision, bug-resolution, …
+            session_id: The session it came from.
+            private: Visible to its author only.
+            event_time: When the remembered event happened.
+
+        Returns:
+            The stored memory.
+        """
+        item = {"text": text, "tags": tags, "metadata": metadata, "memory_type": memory_type,
+                "session_id": session_id, "private": private, "event_time": event_time}
+        return (await self.create_deep_memories([item]))[0]
+
+    @guarded
+    async def create_deep_memories(
+        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 256
+    ) -> list[DeepMemory]:
+        """Store many memories: batched embedding and pipelined writes.
+
+        Args:
+            items: Dicts with the keyword arguments of :meth:`create_deep_memory`.
+            batch_size: Memories embedded and written per batch.
+
+        Returns:
+            The stored memories, in input order.
+        """
+        check_positive("batch_size", batch_size)
+        now = time.time()
+        docs = [self._doc(item, now) for item in items]
+        out: list[DeepMemory] = []
+        for start in range(0, len(docs), batch_size):
+            out += await self._create_batch(docs[start:start + batch_size])
+        return out
+
+    async def _create_batch(self, docs: list[dict[str, Any]]) -> list[DeepMemory]:
+        index = await self._backend.deep_index(self.embedder)
+        client = index.client
+        assert client is not None
+        ids = [_hash(self.workspace, d["author"] if d["visibility"] == "private" else "",
+                     d["text"]) for d in docs]
+        async with client.pipeline(transaction=False) as pipe:
+            for memory_id in ids:
+                pipe.hmget(self._keys.deep(memory_id), DEEP_FIELDS)
+            existing = await pipe.execute()
+        result: list[DeepMemory | None] = [None] * len(docs)
+        new: list[int] = []
+        seen: dict[str, int] = {}
+        for i, (doc, row) in enumerate(zip(docs, existing, strict=True)):
+            stored = _row(row)
+            if stored is not None and stored.get("content_hash") == doc["content_hash"]:
+                result[i] = decode_memory(stored)
+            elif ids[i] in seen:  # the same text twice in one batch
+                continue
+            else:
+                if stored is not None:  # the id's original text was since updated away
+                    ids[i] = uuid.uuid4().hex
+                seen[ids[i]] = i
+                new.append(i)
+        if new:
+            vectors = await self.embedder.embed_many([docs[i]["text"] for i in new], None)
+            payload = []
+            for i, vec in zip(new, vectors, strict=True):
+                payload.append({**docs[i], "memory_id": ids[i], "embedding": vec})
+            await index.load(payload, keys=[self._keys.deep(p["memory_id"]) for p in payload])
+            for i, p in zip(new, payload, strict=True):
+                result[i] = decode_memory(p)
+        for i, r in enumerate(result):
+            if r is None:
+                result[i] = result[seen[ids[i]]]
+        return [r for r in result if r is not None]
+
+    def deep_filter(
+        self,
+        tags: list[str] | None = None,
+        *,
+        match_all_tags: bool = False,
+        memory_type: str | list[str] | None = None,
+        author: str | None = None,
+        session_id: str | None = None,
+        since: Any = None,
+        until: Any = None,
+    ) -> FilterExpression:
+        """The filter of a deep search: visible memories of this workspace, narrowed."""
+        f = self._visible()
+        tag_list = check_tags(tags)
+        if tag_list:
+            if match_all_tags:
+                for tag in tag_list:
+                    f &= Tag("tags") == tag
+            else:
+                f &= Tag("tags") == tag_list
+        if memory_type is not None:
+            types = [memory_type] if isinstance(memory_type, str) else list(memory_type)
+            f &= Tag("memory_type") == [check_id("memory_type", t) for t in types]
+        if author is not None:
+            f &= Tag("author") == check_id("author", author)
+        if session_id is not None:
+            f &= Tag("session_id") == check_id("session_id", session_id)
+        lo, hi = check_datetime("since", since), check_datetime("until", until)
+        if lo is not None:
+            f &= Num("created_at") >= lo.timestamp()
+        if hi is not None:
+            f &= Num("created_at") <= hi.timestamp()
+        return f
+
+    async def deep_queries(
+        self, query: str, limit: int, f: FilterExpression, mode: str
+    ) -> tuple[AsyncSearchIndex, list[Any]]:
+        """The redisvl queries a search sends (one per ranking), sharing one filter."""
+        index = await self._backend.deep_index(self.embedder)
+        words = _NON_WORD.sub(" ", query).strip()
+        if not query.strip():
+            q = FilterQuery(filter_expression=f, return_fields=DEEP_FIELDS, num_results=limit)
+            q.sort_by("created_at", asc=False)
+            return index, [q]
+        depth = limit if mode != "hybrid" else max(limit * 3, 30)
+        queries: list[Any] = []
+        if mode in ("hybrid", "vector"):
+            st = await self._backend.state()
+            vector = await self.embedder.embed(query, st.embedding_cache)
+            queries.append(VectorQuery(vector=vector, vector_field_name="embedding",
+                                       filter_expression=f, return_fields=DEEP_FIELDS,
+                                       num_results=depth, dtype="float32"))
+        if mode in ("hybrid", "text") and words:
+            try:
+                queries.append(TextQuery(text=words, text_field_name="text", filter_expression=f,
+                                         return_fields=DEEP_FIELDS, num_results=depth))
+            except ValueError:  # only stopwords: nothing for BM25 to match
+                pass
+        return index, queries
+
+    @staticmethod
+    def fuse(results: list[list[dict[str, Any]]], queries: list[Any], limit: int) -> list[DeepMemory]:
+        """Turn the rankings of :meth:`deep_queries` into scored memories (RRF when several)."""
+        if len(results) == 1:
+            q, rows = queries[0], results[0]
+            out = []
+            for row in rows:
+                if isinstance(q, VectorQuery):
+                    score = 1.0 - float(row.get("vector_distance", 1.0))
+                else:
+                    score = float(row["score"]) if "score" in row else None
+                out.append(decode_memory(row, score))
+            return out[:limit]
+        fused: dict[str, float] = {}
+        docs: dict[str, dict[str, Any]] = {}
+        for rows in results:
+            for rank, row in enumerate(rows):
+                fused[row["memory_id"]] = fused.get(row["memory_id"], 0.0) + 1.0 / (RRF_K + rank + 1)
+                docs.setdefault(row["memory_id"], row)
+        best = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
+        return [decode_memory(docs[m], fused[m]) for m in best]
+
+    @guarded
+    async def search_deep_memory(
+        self,
+        query: str = "",
+        limit: int = 10,
+        tags: list[str] | None = None,
+        *,
+        match_all_tags: bool = False,
+        memory_type: str | list[str] | None = None,
+        author: str | None = None,
+        session_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        search_mode: SearchMode = "hybrid",
+    ) -> list[DeepMemory]:
+        """Search long-term memories.
+
+        Args:
+            query: Natural-language query; empty lists everything, newest first.
+            limit: At most this many results (1..1000).
+            tags: Keep memories with any of these tags (all of them with ``match_all_tags``).
+            match_all_tags: Require every tag.
+            memory_type: One type or a list of types.
+            author: Only memories written by this user.
+            session_id: Only memories from this session.
+            since: Created at or after.
+            until: Created at or before.
+            search_mode: ``hybrid`` (BM25 + vector, fused), ``vector`` or ``text``.
+
+        Returns:
+            The memories, best first, each with its ``score``.
+        """
+        check_text("query", query, allow_empty=True)
+        check_positive("limit", limit)
+        if limit > MAX_LIMIT:
+            raise InvalidInputError(f"limit must be at most {MAX_LIMIT}, got {limit}")
+        mode = check_choice("search_mode", search_mode, SEARCH_MODES)
+        f = self.deep_filter(tags, match_all_tags=match_all_tags, memory_type=memory_type,
+                             author=author, session_id=session_id, since=since, until=until)
+        index, queries = await self.deep_queries(query, limit, f, mode)
+        if not queries:
+            return []
+        results = await index.batch_query(queries) if len(queries) > 1 else [
+            await index.query(queries[0])]
+        return self.fuse(results, queries, limit)
+
+    async def _fetch(self, memory_id: str) -> dict[str, Any]:
+        check_id("memory_id", memory_id)
+        client = await self._backend.client()
+        row = _row(await client.hmget(self._keys.deep(memory_id), [*DEEP_FIELDS, "workspace"]))
+        if row is None or row.get("workspace") != self.workspace or (
+            row.get("visibility") == "private" and row.get("author") != self.user_id
+        ):
+            raise NotFoundError(f"no deep memory {memory_id!r} in workspace {self.workspace!r}")
+        return row
+
+    @guarded
+    async def get_deep_memory(self, memory_id: str) -> DeepMemory:
+        """Return one memory by id (``NotFoundError`` if absent or not visible)."""
+        return decode_memory(await self._fetch(memory_id))
+
+    @guarded
+    async def update_deep_memory(
+        self,
+        memory_id: str,
+        *,
+        text: str | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        memory_type: str | None = None,
+    ) -> DeepMemory:
+        """Change a memory; a new text is re-embedded. Unspecified fields are kept.
+
+        Returns:
+            The updated memory.
+        """
+        row = await self._fetch(memory_id)
+        changes: dict[str, Any] = {"updated_at": repr(time.time())}
+        if text is not None:
+            changes["text"] = check_text("text", text)
+            changes["content_hash"] = _hash(text)
+        if tags is not None:
+            changes["tags"] = TAG_SEPARATOR.join(check_tags(tags))
+        if metadata is not None:
+            changes["metadata"] = json.dumps(check_metadata(metadata), ensure_ascii=False)
+        if memory_type is not None:
+            changes["memory_type"] = check_id("memory_type", memory_type)
+        index = await self._backend.deep_index(self.embedder)
+        if text is not None:
+            st = await self._backend.state()
+            changes["embedding"] = await self.embedder.embed(text, st.embedding_cache)
+        client = index.client
+        assert client is not None
+        await client.hset(self._keys.deep(memory_id), mapping=changes)
+        changes.pop("embedding", None)
+        return decode_memory({**row, **changes})
+
+    @guarded
+    async def delete_deep_memory(self, memory_id: str) -> None:
+        """Delete a memory (``NotFoundError`` if absent or not visible)."""
+        await self._fetch(memory_id)
+        await (await self._backend.client()).delete(self._keys.deep(memory_id))
+
+
+def _row(values: list[Any]) -> dict[str, Any] | None:
+    fields = [*DEEP_FIELDS, "workspace"]
+    if all(v is None for v in values):
+        return None
+    return {k: (v.decode() if isinstance(v, bytes) else v)
+            for k, v in zip(fields, values, strict=False) if v is not None}

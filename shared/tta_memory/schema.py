@@ -1,0 +1,102 @@
+"""RediSearch index schemas (redisvl) of the cache, deep-memory and session-group layers.
+
+All TAG fields are case-sensitive and separated by ``\\x1f`` (refused in user input), so tags and
+ids may hold any other character, commas included, and still match exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redisvl.schema import IndexSchema
+
+from tta_memory.keys import Keys
+
+TAG_SEPARATOR = "\x1f"
+
+
+def _tag(name: str) -> dict[str, Any]:
+    return {"name": name, "type": "tag", "attrs": {"separator": TAG_SEPARATOR, "case_sensitive": True}}
+
+
+def _num(name: str, sortable: bool = False) -> dict[str, Any]:
+    return {"name": name, "type": "numeric", "attrs": {"sortable": sortable}}
+
+
+def deep_schema(prefix: str, dims: int) -> IndexSchema:
+    """Deep memories: BM25 over ``text``, HNSW cosine over ``embedding``, filters on the rest."""
+    return IndexSchema.from_dict(
+        {
+            "index": {
+                "name": Keys.index_names(prefix)["deep"],
+                "prefix": Keys.doc_prefix(prefix, "deep"),
+                "storage_type": "hash",
+            },
+            "fields": [
+                _tag("workspace"),
+                _tag("author"),
+                _tag("visibility"),
+                _tag("session_id"),
+                _tag("memory_type"),
+                _tag("tags"),
+                {"name": "text", "type": "text"},
+                _num("created_at", sortable=True),
+                _num("updated_at"),
+                _num("event_time"),
+                {
+                    "name": "embedding",
+                    "type": "vector",
+                    "attrs": {
+                        "algorithm": "hnsw",
+                        "dims": dims,
+                        "distance_metric": "cosine",
+                        "datatype": "float32",
+                        "m": 16,
+                        "ef_construction": 200,
+                    },
+                },
+            ],
+        }
+    )
+
+
+def cache_schema(prefix: str) -> IndexSchema:
+    """Cache entries: recent session messages and TTL'd notes, filtered by scope and time."""
+    return IndexSchema.from_dict(
+        {
+            "index": {
+                "name": Keys.index_names(prefix)["cache"],
+                "prefix": Keys.doc_prefix(prefix, "cache"),
+                "storage_type": "hash",
+            },
+            "fields": [
+                _tag("entry_id"),
+                _tag("workspace"),
+                _tag("user_id"),
+                _tag("session_id"),
+                _tag("kind"),
+                _tag("tags"),
+                _num("created_at", sortable=True),
+            ],
+        }
+    )
+
+
+def group_schema(prefix: str) -> IndexSchema:
+    """Session groups, found by tags, status and member session."""
+    return IndexSchema.from_dict(
+        {
+            "index": {
+                "name": Keys.index_names(prefix)["group"],
+                "prefix": Keys.doc_prefix(prefix, "group"),
+                "storage_type": "hash",
+            },
+            "fields": [
+                _tag("workspace"),
+                _tag("tags"),
+                _tag("status"),
+                _tag("session_ids"),
+                _num("created_at", sortable=True),
+            ],
+        }
+    )

@@ -1,0 +1,125 @@
+"""Lua scripts that keep multi-step session-layer changes atomic (one round trip each).
+
+Every key a script touches shares the session's hash tag, so they run on Redis Cluster too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
+
+
+class LuaScript:
+    """A script sent by EVALSHA, loaded on demand (``NOSCRIPT``) and usable inside pipelines."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    def queue(self, pipe: Pipeline, keys: list[str], args: list[Any]) -> None:
+        """Queue an EVALSHA of this script on ``pipe``."""
+        pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+
+
+async def execute(pipe_factory: Any, build: Any) -> list[Any]:
+    """Run a pipeline built by ``build(pipe)``; on ``NOSCRIPT`` load the scripts and run it again.
+
+    Args:
+        pipe_factory: A zero-argument callable returning a fresh non-transactional pipeline.
+        build: A callable that queues the commands and returns the scripts it used.
+
+    Returns:
+        The pipeline's results (errors raised).
+    """
+    for attempt in (0, 1):
+        pipe = pipe_factory()
+        scripts: list[LuaScript] = build(pipe)
+        results = await pipe.execute(raise_on_error=False)
+        if attempt == 0 and any(isinstance(r, NoScriptError) for r in results):
+            for script in scripts:
+                await pipe_factory().script_load(script.source).execute()
+            continue
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
+        return list(results)
+    raise AssertionError("unreachable")
+
+
+# KEYS: seq, target zset, other zset, cache doc keys...
+# ARGV: session_ttl, cache_ttl, replace(0/1), then per message: payload, nfields, f1, v1, ...
+APPEND = LuaScript(
+    """
+local ttl = tonumber(ARGV[1])
+local cttl = tonumber(ARGV[2])
+if ARGV[3] == '1' then redis.call('DEL', KEYS[2]) end
+local seqs = {}
+local i = 4
+local m = 0
+while i <= #ARGV do
+  m = m + 1
+  local seq = redis.call('INCR', KEYS[1])
+  redis.call('ZADD', KEYS[2], seq, ARGV[i])
+  local nf = tonumber(ARGV[i + 1])
+  if cttl > 0 then
+    local args = {}
+    for j = i + 2, i + 1 + 2 * nf do args[#args + 1] = ARGV[j] end
+    args[#args + 1] = 'seq'
+    args[#args + 1] = seq
+    redis.call('HSET', KEYS[3 + m], unpack(args))
+    redis.call('EXPIRE', KEYS[3 + m], cttl)
+  end
+  seqs[m] = seq
+  i = i + 2 + 2 * nf
+end
+if ttl > 0 then
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+  if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], ttl) end
+end
+return seqs
+"""
+)
+
+# KEYS: zset. ARGV: rank. Returns {member, score} or false.
+POP_AT = LuaScript(
+    """
+local m = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[1], 'WITHSCORES')
+if #m == 0 then return false end
+redis.call('ZREM', KEYS[1], m[1])
+return m
+"""
+)
+
+# KEYS: zset. ARGV: message id. Members start with {"id":"<id>", so the id is found by prefix.
+POP_ID = LuaScript(
+    """
+local needle = '{"id":"' .. ARGV[1] .. '"'
+local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 1, #all, 2 do
+  if string.sub(all[i], 1, #needle) == needle then
+    redis.call('ZREM', KEYS[1], all[i])
+    return {all[i], all[i + 1]}
+  end
+end
+return false
+"""
+)
+
+# KEYS: active, archived. ARGV: n. Moves the n oldest active messages to the archive.
+ARCHIVE_OLDEST = LuaScript(
+    """
+local n = tonumber(ARGV[1])
+local m = redis.call('ZRANGE', KEYS[1], 0, n - 1, 'WITHSCORES')
+for i = 1, #m, 2 do redis.call('ZADD', KEYS[2], m[i + 1], m[i]) end
+if #m > 0 then
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1)
+  local t = redis.call('PTTL', KEYS[1])
+  if t > 0 then redis.call('PEXPIRE', KEYS[2], t) end
+end
+return #m / 2
+"""
+)
