@@ -46,6 +46,15 @@ def decode_entry(doc: dict[str, Any]) -> CacheEntry:
     )
 
 
+def decode_entries(docs: list[dict[str, Any]]) -> list[CacheEntry]:
+    """Rebuild the entries of a search result, skipping those that expired meanwhile.
+
+    An entry whose TTL ran out between the index match and the read comes back as a bare
+    key without fields; it is gone, so it is not returned.
+    """
+    return [decode_entry(d) for d in docs if "entry_id" in d]
+
+
 class CacheLayer(SessionLayer):
     """Cache-layer calls of :class:`~tta_memory.MemoryWorkflowPrimitive`."""
 
@@ -150,7 +159,7 @@ class CacheLayer(SessionLayer):
         st = await self._backend.state()
         docs = await st.cache_index.query(
             self.cache_query(self.cache_filter(sessions, time_window_hours), limit))
-        return [decode_entry(d) for d in docs]
+        return decode_entries(docs)
 
     async def _load_group(self, group_id: str) -> Any:
         from tta_memory.groups import fetch_group
@@ -175,9 +184,10 @@ class CacheLayer(SessionLayer):
         st = await self._backend.state()
         f = (Tag("workspace") == self.workspace) & (Tag("entry_id") == entry_id)
         docs = await st.cache_index.query(self.cache_query(f, 1))
-        if not docs:
+        entries = decode_entries(docs)
+        if not entries:
             raise NotFoundError(f"no cache entry {entry_id!r} (it may have expired)")
-        entry = decode_entry(docs[0])
+        entry = entries[0]
         return await self.create_deep_memory(  # type: ignore[attr-defined, no-any-return]
             entry.content,
             tags=entry.tags if tags is None else tags,

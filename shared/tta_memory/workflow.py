@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from redisvl.query.filter import Tag
 
 from tta_memory.backend import guarded
-from tta_memory.cache import decode_entry
+from tta_memory.cache import decode_entries
 from tta_memory.deep import DeepLayer
 from tta_memory.errors import InvalidInputError
 from tta_memory.groups import GROUP_FIELDS, _decode_row, decode_group, group_filter, group_query
@@ -173,7 +173,7 @@ class MemoryWorkflowPrimitive(DeepLayer):
             report["groups"] = LayerReport(count=len(groups), ms=ms)
         elif cell.cache_hours:
             found, ms = rest.pop(0)
-            cache = [decode_entry(d) for d in found]
+            cache = decode_entries(found)
             report["cache"] = LayerReport(count=len(cache), ms=ms)
 
         # Round 2: the deep search (and the cache across the group's sessions) together.
@@ -188,7 +188,7 @@ class MemoryWorkflowPrimitive(DeepLayer):
         results2 = list(await asyncio.gather(*round2))
         if cell.groups and cell.cache_hours:
             found, ms = results2.pop(0)
-            cache = [decode_entry(d) for d in found]
+            cache = decode_entries(found)
             report["cache"] = LayerReport(count=len(cache), ms=ms)
         deep: list[DeepMemory] = []
         if cell.deep_k:
