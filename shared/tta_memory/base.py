@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from typing import Any
 
@@ -22,7 +23,8 @@ class ScopedPrimitive:
         redis_url: Redis URL, or ``None`` for ``TTA_MEMORY_REDIS_URL`` / ``REDIS_URL`` or the
             embedded server. An ``http://`` URL is refused with an explanation.
         user_id: The actor, recorded as author of everything written.
-        workspace: The tenant; no call ever sees another workspace's data.
+        workspace: The tenant; no call ever sees another workspace's data. Default:
+            ``TTA_MEMORY_WORKSPACE`` or ``"default"``.
         vectorizer: Embedding model (redisvl vectorizer, LangChain ``Embeddings``, LlamaIndex
             ``BaseEmbedding``); ``None`` for the offline default.
         settings: Engine settings (key prefix, timeouts, retention).
@@ -33,12 +35,13 @@ class ScopedPrimitive:
         redis_url: str | None = None,
         user_id: str = "default",
         *,
-        workspace: str = DEFAULT_WORKSPACE,
+        workspace: str | None = None,
         vectorizer: Any = None,
         settings: Settings | None = None,
     ) -> None:
         self.user_id = check_id("user_id", user_id)
-        self.workspace = check_id("workspace", workspace)
+        self.workspace = check_id(
+            "workspace", workspace or os.environ.get("TTA_MEMORY_WORKSPACE") or DEFAULT_WORKSPACE)
         self.settings = settings or Settings()
         self._backend = Backend.shared(redis_url, self.settings)
         self._vectorizer_arg = vectorizer
