@@ -11,6 +11,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -40,7 +41,7 @@ def make_server(tmp_path: Path) -> Iterator[ServerFactory]:
     """Build EmbeddedRedis instances; every one is stopped at teardown, whatever happened."""
     made: list[EmbeddedRedis] = []
 
-    def factory(name: str = "data", **kwargs: object) -> EmbeddedRedis:
+    def factory(name: str = "data", **kwargs: Any) -> EmbeddedRedis:
         server = EmbeddedRedis(data_dir=tmp_path / name, **kwargs)
         made.append(server)
         return server

@@ -16,7 +16,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -235,8 +235,11 @@ def _memory(args: argparse.Namespace) -> MemoryWorkflowPrimitive:
     return MemoryWorkflowPrimitive(url, _user(args), workspace=args.workspace)
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+def _run(awaitable: Awaitable[T]) -> T:
+    async def wait() -> T:
+        return await awaitable
+
+    return asyncio.run(wait())
 
 
 @contextlib.contextmanager
@@ -382,8 +385,8 @@ def _module_checks(client: Any) -> list[Check]:
             modules[str(item.get("name"))] = str(item.get("ver"))
     except redis.RedisError:
         pass  # managed services may refuse MODULE LIST; fall back to probing commands
-    search = "search" in modules or _has_command(client, "FT.SEARCH")
-    json_ok = "ReJSON" in modules or _has_command(client, "JSON.GET")
+    search = "search" in modules or _has_command(client, "FT._LIST")
+    json_ok = "ReJSON" in modules or _has_command(client, "JSON.TYPE", "tta-memory:doctor:probe")
     out = []
     if search:
         ver = modules.get("search")
@@ -427,14 +430,17 @@ def _pairs(flat: Sequence[Any]) -> dict[Any, Any]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def _has_command(client: Any, name: str) -> bool:
+def _has_command(client: Any, *command: str) -> bool:
+    """Whether the server knows ``command`` (run read-only on a key that does not exist)."""
     import redis
 
     try:
-        info = client.execute_command("COMMAND", "INFO", name)
+        client.execute_command(*command)
+    except redis.ResponseError as exc:
+        return "unknown command" not in str(exc).lower()
     except redis.RedisError:
         return False
-    return bool(info) and any(bool(x) for x in (info if isinstance(info, list) else [info]))
+    return True
 
 
 def _module_version(ver: str | None) -> str:
@@ -447,6 +453,7 @@ def _module_version(ver: str | None) -> str:
 
 def _index_checks(client: Any, settings: Settings) -> list[Check]:
     import redis
+
     from tta_memory.keys import Keys
 
     existing = set(client.execute_command("FT._LIST") or [])
@@ -470,6 +477,7 @@ def _index_checks(client: Any, settings: Settings) -> list[Check]:
 
 def _model_check(client: Any, settings: Settings, *, load: bool) -> list[Check]:
     import redis
+
     from tta_memory.embeddings import default_embedder
     from tta_memory.keys import Keys
 
