@@ -8,7 +8,7 @@ import functools
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ClassVar, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
 from redis.backoff import ExponentialBackoff
@@ -67,8 +67,8 @@ class Backend:
         settings: Engine settings.
     """
 
-    _registry: dict[tuple[str | None, str], Backend] = {}
-    _registry_lock = threading.Lock()
+    _registry: ClassVar[dict[tuple[str | None, str], Backend]] = {}
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, url: str | None, settings: Settings) -> None:
         self._url = check_redis_url(url) if url else None
@@ -146,20 +146,24 @@ class Backend:
             meta_key = Keys.meta(self.settings.prefix)
             meta = {_s(k): _s(v) for k, v in (await st.client.hgetall(meta_key)).items()}
             if not meta:
-                await st.client.hset(meta_key, mapping={"embedding_model": embedder.model_name,
-                                                        "dims": dims})
+                await st.client.hset(
+                    meta_key, mapping={"embedding_model": embedder.model_name, "dims": dims}
+                )
             elif meta.get("embedding_model") != embedder.model_name or int(meta["dims"]) != dims:
                 raise EmbeddingMismatchError(
                     f"the deep-memory index under prefix {self.settings.prefix!r} holds embeddings "
                     f"of {meta.get('embedding_model')} ({meta.get('dims')} dims), but this process "
                     f"embeds with {embedder.model_name} ({dims} dims). Use the same model, use "
                     "another prefix (TTA_MEMORY_PREFIX), or re-embed: `tta-memory export -o "
-                    "ws.jsonl`, drop the index, then `tta-memory import ws.jsonl` with the new model."
+                    "ws.jsonl`, drop the index, then `tta-memory import ws.jsonl` with the new "
+                    "model."
                 )
             self._deep_checked.add(key)
         index = st.deep_indexes.get(dims)
         if index is None:
-            index = AsyncSearchIndex(deep_schema(self.settings.prefix, dims), redis_client=st.client)
+            index = AsyncSearchIndex(
+                deep_schema(self.settings.prefix, dims), redis_client=st.client
+            )
             existing = {_s(n) for n in await st.client.execute_command("FT._LIST")}
             if index.name not in existing:
                 await _create(index)
@@ -189,8 +193,14 @@ def translate(exc: BaseException) -> TTAMemoryError | None:
         cur = cur.__cause__ or cur.__context__
     for err in chain:
         text = str(err)
-        if isinstance(err, RedisConnectionError | RedisTimeoutError | asyncio.TimeoutError |
-                      ConnectionRefusedError | FileNotFoundError):
+        if isinstance(
+            err,
+            RedisConnectionError
+            | RedisTimeoutError
+            | asyncio.TimeoutError
+            | ConnectionRefusedError
+            | FileNotFoundError,
+        ):
             return BackendUnavailableError(
                 f"Redis is unreachable or did not answer in time ({type(err).__name__}: {text}). "
                 "Check that the server is running (`tta-memory server status`) and the URL."

@@ -41,7 +41,8 @@ class ScopedPrimitive:
     ) -> None:
         self.user_id = check_id("user_id", user_id)
         self.workspace = check_id(
-            "workspace", workspace or os.environ.get("TTA_MEMORY_WORKSPACE") or DEFAULT_WORKSPACE)
+            "workspace", workspace or os.environ.get("TTA_MEMORY_WORKSPACE") or DEFAULT_WORKSPACE
+        )
         self.settings = settings or Settings()
         self._backend = Backend.shared(redis_url, self.settings)
         self._vectorizer_arg = vectorizer
@@ -63,5 +64,7 @@ class ScopedPrimitive:
         return self._backend.url
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(workspace={self.workspace!r}, user_id={self.user_id!r}, "
-                f"prefix={self.settings.prefix!r})")
+        return (
+            f"{type(self).__name__}(workspace={self.workspace!r}, user_id={self.user_id!r}, "
+            f"prefix={self.settings.prefix!r})"
+        )

@@ -27,22 +27,38 @@ from tta_memory.validation import (
     check_text,
 )
 
-CACHE_FIELDS = ["entry_id", "kind", "content", "role", "session_id", "user_id", "tags",
-                "importance", "metadata", "created", "expires_at"]
+CACHE_FIELDS = [
+    "entry_id",
+    "kind",
+    "content",
+    "role",
+    "session_id",
+    "user_id",
+    "tags",
+    "importance",
+    "metadata",
+    "created",
+    "expires_at",
+]
 
 
 def decode_entry(doc: dict[str, Any]) -> CacheEntry:
     """Rebuild a :class:`CacheEntry` from a search result."""
     tags = doc.get("tags") or ""
     return CacheEntry(
-        id=doc["entry_id"], kind=doc["kind"], content=doc.get("content", ""),
-        role=doc.get("role") or None, session_id=doc.get("session_id") or None,
-        user_id=doc["user_id"], tags=tags.split(TAG_SEPARATOR) if tags else [],
+        id=doc["entry_id"],
+        kind=doc["kind"],
+        content=doc.get("content", ""),
+        role=doc.get("role") or None,
+        session_id=doc.get("session_id") or None,
+        user_id=doc["user_id"],
+        tags=tags.split(TAG_SEPARATOR) if tags else [],
         importance=float(doc.get("importance") or 0.5),
         metadata=json.loads(doc.get("metadata") or "{}"),
         created_at=datetime.fromtimestamp(float(doc.get("created") or doc["created_at"]), UTC),
         expires_at=datetime.fromtimestamp(float(doc["expires_at"]), UTC)
-        if doc.get("expires_at") else None,
+        if doc.get("expires_at")
+        else None,
     )
 
 
@@ -58,13 +74,18 @@ def decode_entries(docs: list[dict[str, Any]]) -> list[CacheEntry]:
 class CacheLayer(SessionLayer):
     """Cache-layer calls of :class:`~tta_memory.MemoryWorkflowPrimitive`."""
 
-    def cache_filter(self, session_ids: list[str] | None, time_window_hours: float,
-                     *, all_users: bool = False) -> FilterExpression:
+    def cache_filter(
+        self, session_ids: list[str] | None, time_window_hours: float, *, all_users: bool = False
+    ) -> FilterExpression:
         """The filter of a cache read: this workspace, the window, the sessions or the caller."""
-        if isinstance(time_window_hours, bool) or not isinstance(time_window_hours, int | float) \
-                or time_window_hours <= 0:
+        if (
+            isinstance(time_window_hours, bool)
+            or not isinstance(time_window_hours, int | float)
+            or time_window_hours <= 0
+        ):
             raise InvalidInputError(
-                f"time_window_hours must be a positive number, got {time_window_hours!r}")
+                f"time_window_hours must be a positive number, got {time_window_hours!r}"
+            )
         since = time.time() - float(time_window_hours) * 3600
         f = (Tag("workspace") == self.workspace) & (Num("created_at") >= since)
         if session_ids is not None:
@@ -116,15 +137,24 @@ class CacheLayer(SessionLayer):
         now = time.time()
         entry_id = uuid.uuid4().hex
         doc = {
-            "entry_id": entry_id, "kind": "note", "workspace": self.workspace,
-            "user_id": self.user_id, "session_id": session_id or "", "role": "",
-            "content": content, "metadata": json.dumps(metadata, ensure_ascii=False),
-            "tags": TAG_SEPARATOR.join(tags), "importance": repr(float(importance)),
-            "created_at": repr(now), "created": repr(now), "expires_at": repr(now + ttl_seconds),
+            "entry_id": entry_id,
+            "kind": "note",
+            "workspace": self.workspace,
+            "user_id": self.user_id,
+            "session_id": session_id or "",
+            "role": "",
+            "content": content,
+            "metadata": json.dumps(metadata, ensure_ascii=False),
+            "tags": TAG_SEPARATOR.join(tags),
+            "importance": repr(float(importance)),
+            "created_at": repr(now),
+            "created": repr(now),
+            "expires_at": repr(now + ttl_seconds),
         }
         st = await self._backend.state()
-        await st.cache_index.load([doc], keys=[self._keys.cache_entry(entry_id, session_id)],
-                                  ttl=ttl_seconds)
+        await st.cache_index.load(
+            [doc], keys=[self._keys.cache_entry(entry_id, session_id)], ttl=ttl_seconds
+        )
         return decode_entry(doc)
 
     @guarded
@@ -158,7 +188,8 @@ class CacheLayer(SessionLayer):
                 return []
         st = await self._backend.state()
         docs = await st.cache_index.query(
-            self.cache_query(self.cache_filter(sessions, time_window_hours), limit))
+            self.cache_query(self.cache_filter(sessions, time_window_hours), limit)
+        )
         return decode_entries(docs)
 
     async def _load_group(self, group_id: str) -> Any:
@@ -188,7 +219,7 @@ class CacheLayer(SessionLayer):
         if not entries:
             raise NotFoundError(f"no cache entry {entry_id!r} (it may have expired)")
         entry = entries[0]
-        return await self.create_deep_memory(  # type: ignore[attr-defined, no-any-return]
+        return await self.create_deep_memory(  # type: ignore[attr-defined]
             entry.content,
             tags=entry.tags if tags is None else tags,
             metadata={**entry.metadata, "promoted_from": entry.id},

@@ -6,6 +6,7 @@ with reciprocal rank fusion (the embedded Redis 8.2 has no server-side FT.HYBRID
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -36,8 +37,20 @@ from tta_memory.validation import (
 
 SearchMode = Literal["hybrid", "vector", "text"]
 SEARCH_MODES = ("hybrid", "vector", "text")
-DEEP_FIELDS = ["memory_id", "text", "tags", "memory_type", "metadata", "author", "session_id",
-               "visibility", "created", "updated_at", "event_time", "content_hash"]
+DEEP_FIELDS = [
+    "memory_id",
+    "text",
+    "tags",
+    "memory_type",
+    "metadata",
+    "author",
+    "session_id",
+    "visibility",
+    "created",
+    "updated_at",
+    "event_time",
+    "content_hash",
+]
 RRF_K = 60
 MAX_LIMIT = 1000
 _NON_WORD = re.compile(r"[^\w\s]+")
@@ -58,12 +71,18 @@ def decode_memory(doc: Mapping[str, Any], score: float | None = None) -> DeepMem
     created = _ts(doc.get("created") or doc.get("created_at"))
     assert created is not None
     return DeepMemory(
-        id=doc["memory_id"], text=doc["text"], tags=tags.split(TAG_SEPARATOR) if tags else [],
+        id=doc["memory_id"],
+        text=doc["text"],
+        tags=tags.split(TAG_SEPARATOR) if tags else [],
         memory_type=doc.get("memory_type") or "observation",
-        metadata=json.loads(doc.get("metadata") or "{}"), author=doc["author"],
-        session_id=doc.get("session_id") or None, private=doc.get("visibility") == "private",
-        created_at=created, updated_at=_ts(doc.get("updated_at")) or created,
-        event_time=_ts(doc.get("event_time")), score=score,
+        metadata=json.loads(doc.get("metadata") or "{}"),
+        author=doc["author"],
+        session_id=doc.get("session_id") or None,
+        private=doc.get("visibility") == "private",
+        created_at=created,
+        updated_at=_ts(doc.get("updated_at")) or created,
+        event_time=_ts(doc.get("event_time")),
+        score=score,
     )
 
 
@@ -93,16 +112,29 @@ class DeepLayer(CacheLayer):
         if not isinstance(private, bool):
             raise InvalidInputError(f"private must be a bool, got {private!r}")
         event_time = check_datetime("event_time", item.get("event_time"))
-        unknown = set(item) - {"text", "tags", "metadata", "memory_type", "session_id", "private",
-                               "event_time"}
+        unknown = set(item) - {
+            "text",
+            "tags",
+            "metadata",
+            "memory_type",
+            "session_id",
+            "private",
+            "event_time",
+        }
         if unknown:
             raise InvalidInputError(f"unknown field(s) {sorted(unknown)} in a memory")
         doc = {
-            "workspace": self.workspace, "author": self.user_id,
-            "visibility": "private" if private else "shared", "session_id": session_id or "",
-            "memory_type": memory_type, "tags": TAG_SEPARATOR.join(check_tags(item.get("tags"))),
-            "text": text, "metadata": json.dumps(metadata, ensure_ascii=False),
-            "created_at": repr(now), "created": repr(now), "updated_at": repr(now),
+            "workspace": self.workspace,
+            "author": self.user_id,
+            "visibility": "private" if private else "shared",
+            "session_id": session_id or "",
+            "memory_type": memory_type,
+            "tags": TAG_SEPARATOR.join(check_tags(item.get("tags"))),
+            "text": text,
+            "metadata": json.dumps(metadata, ensure_ascii=False),
+            "created_at": repr(now),
+            "created": repr(now),
+            "updated_at": repr(now),
             "content_hash": _hash(text),
         }
         if event_time is not None:
@@ -136,8 +168,15 @@ class DeepLayer(CacheLayer):
         Returns:
             The stored memory.
         """
-        item = {"text": text, "tags": tags, "metadata": metadata, "memory_type": memory_type,
-                "session_id": session_id, "private": private, "event_time": event_time}
+        item = {
+            "text": text,
+            "tags": tags,
+            "metadata": metadata,
+            "memory_type": memory_type,
+            "session_id": session_id,
+            "private": private,
+            "event_time": event_time,
+        }
         return (await self.create_deep_memories([item]))[0]
 
     @guarded
@@ -158,15 +197,17 @@ class DeepLayer(CacheLayer):
         docs = [self._doc(item, now) for item in items]
         out: list[DeepMemory] = []
         for start in range(0, len(docs), batch_size):
-            out += await self._create_batch(docs[start:start + batch_size])
+            out += await self._create_batch(docs[start : start + batch_size])
         return out
 
     async def _create_batch(self, docs: list[dict[str, Any]]) -> list[DeepMemory]:
         index = await self._backend.deep_index(self.embedder)
         client = index.client
         assert client is not None
-        ids = [_hash(self.workspace, d["author"] if d["visibility"] == "private" else "",
-                     d["text"]) for d in docs]
+        ids = [
+            _hash(self.workspace, d["author"] if d["visibility"] == "private" else "", d["text"])
+            for d in docs
+        ]
         async with client.pipeline(transaction=False) as pipe:
             for memory_id in ids:
                 pipe.hmget(self._keys.deep(memory_id), DEEP_FIELDS)
@@ -247,24 +288,40 @@ class DeepLayer(CacheLayer):
         if mode in ("hybrid", "vector"):
             st = await self._backend.state()
             vector = await self.embedder.embed(query, st.embedding_cache)
-            queries.append(VectorQuery(vector=vector, vector_field_name="embedding",
-                                       filter_expression=f, return_fields=DEEP_FIELDS,
-                                       num_results=depth, dtype="float32"))
+            queries.append(
+                VectorQuery(
+                    vector=vector,
+                    vector_field_name="embedding",
+                    filter_expression=f,
+                    return_fields=DEEP_FIELDS,
+                    num_results=depth,
+                    dtype="float32",
+                )
+            )
         if mode in ("hybrid", "text") and words:
-            try:
-                queries.append(TextQuery(text=words, text_field_name="text", filter_expression=f,
-                                         return_fields=DEEP_FIELDS, num_results=depth))
-            except ValueError:  # only stopwords: nothing for BM25 to match
-                pass
+            # A query of stopwords only leaves nothing for BM25 to match.
+            with contextlib.suppress(ValueError):
+                queries.append(
+                    TextQuery(
+                        text=words,
+                        text_field_name="text",
+                        filter_expression=f,
+                        return_fields=DEEP_FIELDS,
+                        num_results=depth,
+                    )
+                )
         return index, queries
 
     @staticmethod
-    def fuse(results: list[list[dict[str, Any]]], queries: list[Any], limit: int) -> list[DeepMemory]:
+    def fuse(
+        results: list[list[dict[str, Any]]], queries: list[Any], limit: int
+    ) -> list[DeepMemory]:
         """Turn the rankings of :meth:`deep_queries` into scored memories (RRF when several)."""
         if len(results) == 1:
             q, rows = queries[0], results[0]
             out = []
             for row in rows:
+                score: float | None
                 if isinstance(q, VectorQuery):
                     score = 1.0 - float(row.get("vector_distance", 1.0))
                 else:
@@ -275,7 +332,9 @@ class DeepLayer(CacheLayer):
         docs: dict[str, dict[str, Any]] = {}
         for rows in results:
             for rank, row in enumerate(rows):
-                fused[row["memory_id"]] = fused.get(row["memory_id"], 0.0) + 1.0 / (RRF_K + rank + 1)
+                fused[row["memory_id"]] = fused.get(row["memory_id"], 0.0) + 1.0 / (
+                    RRF_K + rank + 1
+                )
                 docs.setdefault(row["memory_id"], row)
         best = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
         return [decode_memory(docs[m], fused[m]) for m in best]
@@ -317,21 +376,33 @@ class DeepLayer(CacheLayer):
         if limit > MAX_LIMIT:
             raise InvalidInputError(f"limit must be at most {MAX_LIMIT}, got {limit}")
         mode = check_choice("search_mode", search_mode, SEARCH_MODES)
-        f = self.deep_filter(tags, match_all_tags=match_all_tags, memory_type=memory_type,
-                             author=author, session_id=session_id, since=since, until=until)
+        f = self.deep_filter(
+            tags,
+            match_all_tags=match_all_tags,
+            memory_type=memory_type,
+            author=author,
+            session_id=session_id,
+            since=since,
+            until=until,
+        )
         index, queries = await self.deep_queries(query, limit, f, mode)
         if not queries:
             return []
-        results = await index.batch_query(queries) if len(queries) > 1 else [
-            await index.query(queries[0])]
+        results = (
+            await index.batch_query(queries)
+            if len(queries) > 1
+            else [await index.query(queries[0])]
+        )
         return self.fuse(results, queries, limit)
 
     async def _fetch(self, memory_id: str) -> dict[str, Any]:
         check_id("memory_id", memory_id)
         client = await self._backend.client()
         row = _row(await client.hmget(self._keys.deep(memory_id), [*DEEP_FIELDS, "workspace"]))
-        if row is None or row.get("workspace") != self.workspace or (
-            row.get("visibility") == "private" and row.get("author") != self.user_id
+        if (
+            row is None
+            or row.get("workspace") != self.workspace
+            or (row.get("visibility") == "private" and row.get("author") != self.user_id)
         ):
             raise NotFoundError(f"no deep memory {memory_id!r} in workspace {self.workspace!r}")
         return row
@@ -388,5 +459,8 @@ def _row(values: list[Any]) -> dict[str, Any] | None:
     fields = [*DEEP_FIELDS, "workspace"]
     if all(v is None for v in values):
         return None
-    return {k: (v.decode() if isinstance(v, bytes) else v)
-            for k, v in zip(fields, values, strict=False) if v is not None}
+    return {
+        k: (v.decode() if isinstance(v, bytes) else v)
+        for k, v in zip(fields, values, strict=False)
+        if v is not None
+    }

@@ -31,8 +31,13 @@ class Embedder:
         dims: The vector dimension, if known without loading the model.
     """
 
-    def __init__(self, vectorizer: BaseVectorizer | None, model_name: str, dims: int | None = None,
-                 loader: Any = None) -> None:
+    def __init__(
+        self,
+        vectorizer: BaseVectorizer | None,
+        model_name: str,
+        dims: int | None = None,
+        loader: Any = None,
+    ) -> None:
         self._vectorizer = vectorizer
         self._loader = loader
         self._lock = threading.Lock()
@@ -57,13 +62,13 @@ class Embedder:
         return self._dims
 
     def _embed_blocking(self, texts: list[str]) -> list[list[float]]:
-        return self.vectorizer.embed_many(texts, batch_size=64, skip_cache=True)  # type: ignore[return-value]
+        return self.vectorizer.embed_many(texts, batch_size=64, skip_cache=True)
 
     async def _embed_uncached(self, texts: list[str]) -> list[list[float]]:
         if self._loader is not None or not _has_native_async(self.vectorizer):
             # CPU-bound local inference: keep the event loop free.
             return await asyncio.to_thread(self._embed_blocking, texts)
-        return await self.vectorizer.aembed_many(texts, batch_size=64, skip_cache=True)  # type: ignore[return-value]
+        return await self.vectorizer.aembed_many(texts, batch_size=64, skip_cache=True)
 
     async def embed_many(self, texts: list[str], cache: EmbeddingsCache | None) -> list[bytes]:
         """Embed ``texts`` as float32 buffers, reading and filling the Redis embedding cache.
@@ -98,8 +103,14 @@ class Embedder:
                 out[i] = _to_buffer(by_text[texts[i]])
             if cache is not None:
                 await cache.amset(
-                    [{"content": t, "model_name": self.model_name, "embedding": list(map(float, v))}
-                     for t, v in by_text.items()]
+                    [
+                        {
+                            "content": t,
+                            "model_name": self.model_name,
+                            "embedding": list(map(float, v)),
+                        }
+                        for t, v in by_text.items()
+                    ]
                 )
         return [b for b in out if b is not None]
 
@@ -185,6 +196,10 @@ def make_embedder(vectorizer: Any = None, model_name: str | None = None) -> Embe
             "vectorizer must be a redisvl vectorizer, a LangChain Embeddings or a LlamaIndex "
             f"BaseEmbedding, got {type(vectorizer).__name__}"
         )
-    name = model_name or getattr(vectorizer, "model", None) or getattr(
-        vectorizer, "model_name", None) or type(vectorizer).__name__
+    name = (
+        model_name
+        or getattr(vectorizer, "model", None)
+        or getattr(vectorizer, "model_name", None)
+        or type(vectorizer).__name__
+    )
     return Embedder(wrapped, str(name))

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import Field
 from redis.exceptions import WatchError
 from redisvl.query import FilterQuery
 from redisvl.query.filter import FilterExpression, Tag
@@ -33,8 +34,21 @@ from tta_memory.validation import (
     check_text,
 )
 
-GROUP_FIELDS = ["group_id", "workspace", "name", "description", "tags", "status", "metadata",
-                "session_ids", "author", "created", "updated_at", "closed_at", "summary"]
+GROUP_FIELDS = [
+    "group_id",
+    "workspace",
+    "name",
+    "description",
+    "tags",
+    "status",
+    "metadata",
+    "session_ids",
+    "author",
+    "created",
+    "updated_at",
+    "closed_at",
+    "summary",
+]
 STATUSES = tuple(s.value for s in GroupStatus)
 MAX_GROUPS = 10_000
 
@@ -42,7 +56,7 @@ MAX_GROUPS = 10_000
 class GroupSummary(SessionGroup):
     """A group with the size of each member session."""
 
-    message_counts: dict[str, int] = {}
+    message_counts: dict[str, int] = Field(default_factory=dict)
     total_messages: int = 0
 
 
@@ -60,11 +74,17 @@ def decode_group(doc: dict[str, Any]) -> SessionGroup:
     created = _ts(doc.get("created") or doc.get("created_at"))
     assert created is not None
     return SessionGroup(
-        id=doc["group_id"], name=doc["name"], description=doc.get("description", ""),
-        tags=_split(doc.get("tags")), status=GroupStatus(doc["status"]),
+        id=doc["group_id"],
+        name=doc["name"],
+        description=doc.get("description", ""),
+        tags=_split(doc.get("tags")),
+        status=GroupStatus(doc["status"]),
         metadata=json.loads(doc.get("metadata") or "{}"),
-        session_ids=_split(doc.get("session_ids")), author=doc["author"], created_at=created,
-        updated_at=_ts(doc.get("updated_at")) or created, closed_at=_ts(doc.get("closed_at")),
+        session_ids=_split(doc.get("session_ids")),
+        author=doc["author"],
+        created_at=created,
+        updated_at=_ts(doc.get("updated_at")) or created,
+        closed_at=_ts(doc.get("closed_at")),
         summary=doc.get("summary") or None,
     )
 
@@ -72,8 +92,11 @@ def decode_group(doc: dict[str, Any]) -> SessionGroup:
 def _decode_row(values: list[Any]) -> dict[str, Any] | None:
     if values[0] is None:
         return None
-    return {k: (v.decode() if isinstance(v, bytes) else v)
-            for k, v in zip(GROUP_FIELDS, values, strict=True) if v is not None}
+    return {
+        k: (v.decode() if isinstance(v, bytes) else v)
+        for k, v in zip(GROUP_FIELDS, values, strict=True)
+        if v is not None
+    }
 
 
 async def fetch_group(backend: Backend, keys: Keys, group_id: str) -> SessionGroup:
@@ -86,8 +109,13 @@ async def fetch_group(backend: Backend, keys: Keys, group_id: str) -> SessionGro
     return decode_group(row)
 
 
-def group_filter(workspace: str, *, tags: list[str] | None = None, status: str | None = None,
-                 session_id: str | None = None) -> FilterExpression:
+def group_filter(
+    workspace: str,
+    *,
+    tags: list[str] | None = None,
+    status: str | None = None,
+    session_id: str | None = None,
+) -> FilterExpression:
     """Filter for groups of a workspace by any of ``tags``, ``status`` and member session."""
     f = Tag("workspace") == workspace
     if tags:
@@ -109,8 +137,9 @@ def group_query(f: FilterExpression) -> FilterQuery:
 class SessionGroupPrimitive(ScopedPrimitive):
     """Create session groups, add sessions to them and read their combined context."""
 
-    async def _change(self, group_id: str, mutate: Callable[[SessionGroup], dict[str, Any]]
-                      ) -> SessionGroup:
+    async def _change(
+        self, group_id: str, mutate: Callable[[SessionGroup], dict[str, Any]]
+    ) -> SessionGroup:
         check_id("group_id", group_id)
         key = self._keys.group(group_id)
         client = await self._backend.client()
@@ -121,9 +150,10 @@ class SessionGroupPrimitive(ScopedPrimitive):
                     row = _decode_row(await pipe.hmget(key, GROUP_FIELDS))
                     if row is None or row.get("workspace") != self.workspace:
                         raise NotFoundError(
-                            f"no session group {group_id!r} in workspace {self.workspace!r}")
-                    changes = mutate(decode_group(row))
-                    changes["updated_at"] = repr(time.time())
+                            f"no session group {group_id!r} in workspace {self.workspace!r}"
+                        )
+                    changes: Mapping[Any, Any] = mutate(decode_group(row))
+                    changes = {**changes, "updated_at": repr(time.time())}
                     pipe.multi()
                     pipe.hset(key, mapping=changes)
                     await pipe.execute()
@@ -157,13 +187,21 @@ class SessionGroupPrimitive(ScopedPrimitive):
         state = check_choice("status", status, STATUSES)
         group_id = f"grp-{uuid.uuid4().hex[:16]}"
         now = repr(time.time())
-        doc = {
-            "group_id": group_id, "workspace": self.workspace, "name": name,
-            "description": description, "tags": TAG_SEPARATOR.join(check_tags(tags)),
-            "status": state, "metadata": json.dumps(check_metadata(metadata), ensure_ascii=False),
-            "session_ids": "", "author": self.user_id, "created_at": now, "created": now,
+        doc: Mapping[Any, Any] = {
+            "group_id": group_id,
+            "workspace": self.workspace,
+            "name": name,
+            "description": description,
+            "tags": TAG_SEPARATOR.join(check_tags(tags)),
+            "status": state,
+            "metadata": json.dumps(check_metadata(metadata), ensure_ascii=False),
+            "session_ids": "",
+            "author": self.user_id,
+            "created_at": now,
+            "created": now,
             "updated_at": now,
-            "closed_at": now if state != "active" else "", "summary": "",
+            "closed_at": now if state != "active" else "",
+            "summary": "",
         }
         await (await self._backend.client()).hset(self._keys.group(group_id), mapping=doc)
         return group_id
@@ -181,9 +219,13 @@ class SessionGroupPrimitive(ScopedPrimitive):
             if group.status != GroupStatus.ACTIVE:
                 raise GroupClosedError(
                     f"session group {group.id!r} is {group.status.value}: it takes no new "
-                    "sessions (reopen it with update_group_status(…, GroupStatus.ACTIVE))")
-            ids = group.session_ids if session_id in group.session_ids else [
-                *group.session_ids, session_id]
+                    "sessions (reopen it with update_group_status(…, GroupStatus.ACTIVE))"
+                )
+            ids = (
+                group.session_ids
+                if session_id in group.session_ids
+                else [*group.session_ids, session_id]
+            )
             return {"session_ids": TAG_SEPARATOR.join(ids)}
 
         return await self._change(group_id, mutate)
@@ -196,8 +238,9 @@ class SessionGroupPrimitive(ScopedPrimitive):
         def mutate(group: SessionGroup) -> dict[str, Any]:
             if session_id not in group.session_ids:
                 raise NotFoundError(f"session {session_id!r} is not in group {group.id!r}")
-            return {"session_ids": TAG_SEPARATOR.join(
-                s for s in group.session_ids if s != session_id)}
+            return {
+                "session_ids": TAG_SEPARATOR.join(s for s in group.session_ids if s != session_id)
+            }
 
         return await self._change(group_id, mutate)
 
@@ -237,8 +280,9 @@ class SessionGroupPrimitive(ScopedPrimitive):
                 pipe.zcard(self._keys.session_active(sid))
             counts = await pipe.execute() if group.session_ids else []
         per = dict(zip(group.session_ids, map(int, counts), strict=True))
-        return GroupSummary(**group.model_dump(), message_counts=per,
-                            total_messages=sum(per.values()))
+        return GroupSummary(
+            **group.model_dump(), message_counts=per, total_messages=sum(per.values())
+        )
 
     @guarded
     async def list_groups(
@@ -275,13 +319,13 @@ class SessionGroupPrimitive(ScopedPrimitive):
             for sid in group.session_ids:
                 pipe.zrange(self._keys.session_active(sid), -n, -1, withscores=True)
             rows = await pipe.execute()
-        return {sid: [decode_message(sid, m, s) for m, s in r]
-                for sid, r in zip(group.session_ids, rows, strict=True)}
+        return {
+            sid: [decode_message(sid, m, s) for m, s in r]
+            for sid, r in zip(group.session_ids, rows, strict=True)
+        }
 
     @guarded
     async def delete_group(self, group_id: str) -> None:
         """Delete a group (its sessions and their messages stay)."""
         await fetch_group(self._backend, self._keys, group_id)
         await (await self._backend.client()).delete(self._keys.group(group_id))
-
-

@@ -7,7 +7,8 @@ every change is an optimistic (``WATCH``) transaction on that single key.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from redis.exceptions import WatchError
 
@@ -28,11 +29,12 @@ def check_paf_id(paf_id: object) -> str:
     """Return ``paf_id`` if it looks like ``AUTH-001``."""
     if not isinstance(paf_id, str) or not _PAF_ID.match(paf_id):
         raise InvalidInputError(
-            f"malformed PAF id {paf_id!r}: expected CATEGORY-NNN such as 'AUTH-001'")
+            f"malformed PAF id {paf_id!r}: expected CATEGORY-NNN such as 'AUTH-001'"
+        )
     return paf_id
 
 
-def decode_pafs(raw: dict[bytes, bytes]) -> list[PAF]:
+def decode_pafs(raw: Mapping[Any, Any]) -> list[PAF]:
     """Parse an ``HGETALL`` of the PAF hash, sorted by id."""
     return sorted((PAF.model_validate_json(v) for v in raw.values()), key=lambda p: p.id)
 
@@ -95,24 +97,41 @@ class PAFPrimitive(ScopedPrimitive):
             if current is not None:
                 if current.description == description and current.rationale == rationale:
                     return current
-                raise ConflictError(f"PAF {paf_id} exists with another description; use "
-                                    "update_paf to change it")
+                raise ConflictError(
+                    f"PAF {paf_id} exists with another description; use update_paf to change it"
+                )
             now = utcnow()
-            return PAF(id=paf_id, category=category, fact_id=fact_id, description=description,
-                       rationale=rationale, status=state, author=self.user_id, created_at=now,
-                       updated_at=now)
+            return PAF(
+                id=paf_id,
+                category=category,
+                fact_id=fact_id,
+                description=description,
+                rationale=rationale,
+                status=state,
+                author=self.user_id,
+                created_at=now,
+                updated_at=now,
+            )
 
         return await self._change(paf_id, mutate)
 
     def _snapshot(self, paf: PAF) -> PAFVersion:
-        return PAFVersion(version=paf.version, description=paf.description,
-                          rationale=paf.rationale, status=paf.status,
-                          changed_by=paf.author if paf.version == 1 and not paf.history
-                          else self.user_id, changed_at=paf.updated_at)
+        return PAFVersion(
+            version=paf.version,
+            description=paf.description,
+            rationale=paf.rationale,
+            status=paf.status,
+            changed_by=paf.author if paf.version == 1 and not paf.history else self.user_id,
+            changed_at=paf.updated_at,
+        )
 
     @guarded
     async def update_paf(
-        self, paf_id: str, *, description: str | None = None, rationale: str | None = None,
+        self,
+        paf_id: str,
+        *,
+        description: str | None = None,
+        rationale: str | None = None,
         status: PAFStatus | str | None = None,
     ) -> PAF:
         """Change a PAF; the previous version is kept in ``history``.
@@ -130,19 +149,23 @@ class PAFPrimitive(ScopedPrimitive):
         def mutate(current: PAF | None) -> PAF:
             if current is None:
                 raise NotFoundError(f"no PAF {paf_id} in workspace {self.workspace!r}")
-            return current.model_copy(update={
-                "description": description if description is not None else current.description,
-                "rationale": rationale if rationale is not None else current.rationale,
-                "status": new_status or current.status,
-                "version": current.version + 1,
-                "history": [*current.history, self._snapshot(current)],
-                "updated_at": utcnow(),
-            })
+            return current.model_copy(
+                update={
+                    "description": description if description is not None else current.description,
+                    "rationale": rationale if rationale is not None else current.rationale,
+                    "status": new_status or current.status,
+                    "version": current.version + 1,
+                    "history": [*current.history, self._snapshot(current)],
+                    "updated_at": utcnow(),
+                }
+            )
 
         return await self._change(paf_id, mutate)
 
     @guarded
-    async def deprecate_paf(self, paf_id: str, reason: str, *, replaced_by: str | None = None) -> PAF:
+    async def deprecate_paf(
+        self, paf_id: str, reason: str, *, replaced_by: str | None = None
+    ) -> PAF:
         """Deprecate a PAF, or mark it replaced by another (which must exist). History is kept.
 
         Returns:
@@ -159,13 +182,16 @@ class PAFPrimitive(ScopedPrimitive):
         def mutate(current: PAF | None) -> PAF:
             if current is None:
                 raise NotFoundError(f"no PAF {paf_id} in workspace {self.workspace!r}")
-            return current.model_copy(update={
-                "status": PAFStatus.REPLACED if replaced_by else PAFStatus.DEPRECATED,
-                "replaced_by": replaced_by, "deprecation_reason": reason,
-                "version": current.version + 1,
-                "history": [*current.history, self._snapshot(current)],
-                "updated_at": utcnow(),
-            })
+            return current.model_copy(
+                update={
+                    "status": PAFStatus.REPLACED if replaced_by else PAFStatus.DEPRECATED,
+                    "replaced_by": replaced_by,
+                    "deprecation_reason": reason,
+                    "version": current.version + 1,
+                    "history": [*current.history, self._snapshot(current)],
+                    "updated_at": utcnow(),
+                }
+            )
 
         return await self._change(paf_id, mutate)
 
@@ -183,7 +209,9 @@ class PAFPrimitive(ScopedPrimitive):
         self, category: str | None = None, status: PAFStatus | str | None = None
     ) -> list[PAF]:
         """All PAFs of the workspace, by id, optionally of one category and status."""
-        if category is not None and (not isinstance(category, str) or not _CATEGORY.match(category)):
+        if category is not None and (
+            not isinstance(category, str) or not _CATEGORY.match(category)
+        ):
             raise InvalidInputError(f"category must be upper-case letters, got {category!r}")
         wanted = check_choice("status", status, STATUSES) if status is not None else None
         raw = await (await self._backend.client()).hgetall(self._keys.pafs())
@@ -232,5 +260,9 @@ class PAFPrimitive(ScopedPrimitive):
 
 def filter_pafs(pafs: list[PAF], categories: list[str] | None, status: str | None) -> list[PAF]:
     """Keep the PAFs of the given categories and status."""
-    return [p for p in pafs if (categories is None or p.category in categories)
-            and (status is None or p.status == status)]
+    return [
+        p
+        for p in pafs
+        if (categories is None or p.category in categories)
+        and (status is None or p.status == status)
+    ]

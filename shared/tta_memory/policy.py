@@ -46,18 +46,35 @@ class StagePolicy(BaseModel):
 AUGSTER_MESSAGES = 200  # "all messages", capped
 
 # (messages, cache window hours, deep k) per stage, STANDARD and AUGSTER_RIGOROUS.
-_STANDARD = {"understand": (50, 24, 10), "decompose": (30, 12, 10), "plan": (30, 6, 10),
-             "implement": (30, 1, 5), "verify": (20, 1, 3), "review": (50, 24, 10)}
-_RIGOROUS_K = {"understand": 20, "decompose": 20, "plan": 20, "implement": 10, "verify": 6,
-               "review": 20}
+_STANDARD = {
+    "understand": (50, 24, 10),
+    "decompose": (30, 12, 10),
+    "plan": (30, 6, 10),
+    "implement": (30, 1, 5),
+    "verify": (20, 1, 3),
+    "review": (50, 24, 10),
+}
+_RIGOROUS_K = {
+    "understand": 20,
+    "decompose": 20,
+    "plan": 20,
+    "implement": 10,
+    "verify": 6,
+    "review": 20,
+}
 
 DEFAULT_POLICY: dict[tuple[str, str], StagePolicy] = {
     **{("rapid", s): StagePolicy(messages=10) for s in STAGES},
-    **{("standard", s): StagePolicy(messages=m, cache_hours=h, deep_k=k, pafs=True)
-       for s, (m, h, k) in _STANDARD.items()},
-    **{("augster_rigorous", s): StagePolicy(messages=AUGSTER_MESSAGES, cache_hours=24, deep_k=k,
-                                            pafs=True, groups=True)
-       for s, k in _RIGOROUS_K.items()},
+    **{
+        ("standard", s): StagePolicy(messages=m, cache_hours=h, deep_k=k, pafs=True)
+        for s, (m, h, k) in _STANDARD.items()
+    },
+    **{
+        ("augster_rigorous", s): StagePolicy(
+            messages=AUGSTER_MESSAGES, cache_hours=24, deep_k=k, pafs=True, groups=True
+        )
+        for s, k in _RIGOROUS_K.items()
+    },
 }
 
 

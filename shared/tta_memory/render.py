@@ -49,9 +49,12 @@ def render_context(context: WorkflowContext, max_chars: int | None = None) -> st
     convo = [_msg_line(m) for m in md.get("session_context", [])]  # oldest first
 
     def build() -> str:
-        sections = [("Constraints (permanent architectural facts — always apply)", pafs),
-                    ("Relevant memories", deep), ("Recent activity", cache),
-                    ("Conversation so far", convo)]
+        sections = [
+            ("Constraints (permanent architectural facts — always apply)", pafs),
+            ("Relevant memories", deep),
+            ("Recent activity", cache),
+            ("Conversation so far", convo),
+        ]
         return "\n\n".join(f"## {title}\n" + "\n".join(lines) for title, lines in sections if lines)
 
     text = build()

@@ -16,7 +16,11 @@ TAG_SEPARATOR = "\x1f"
 
 
 def _tag(name: str) -> dict[str, Any]:
-    return {"name": name, "type": "tag", "attrs": {"separator": TAG_SEPARATOR, "case_sensitive": True}}
+    return {
+        "name": name,
+        "type": "tag",
+        "attrs": {"separator": TAG_SEPARATOR, "case_sensitive": True},
+    }
 
 
 def _num(name: str, sortable: bool = False) -> dict[str, Any]:

@@ -6,9 +6,10 @@ Every key a script touches shares the session's hash tag, so they run on Redis C
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
-from redis.asyncio.client import Pipeline
+from redis.asyncio.client import Pipeline, Redis
 from redis.exceptions import NoScriptError
 
 
@@ -24,23 +25,26 @@ class LuaScript:
         pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
 
 
-async def execute(pipe_factory: Any, build: Any) -> list[Any]:
-    """Run a pipeline built by ``build(pipe)``; on ``NOSCRIPT`` load the scripts and run it again.
+async def execute(
+    client: Redis, build: Callable[[Pipeline], None], scripts: list[LuaScript]
+) -> list[Any]:
+    """Run a pipeline built by ``build(pipe)``; on ``NOSCRIPT`` load ``scripts`` and rerun it.
 
     Args:
-        pipe_factory: A zero-argument callable returning a fresh non-transactional pipeline.
-        build: A callable that queues the commands and returns the scripts it used.
+        client: The Redis client.
+        build: Queues the commands on the pipeline it is given.
+        scripts: The scripts ``build`` uses.
 
     Returns:
         The pipeline's results (errors raised).
     """
     for attempt in (0, 1):
-        pipe = pipe_factory()
-        scripts: list[LuaScript] = build(pipe)
+        pipe = client.pipeline(transaction=False)
+        build(pipe)
         results = await pipe.execute(raise_on_error=False)
         if attempt == 0 and any(isinstance(r, NoScriptError) for r in results):
             for script in scripts:
-                await pipe_factory().script_load(script.source).execute()
+                await client.script_load(script.source)
             continue
         for r in results:
             if isinstance(r, Exception):

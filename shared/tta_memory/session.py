@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from tta_memory.backend import guarded
 from tta_memory.base import ScopedPrimitive
@@ -37,8 +37,13 @@ def decode_message(session_id: str, member: bytes | str, score: float) -> Sessio
     """Rebuild a :class:`SessionMessage` from its stored form."""
     d = json.loads(member)
     return SessionMessage(
-        id=d["id"], session_id=session_id, seq=int(score), role=d["role"], content=d["content"],
-        metadata=d.get("metadata") or {}, user_id=d["user_id"],
+        id=d["id"],
+        session_id=session_id,
+        seq=int(score),
+        role=d["role"],
+        content=d["content"],
+        metadata=d.get("metadata") or {},
+        user_id=d["user_id"],
         created_at=datetime.fromtimestamp(d["created_at"], UTC),
     )
 
@@ -46,20 +51,24 @@ def decode_message(session_id: str, member: bytes | str, score: float) -> Sessio
 class SessionLayer(ScopedPrimitive):
     """Session-layer calls of :class:`~tta_memory.MemoryWorkflowPrimitive`."""
 
-    def _prepare(self, session_id: str, messages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    def _prepare(
+        self, session_id: str, messages: Iterable[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
         now = time.time()
         out = []
         for m in messages:
             if not isinstance(m, Mapping):
                 raise InvalidInputError(f"each message must be a dict, got {type(m).__name__}")
-            out.append({
-                "id": uuid.uuid4().hex,
-                "role": check_choice("role", m.get("role"), ROLES),
-                "content": check_text("content", m.get("content")),
-                "metadata": check_metadata(m.get("metadata")),
-                "user_id": self.user_id,
-                "created_at": now,
-            })
+            out.append(
+                {
+                    "id": uuid.uuid4().hex,
+                    "role": check_choice("role", m.get("role"), ROLES),
+                    "content": check_text("content", m.get("content")),
+                    "metadata": check_metadata(m.get("metadata")),
+                    "user_id": self.user_id,
+                    "created_at": now,
+                }
+            )
         if not out:
             raise InvalidInputError("messages must not be empty")
         if len(out) > MAX_BATCH:
@@ -69,10 +78,17 @@ class SessionLayer(ScopedPrimitive):
     def _cache_fields(self, session_id: str, m: dict[str, Any]) -> list[Any]:
         retention = self.settings.cache_retention_seconds
         fields = {
-            "entry_id": m["id"], "kind": "message", "workspace": self.workspace,
-            "user_id": self.user_id, "session_id": session_id, "role": m["role"],
-            "content": m["content"], "metadata": _dumps(m["metadata"]), "tags": "",
-            "importance": "0.5", "created_at": repr(m["created_at"]),
+            "entry_id": m["id"],
+            "kind": "message",
+            "workspace": self.workspace,
+            "user_id": self.user_id,
+            "session_id": session_id,
+            "role": m["role"],
+            "content": m["content"],
+            "metadata": _dumps(m["metadata"]),
+            "tags": "",
+            "importance": "0.5",
+            "created_at": repr(m["created_at"]),
             "created": repr(m["created_at"]),
             "expires_at": repr(m["created_at"] + retention),
         }
@@ -81,27 +97,36 @@ class SessionLayer(ScopedPrimitive):
             flat += [k, v]
         return flat
 
-    async def _write(self, session_id: str, prepared: list[dict[str, Any]], *, ttl: int | None,
-                     replace: bool = False, archived: bool = False) -> list[SessionMessage]:
+    async def _write(
+        self,
+        session_id: str,
+        prepared: list[dict[str, Any]],
+        *,
+        ttl: int | None,
+        replace: bool = False,
+        archived: bool = False,
+    ) -> list[SessionMessage]:
         k = self._keys
         target = k.session_archived(session_id) if archived else k.session_active(session_id)
         other = k.session_active(session_id) if archived else k.session_archived(session_id)
         with_cache = not replace
         cache_keys = [k.cache_entry(m["id"], session_id) for m in prepared] if with_cache else []
-        args: list[Any] = [ttl or 0, self.settings.cache_retention_seconds if with_cache else 0,
-                           1 if replace else 0]
+        args: list[Any] = [
+            ttl or 0,
+            self.settings.cache_retention_seconds if with_cache else 0,
+            1 if replace else 0,
+        ]
         payloads = [_dumps(m) for m in prepared]
         for m, payload in zip(prepared, payloads, strict=True):
             args.append(payload)
             args += self._cache_fields(session_id, m) if with_cache else [0]
         client = await self._backend.client()
 
-        def build(pipe: Any) -> list[Any]:
+        def build(pipe: Any) -> None:
             APPEND.queue(pipe, [k.session_seq(session_id), target, other, *cache_keys], args)
             pipe.zadd(k.sessions_registry(), {session_id: prepared[-1]["created_at"]})
-            return [APPEND]
 
-        results = await execute(lambda: client.pipeline(transaction=False), build)
+        results = await execute(client, build, [APPEND])
         seqs = results[0]
         return [decode_message(session_id, p, s) for p, s in zip(payloads, seqs, strict=True)]
 
@@ -128,7 +153,9 @@ class SessionLayer(ScopedPrimitive):
         """
         check_id("session_id", session_id)
         ttl = check_positive("ttl_seconds", ttl_seconds) if ttl_seconds is not None else None
-        prepared = self._prepare(session_id, [{"role": role, "content": content, "metadata": metadata}])
+        prepared = self._prepare(
+            session_id, [{"role": role, "content": content, "metadata": metadata}]
+        )
         return (await self._write(session_id, prepared, ttl=ttl))[0]
 
     @guarded
@@ -170,7 +197,9 @@ class SessionLayer(ScopedPrimitive):
         start = 0 if limit is None else -check_positive("limit", limit)
         key = (self._keys.session_archived if archived else self._keys.session_active)(session_id)
         client = await self._backend.client()
-        rows = await client.zrange(key, start, -1, withscores=True)
+        rows = cast(
+            "list[tuple[bytes, float]]", await client.zrange(key, start, -1, withscores=True)
+        )
         return [decode_message(session_id, m, s) for m, s in rows]
 
     @guarded
@@ -206,8 +235,7 @@ class SessionLayer(ScopedPrimitive):
             if isinstance(position, bool) or not isinstance(position, int):
                 raise InvalidInputError(f"position must be an integer, got {position!r}")
             script, arg = POP_AT, str(position)
-        results = await execute(lambda: client.pipeline(transaction=False),
-                                lambda pipe: (script.queue(pipe, [key], [arg]), [script])[1])
+        results = await execute(client, lambda pipe: script.queue(pipe, [key], [arg]), [script])
         if not results[0]:
             what = f"message {message_id!r}" if message_id is not None else f"position {position}"
             raise NotFoundError(f"no {what} in session {session_id!r}")
@@ -227,8 +255,7 @@ class SessionLayer(ScopedPrimitive):
         client = await self._backend.client()
         keys = [k.session_active(session_id), k.session_archived(session_id)]
         results = await execute(
-            lambda: client.pipeline(transaction=False),
-            lambda pipe: (ARCHIVE_OLDEST.queue(pipe, keys, [n]), [ARCHIVE_OLDEST])[1],
+            client, lambda pipe: ARCHIVE_OLDEST.queue(pipe, keys, [n]), [ARCHIVE_OLDEST]
         )
         return int(results[0])
 
@@ -244,11 +271,14 @@ class SessionLayer(ScopedPrimitive):
         check_id("session_id", session_id)
         items = list(messages)
         if not items:
-            key = (self._keys.session_archived if archived else self._keys.session_active)(session_id)
+            key = (self._keys.session_archived if archived else self._keys.session_active)(
+                session_id
+            )
             await (await self._backend.client()).delete(key)
             return []
-        return await self._write(session_id, self._prepare(session_id, items), ttl=None,
-                                 replace=True, archived=archived)
+        return await self._write(
+            session_id, self._prepare(session_id, items), ttl=None, replace=True, archived=archived
+        )
 
     @guarded
     async def clear_session(self, session_id: str) -> int:
@@ -277,5 +307,7 @@ class SessionLayer(ScopedPrimitive):
         """Sessions of this workspace, most recently active first."""
         check_positive("limit", limit)
         client = await self._backend.client()
-        rows = await client.zrevrange(self._keys.sessions_registry(), 0, limit - 1)
-        return [r.decode() if isinstance(r, bytes) else r for r in rows]
+        rows = cast(
+            "list[bytes]", await client.zrevrange(self._keys.sessions_registry(), 0, limit - 1)
+        )
+        return [r.decode() for r in rows]

@@ -19,7 +19,7 @@ from tta_memory.errors import InvalidInputError
 from tta_memory.groups import GROUP_FIELDS, decode_group
 from tta_memory.models import PAF, DeepMemory, SessionGroup, SessionMessage
 from tta_memory.schema import TAG_SEPARATOR
-from tta_memory.session import _dumps, decode_message
+from tta_memory.session import _dumps
 from tta_memory.workflow import MemoryWorkflowPrimitive
 
 PAGE = 500
@@ -40,20 +40,27 @@ async def export_workspace(memory: MemoryWorkflowPrimitive) -> AsyncIterator[dic
     for session_id in reversed(await memory.list_sessions(limit=10**9)):
         for archived in (False, True):
             for m in await memory.get_session_context(session_id, None, archived=archived):
-                yield {"type": "session_message", "archived": archived,
-                       **m.model_dump(mode="json")}
+                yield {"type": "session_message", "archived": archived, **m.model_dump(mode="json")}
     index = await memory._backend.deep_index(memory.embedder)
-    q = FilterQuery(filter_expression=Tag("workspace") == memory.workspace,
-                    return_fields=DEEP_FIELDS, num_results=PAGE)
+    q = FilterQuery(
+        filter_expression=Tag("workspace") == memory.workspace,
+        return_fields=DEEP_FIELDS,
+        num_results=PAGE,
+    )
     q.sort_by("created_at", asc=True)
     async for page in index.paginate(q, page_size=PAGE):
         for doc in page:
-            yield {"type": "deep_memory", **decode_memory(doc).model_dump(mode="json",
-                                                                          exclude={"score"})}
+            yield {
+                "type": "deep_memory",
+                **decode_memory(doc).model_dump(mode="json", exclude={"score"}),
+            }
     for paf in await memory.paf_primitive.list_pafs():
         yield {"type": "paf", **paf.model_dump(mode="json")}
-    gq = FilterQuery(filter_expression=Tag("workspace") == memory.workspace,
-                     return_fields=GROUP_FIELDS, num_results=PAGE)
+    gq = FilterQuery(
+        filter_expression=Tag("workspace") == memory.workspace,
+        return_fields=GROUP_FIELDS,
+        num_results=PAGE,
+    )
     gq.sort_by("created_at", asc=True)
     async for page in st.group_index.paginate(gq, page_size=PAGE):
         for doc in page:
@@ -61,7 +68,9 @@ async def export_workspace(memory: MemoryWorkflowPrimitive) -> AsyncIterator[dic
     del k
 
 
-async def import_workspace(memory: MemoryWorkflowPrimitive, records: Iterable[dict[str, Any]]) -> int:
+async def import_workspace(
+    memory: MemoryWorkflowPrimitive, records: Iterable[dict[str, Any]]
+) -> int:
     """Write exported records into ``memory.workspace`` (ids, order and times preserved).
 
     Args:
@@ -85,17 +94,27 @@ async def import_workspace(memory: MemoryWorkflowPrimitive, records: Iterable[di
             count += 1
             if kind == "session_message":
                 m = SessionMessage.model_validate(body)
-                key = (k.session_archived if raw.get("archived") else k.session_active)(m.session_id)
-                payload = {"id": m.id, "role": m.role, "content": m.content,
-                           "metadata": m.metadata, "user_id": m.user_id,
-                           "created_at": m.created_at.timestamp()}
+                key = (k.session_archived if raw.get("archived") else k.session_active)(
+                    m.session_id
+                )
+                payload = {
+                    "id": m.id,
+                    "role": m.role,
+                    "content": m.content,
+                    "metadata": m.metadata,
+                    "user_id": m.user_id,
+                    "created_at": m.created_at.timestamp(),
+                }
                 pipe.zadd(key, {_dumps(payload): m.seq})
                 # Keep the sequence ahead of every imported message.
-                pipe.eval("local c = tonumber(redis.call('GET', KEYS[1]) or '0') "
-                          "if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end",
-                          1, k.session_seq(m.session_id), m.seq)
-                pipe.zadd(k.sessions_registry(), {m.session_id: m.created_at.timestamp()},
-                          gt=True)
+                pipe.eval(
+                    "local c = tonumber(redis.call('GET', KEYS[1]) or '0') "
+                    "if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end",
+                    1,
+                    k.session_seq(m.session_id),
+                    m.seq,
+                )
+                pipe.zadd(k.sessions_registry(), {m.session_id: m.created_at.timestamp()}, gt=True)
             elif kind == "deep_memory":
                 deep.append(DeepMemory.model_validate(body))
             elif kind == "paf":
@@ -103,16 +122,25 @@ async def import_workspace(memory: MemoryWorkflowPrimitive, records: Iterable[di
                 pipe.hset(k.pafs(), paf.id, paf.model_dump_json())
             else:
                 g = SessionGroup.model_validate(body)
-                pipe.hset(k.group(g.id), mapping={
-                    "group_id": g.id, "workspace": memory.workspace, "name": g.name,
-                    "description": g.description, "tags": TAG_SEPARATOR.join(g.tags),
-                    "status": g.status.value, "metadata": json.dumps(g.metadata, ensure_ascii=False),
-                    "session_ids": TAG_SEPARATOR.join(g.session_ids), "author": g.author,
-                    "created_at": repr(g.created_at.timestamp()),
-                    "created": repr(g.created_at.timestamp()),
-                    "updated_at": repr(g.updated_at.timestamp()),
-                    "closed_at": repr(g.closed_at.timestamp()) if g.closed_at else "",
-                    "summary": g.summary or ""})
+                pipe.hset(
+                    k.group(g.id),
+                    mapping={
+                        "group_id": g.id,
+                        "workspace": memory.workspace,
+                        "name": g.name,
+                        "description": g.description,
+                        "tags": TAG_SEPARATOR.join(g.tags),
+                        "status": g.status.value,
+                        "metadata": json.dumps(g.metadata, ensure_ascii=False),
+                        "session_ids": TAG_SEPARATOR.join(g.session_ids),
+                        "author": g.author,
+                        "created_at": repr(g.created_at.timestamp()),
+                        "created": repr(g.created_at.timestamp()),
+                        "updated_at": repr(g.updated_at.timestamp()),
+                        "closed_at": repr(g.closed_at.timestamp()) if g.closed_at else "",
+                        "summary": g.summary or "",
+                    },
+                )
         await pipe.execute()
     if deep:
         await _import_deep(memory, deep)
@@ -122,15 +150,29 @@ async def import_workspace(memory: MemoryWorkflowPrimitive, records: Iterable[di
 async def _import_deep(memory: MemoryWorkflowPrimitive, items: list[DeepMemory]) -> None:
     index = await memory._backend.deep_index(memory.embedder)
     for start in range(0, len(items), PAGE):
-        batch = items[start:start + PAGE]
+        batch = items[start : start + PAGE]
         vectors = await memory.embedder.embed_many([m.text for m in batch], None)
         docs = []
         for m, vec in zip(batch, vectors, strict=True):
-            doc = memory._doc({"text": m.text, "tags": m.tags, "metadata": m.metadata,
-                               "memory_type": m.memory_type, "session_id": m.session_id,
-                               "private": m.private, "event_time": m.event_time},
-                              m.created_at.timestamp())
-            doc.update({"memory_id": m.id, "author": m.author, "embedding": vec,
-                        "updated_at": repr(m.updated_at.timestamp())})
+            doc = memory._doc(
+                {
+                    "text": m.text,
+                    "tags": m.tags,
+                    "metadata": m.metadata,
+                    "memory_type": m.memory_type,
+                    "session_id": m.session_id,
+                    "private": m.private,
+                    "event_time": m.event_time,
+                },
+                m.created_at.timestamp(),
+            )
+            doc.update(
+                {
+                    "memory_id": m.id,
+                    "author": m.author,
+                    "embedding": vec,
+                    "updated_at": repr(m.updated_at.timestamp()),
+                }
+            )
             docs.append(doc)
         await index.load(docs, keys=[memory._keys.deep(d["memory_id"]) for d in docs])

@@ -88,8 +88,10 @@ def check_metadata(value: Any) -> dict[str, Any]:
 def check_positive(name: str, value: Any, *, allow_zero: bool = False) -> int:
     """Return ``value`` if it is a positive integer (or zero when allowed)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
-        raise InvalidInputError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
-                                f"integer, got {value!r}")
+        raise InvalidInputError(
+            f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
+            f"integer, got {value!r}"
+        )
     return value
 
 

@@ -110,7 +110,9 @@ class MemoryWorkflowPrimitive(DeepLayer):
         if isinstance(context, Mapping):
             context = WorkflowContext.model_validate(dict(context))
         if not isinstance(context, WorkflowContext):
-            raise InvalidInputError(f"context must be a WorkflowContext, got {type(context).__name__}")
+            raise InvalidInputError(
+                f"context must be a WorkflowContext, got {type(context).__name__}"
+            )
         stage_name, mode_value = normalize_stage(stage), normalize_mode(mode)
         cell = resolve_policy(self.policy, stage_name, mode_value, policy)
         session_id = check_id("session_id", context.session_id)
@@ -167,8 +169,11 @@ class MemoryWorkflowPrimitive(DeepLayer):
             groups = [decode_group(d) for d in found]
             if meta_group:
                 row = _decode_row(rows[pos])
-                if row is not None and row.get("workspace") == self.workspace and all(
-                        g.id != meta_group for g in groups):
+                if (
+                    row is not None
+                    and row.get("workspace") == self.workspace
+                    and all(g.id != meta_group for g in groups)
+                ):
                     groups.insert(0, decode_group(row))
             report["groups"] = LayerReport(count=len(groups), ms=ms)
         elif cell.cache_hours:
@@ -196,42 +201,67 @@ class MemoryWorkflowPrimitive(DeepLayer):
             report["deep"] = LayerReport(count=len(deep), ms=ms, query=search_text)
 
         items = (
-            [LoadedItem(layer="paf", id=p.id, text=p.description, created_at=p.created_at)
-             for p in pafs]
-            + [LoadedItem(layer="deep", id=m.id, text=m.text, score=m.score,
-                          created_at=m.created_at) for m in deep]
-            + [LoadedItem(layer="cache", id=e.id, text=e.content, created_at=e.created_at)
-               for e in cache]
-            + [LoadedItem(layer="session", id=m.id, text=m.content, created_at=m.created_at)
-               for m in messages]
+            [
+                LoadedItem(layer="paf", id=p.id, text=p.description, created_at=p.created_at)
+                for p in pafs
+            ]
+            + [
+                LoadedItem(
+                    layer="deep", id=m.id, text=m.text, score=m.score, created_at=m.created_at
+                )
+                for m in deep
+            ]
+            + [
+                LoadedItem(layer="cache", id=e.id, text=e.content, created_at=e.created_at)
+                for e in cache
+            ]
+            + [
+                LoadedItem(layer="session", id=m.id, text=m.content, created_at=m.created_at)
+                for m in messages
+            ]
         )
         memory_report = MemoryReport(
-            stage=stage_name, mode=mode_value, query=search_text if cell.deep_k else None,
-            total_ms=(time.perf_counter() - started) * 1000, layers=report,
+            stage=stage_name,
+            mode=mode_value,
+            query=search_text if cell.deep_k else None,
+            total_ms=(time.perf_counter() - started) * 1000,
+            layers=report,
         )
-        return context.model_copy(update={"metadata": {
-            **context.metadata,
-            "stage": stage_name,
-            "mode": mode_value.value,
-            "session_context": messages,
-            "cache_memory": cache,
-            "deep_memory": deep,
-            "pafs": pafs,
-            "session_groups": groups,
-            "memories": items,
-            "memory_report": memory_report,
-        }}, deep=False)
+        return context.model_copy(
+            update={
+                "metadata": {
+                    **context.metadata,
+                    "stage": stage_name,
+                    "mode": mode_value.value,
+                    "session_context": messages,
+                    "cache_memory": cache,
+                    "deep_memory": deep,
+                    "pafs": pafs,
+                    "session_groups": groups,
+                    "memories": items,
+                    "memory_report": memory_report,
+                }
+            },
+            deep=False,
+        )
 
     @staticmethod
-    def _deep_query_text(query: str | None, messages: list[SessionMessage],
-                         context: WorkflowContext, groups: list[SessionGroup]) -> str:
+    def _deep_query_text(
+        query: str | None,
+        messages: list[SessionMessage],
+        context: WorkflowContext,
+        groups: list[SessionGroup],
+    ) -> str:
         if query is not None:
             return query
         users = [m.content for m in messages if m.role == "user"][-QUERY_MESSAGES:]
         if users:
             return " ".join(users)[-QUERY_CHARS:]
-        parts = [str(context.metadata[k]) for k in ("feature", "description")
-                 if isinstance(context.metadata.get(k), str)]
+        parts = [
+            str(context.metadata[k])
+            for k in ("feature", "description")
+            if isinstance(context.metadata.get(k), str)
+        ]
         parts += [g.description for g in groups if g.description]
         return " ".join(parts)[:QUERY_CHARS] or context.workflow_id
 
@@ -243,9 +273,9 @@ class MemoryWorkflowPrimitive(DeepLayer):
         if tags:
             _, focused = await self.deep_queries(text, k, self.deep_filter(tags), "hybrid")
         everything = await index.batch_query([*focused, *queries])
-        found = self.fuse(everything[:len(focused)], focused, k) if focused else []
+        found = self.fuse(everything[: len(focused)], focused, k) if focused else []
         seen = {m.id for m in found}
-        for m in self.fuse(everything[len(focused):], queries, k):
+        for m in self.fuse(everything[len(focused) :], queries, k):
             if len(found) >= k:
                 break
             if m.id not in seen:
