@@ -43,11 +43,11 @@ class TTAMemoryChain(RunnableSerializable[Any, Any]):
     """The steps after the middleware (e.g. ``prompt | model``)."""
 
     @override
-    def __or__(self, other: Any) -> TTAMemoryChain:  # type: ignore[override]
+    def __or__(self, other: Any) -> TTAMemoryChain:
         return TTAMemoryChain(middleware=self.middleware, bound=self.bound | other, name=self.name)
 
     @override
-    def pipe(self, *others: Any, name: str | None = None) -> TTAMemoryChain:  # type: ignore[override]
+    def pipe(self, *others: Any, name: str | None = None) -> TTAMemoryChain:
         bound = self.bound
         for other in others:
             bound = bound | coerce_to_runnable(other)
@@ -163,7 +163,12 @@ class TTAMemoryChain(RunnableSerializable[Any, Any]):
         async for chunk in self._atransform_stream_with_config(input, self._atransform, config):
             yield chunk
 
-    def _transform(self, inputs: Iterator[Any], config: RunnableConfig) -> Iterator[Any]:
+    def _transform(
+        self,
+        inputs: Iterator[Any],
+        run_manager: CallbackManagerForChainRun,
+        config: RunnableConfig,
+    ) -> Iterator[Any]:
         final_input = None
         for item in inputs:
             final_input = _add(final_input, item)
@@ -175,7 +180,10 @@ class TTAMemoryChain(RunnableSerializable[Any, Any]):
         self.middleware.record_exchange(values, answer, config)
 
     async def _atransform(
-        self, inputs: AsyncIterator[Any], config: RunnableConfig
+        self,
+        inputs: AsyncIterator[Any],
+        run_manager: AsyncCallbackManagerForChainRun,
+        config: RunnableConfig,
     ) -> AsyncIterator[Any]:
         final_input = None
         async for item in inputs:

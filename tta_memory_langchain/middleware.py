@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from langchain_core.runnables.base import coerce_to_runnable
@@ -103,11 +104,11 @@ class TTAMemoryMiddleware(RunnableSerializable[Any, dict[str, Any]]):
     # --- composition -------------------------------------------------------------------
 
     @override
-    def __or__(self, other: Any) -> TTAMemoryChain:  # type: ignore[override]
+    def __or__(self, other: Any) -> TTAMemoryChain:
         return self.wrap(other)
 
     @override
-    def pipe(self, *others: Any, name: str | None = None) -> TTAMemoryChain:  # type: ignore[override]
+    def pipe(self, *others: Any, name: str | None = None) -> TTAMemoryChain:
         bound: Runnable[Any, Any] = coerce_to_runnable(others[0])
         for other in others[1:]:
             bound = bound | other
@@ -170,12 +171,16 @@ class TTAMemoryMiddleware(RunnableSerializable[Any, dict[str, Any]]):
         """
         return await self._acall_with_config(self._ainject, input, config)
 
-    def _inject(self, input: Any, config: RunnableConfig) -> dict[str, Any]:
+    def _inject(
+        self, input: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig
+    ) -> dict[str, Any]:
         values = self._normalise(input)
         enriched = self.memory.sync.load_workflow_context(**self._load_args(values, config))
         return self._with_context(values, enriched)
 
-    async def _ainject(self, input: Any, config: RunnableConfig) -> dict[str, Any]:
+    async def _ainject(
+        self, input: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
+    ) -> dict[str, Any]:
         values = self._normalise(input)
         enriched = await self.memory.load_workflow_context(**self._load_args(values, config))
         return self._with_context(values, enriched)

@@ -96,8 +96,8 @@ class TTAMemoryToolkit(BaseToolkit):
 
     # --- save_memory ------------------------------------------------------------------------
 
-    def _session(self, session_id: str | None, config: RunnableConfig | None) -> str | None:
-        configurable = (config or {}).get("configurable") or {}
+    def _session(self, session_id: str | None, config: RunnableConfig) -> str | None:
+        configurable = config.get("configurable") or {}
         return session_id or configurable.get("session_id") or self.session_id
 
     @staticmethod
@@ -111,7 +111,8 @@ class TTAMemoryToolkit(BaseToolkit):
             tags: list[str] | None = None,
             memory_type: str = "observation",
             session_id: str | None = None,
-            config: RunnableConfig | None = None,
+            *,
+            config: RunnableConfig,  # injected by LangChain (exact annotation required)
         ) -> str:
             saved = self.memory.sync.create_deep_memory(
                 text,
@@ -126,7 +127,8 @@ class TTAMemoryToolkit(BaseToolkit):
             tags: list[str] | None = None,
             memory_type: str = "observation",
             session_id: str | None = None,
-            config: RunnableConfig | None = None,
+            *,
+            config: RunnableConfig,  # injected by LangChain (exact annotation required)
         ) -> str:
             saved = await self.memory.create_deep_memory(
                 text,
