@@ -1,0 +1,264 @@
+"""``TTAChatStore``: LlamaIndex's ``AsyncDBChatStore`` over the tta_memory session layer."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from llama_index.core.base.llms.types import ChatMessage
+from llama_index.core.bridge.pydantic import PrivateAttr
+from llama_index.core.storage.chat_store.base_db import AsyncDBChatStore, MessageStatus
+from tta_memory import MemoryWorkflowPrimitive
+from tta_memory.errors import InvalidInputError
+from tta_memory.models import SessionMessage
+
+from tta_memory_llamaindex._messages import (
+    from_engine_message,
+    from_engine_messages,
+    to_engine_messages,
+)
+
+# list_sessions reads a per-workspace registry (no scan); this bound only means "all of them".
+_MAX_KEYS = 2**62
+
+_STATUSES = ", ".join(s.value for s in MessageStatus)
+
+
+def _status(value: Any, *, allow_none: bool) -> MessageStatus | None:
+    """Return ``value`` as a ``MessageStatus`` (a string is accepted), or a typed error."""
+    if value is None:
+        if allow_none:
+            return None
+        raise InvalidInputError(f"status is required; valid: {_STATUSES}")
+    try:
+        return MessageStatus(getattr(value, "value", value))
+    except ValueError:
+        raise InvalidInputError(f"unknown status {value!r}; valid: {_STATUSES}") from None
+
+
+def _archived(status: MessageStatus) -> bool:
+    return status is MessageStatus.ARCHIVED
+
+
+def _window(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError(f"{name} must be a non-negative integer or None, got {value!r}")
+    return value
+
+
+def _count(n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise InvalidInputError(f"n must be a non-negative integer, got {n!r}")
+    return n
+
+
+class TTAChatStore(AsyncDBChatStore):
+    """A LlamaIndex chat store whose messages live in the tta_memory session layer (Redis).
+
+    A chat store ``key`` is an engine session id, so ``Memory(session_id=...)`` and the
+    engine's stage-aware loading see the same conversation. Active messages are the session's
+    active messages; archived ones are the messages ``Memory`` flushed out of its short-term
+    window (kept, but not in the context). A new process that opens the same workspace sees
+    the same messages.
+
+    Every call maps to one or a few engine calls addressed by session; nothing scans the
+    database. Bad input raises the engine's typed errors (``InvalidInputError``,
+    ``NotFoundError``) before anything is written.
+
+    Example:
+        >>> store = TTAChatStore(memory=MemoryWorkflowPrimitive(user_id="alice"))
+        >>> mem = Memory.from_defaults(session_id="s1", chat_store=store)
+    """
+
+    _memory: MemoryWorkflowPrimitive = PrivateAttr()
+
+    def __init__(self, memory: MemoryWorkflowPrimitive, **kwargs: Any) -> None:
+        """Create the store.
+
+        Args:
+            memory: The engine client; its workspace and user scope every message.
+            **kwargs: Passed to the pydantic base model.
+        """
+        super().__init__(**kwargs)
+        self._memory = memory
+
+    @classmethod
+    def class_name(cls) -> str:
+        """Return the class name."""
+        return "TTAChatStore"
+
+    @property
+    def memory(self) -> MemoryWorkflowPrimitive:
+        """The engine client this store writes through."""
+        return self._memory
+
+    async def _read(self, key: str, status: MessageStatus | None) -> list[SessionMessage]:
+        if status is not None:
+            return await self._memory.get_session_context(
+                key, limit=None, archived=_archived(status)
+            )
+        archived, active = await asyncio.gather(
+            self._memory.get_session_context(key, limit=None, archived=True),
+            self._memory.get_session_context(key, limit=None, archived=False),
+        )
+        # Archived messages may be added after active ones: the session sequence is the order.
+        return sorted([*archived, *active], key=lambda m: m.seq)
+
+    async def get_messages(
+        self,
+        key: str,
+        status: MessageStatus | None = MessageStatus.ACTIVE,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> list[ChatMessage]:
+        """Return the messages of session ``key``, oldest first.
+
+        Args:
+            key: The session id.
+            status: ``ACTIVE`` (default), ``ARCHIVED``, or ``None`` for both, in session order.
+            limit: At most this many messages (from the oldest, after ``offset``).
+            offset: Skip this many of the oldest messages.
+
+        Returns:
+            The stored ``ChatMessage`` objects; an unknown session has none.
+        """
+        st = _status(status, allow_none=True)
+        lim, off = _window(limit, "limit"), _window(offset, "offset") or 0
+        messages = await self._read(key, st)
+        end = None if lim is None else off + lim
+        return from_engine_messages(messages[off:end])
+
+    async def count_messages(
+        self,
+        key: str,
+        status: MessageStatus | None = MessageStatus.ACTIVE,
+    ) -> int:
+        """Return the number of messages of session ``key`` with ``status`` (``None``: all)."""
+        st = _status(status, allow_none=True)
+        if st is not None:
+            return await self._memory.count_session_messages(key, archived=_archived(st))
+        counts = await asyncio.gather(
+            self._memory.count_session_messages(key, archived=True),
+            self._memory.count_session_messages(key, archived=False),
+        )
+        return sum(counts)
+
+    async def add_message(
+        self,
+        key: str,
+        message: ChatMessage,
+        status: MessageStatus = MessageStatus.ACTIVE,
+    ) -> None:
+        """Append ``message`` to session ``key`` with ``status``."""
+        await self.add_messages(key, [message], status=status)
+
+    async def add_messages(
+        self,
+        key: str,
+        messages: list[ChatMessage],
+        status: MessageStatus = MessageStatus.ACTIVE,
+    ) -> None:
+        """Append ``messages`` to session ``key`` in one round trip.
+
+        Args:
+            key: The session id.
+            messages: LlamaIndex chat messages, stored exactly (blocks, kwargs, role).
+            status: ``ACTIVE`` (default) or ``ARCHIVED``.
+
+        Raises:
+            InvalidInputError: A message is not a ``ChatMessage`` or the status is unknown;
+                nothing is written.
+        """
+        st = _status(status, allow_none=False)
+        items = to_engine_messages(messages)
+        if not items:
+            return
+        if _archived(st):  # type: ignore[arg-type]
+            await self._memory.add_session_messages(key, items, archived=True)
+        else:
+            await self._memory.add_session_messages(key, items)
+
+    async def set_messages(
+        self,
+        key: str,
+        messages: list[ChatMessage],
+        status: MessageStatus = MessageStatus.ACTIVE,
+    ) -> None:
+        """Replace every message of session ``key`` by ``messages`` with ``status``.
+
+        Like LlamaIndex's reference store, messages of the other status are removed too: the
+        session then holds exactly ``messages``.
+        """
+        st = _status(status, allow_none=False)
+        items = to_engine_messages(messages)
+        archived = _archived(st)  # type: ignore[arg-type]
+        # The list being written goes first: if it is refused, nothing has changed.
+        await self._memory.replace_session_messages(key, items, archived=archived)
+        await self._memory.replace_session_messages(key, [], archived=not archived)
+
+    async def delete_message(self, key: str, idx: int) -> ChatMessage | None:
+        """Delete the active message at position ``idx`` of session ``key`` and return it.
+
+        Args:
+            key: The session id.
+            idx: 0-based position among the active messages, oldest first; negative counts
+                from the newest (``-1`` is the latest).
+
+        Returns:
+            The deleted message.
+
+        Raises:
+            NotFoundError: No active message at that position (also a ``KeyError``).
+            InvalidInputError: ``idx`` is not an integer.
+        """
+        if isinstance(idx, bool) or not isinstance(idx, int):
+            raise InvalidInputError(f"idx must be an integer position, got {idx!r}")
+        deleted = await self._memory.delete_session_message(key, position=idx)
+        return from_engine_message(deleted)
+
+    async def delete_messages(self, key: str, status: MessageStatus | None = None) -> None:
+        """Delete the messages of session ``key`` with ``status`` (``None``: all of them)."""
+        st = _status(status, allow_none=True)
+        if st is None:
+            await self._memory.clear_session(key)
+        else:
+            await self._memory.replace_session_messages(key, [], archived=_archived(st))
+
+    async def delete_oldest_messages(self, key: str, n: int) -> list[ChatMessage]:
+        """Delete the oldest ``n`` active messages of session ``key`` and return them."""
+        n = _count(n)
+        deleted: list[ChatMessage] = []
+        if n == 0:
+            return deleted
+        # One atomic delete per message: a concurrent writer can never make us drop a
+        # message we did not return.
+        available = await self._memory.count_session_messages(key)
+        for _ in range(min(n, available)):
+            message = await self._memory.delete_session_message(key, position=0)
+            deleted.append(from_engine_message(message))
+        return deleted
+
+    async def archive_oldest_messages(self, key: str, n: int) -> list[ChatMessage]:
+        """Move the oldest ``n`` active messages of session ``key`` to archived; return them."""
+        n = _count(n)
+        if n == 0:
+            return []
+        # The engine returns the latest messages; the oldest n are the head of the full list
+        # (short: Memory keeps its active window within its token limit).
+        oldest = (await self._memory.get_session_context(key, limit=None))[:n]
+        if not oldest:
+            return []
+        moved = await self._memory.archive_session_messages(key, len(oldest))
+        return from_engine_messages(oldest[:moved])
+
+    async def get_keys(self) -> list[str]:
+        """Return the workspace's session ids, most recently active first."""
+        return list(await self._memory.list_sessions(limit=_MAX_KEYS))
+
+    def __repr__(self) -> str:
+        return f"TTAChatStore(workspace={self._memory.workspace!r})"
+
+
+__all__ = ["TTAChatStore"]

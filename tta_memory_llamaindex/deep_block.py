@@ -1,0 +1,166 @@
+"""``DeepMemoryBlock``: flushed short-term messages go to deep memory and come back by relevance."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Literal
+
+from llama_index.core.base.llms.types import ChatMessage
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.memory.memory import BaseMemoryBlock
+from tta_memory import DeepMemory, MemoryWorkflowPrimitive
+
+from tta_memory_llamaindex._budget import chars_for_tokens
+from tta_memory_llamaindex._messages import message_text
+
+_KEEP_RENDERS = 16
+
+
+def _turns(messages: list[ChatMessage]) -> list[list[ChatMessage]]:
+    """Group messages into turns: a user message and the replies that follow it.
+
+    A turn is the unit stored, so a recalled memory holds a question with its answer.
+    """
+    turns: list[list[ChatMessage]] = []
+    for message in messages:
+        if not message_text(message).strip():
+            continue  # tool calls, images: nothing to recall by text
+        if message.role.value == "user" or not turns:
+            turns.append([message])
+        else:
+            turns[-1].append(message)
+    return turns
+
+
+class DeepMemoryBlock(BaseMemoryBlock[str]):
+    """A memory block backed by tta_memory deep memory (hybrid BM25 + vector search).
+
+    ``aput`` receives the messages ``Memory`` flushes out of its short-term window and writes
+    them to deep memory, one memory per conversation turn, tagged with ``tags`` and with the
+    session they came from. ``aget`` searches deep memory with the latest messages and
+    renders the most relevant memories, best first. By default the search covers the whole
+    workspace, so what one session learnt comes back in the next; ``session_only=True``
+    restricts it to the Memory's session (the ``session_id`` Memory passes in
+    ``block_kwargs``).
+
+    Example:
+        >>> block = DeepMemoryBlock(memory=engine, similarity_top_k=5, tags=["chat"])
+    """
+
+    name: str = Field(default="DeepMemories", description="The name of the memory block.")
+    description: str | None = Field(
+        default="Long-term memories relevant to the conversation.",
+        description="A description of the memory block.",
+    )
+    priority: int = Field(default=1, description="Truncated after lower-priority blocks.")
+    memory: MemoryWorkflowPrimitive = Field(
+        exclude=True, description="The tta_memory engine client (workspace and user)."
+    )
+    similarity_top_k: int = Field(default=5, ge=1, description="Memories to retrieve.")
+    retrieval_context_window: int = Field(
+        default=3, ge=1, description="Latest messages used as the search query."
+    )
+    tags: list[str] = Field(
+        default_factory=lambda: ["conversation"],
+        description="Tags written on flushed messages.",
+    )
+    memory_type: str = Field(default="conversation", description="Type of flushed memories.")
+    filter_tags: list[str] | None = Field(
+        default=None, description="Only retrieve memories with one of these tags."
+    )
+    session_only: bool = Field(
+        default=False, description="Only retrieve memories written by the Memory's session."
+    )
+    search_mode: Literal["hybrid", "vector", "text"] = Field(default="hybrid")
+    private: bool = Field(default=False, description="Write flushed memories as private.")
+
+    _renders: OrderedDict[str, list[str]] = PrivateAttr(default_factory=OrderedDict)
+
+    async def _aput(self, messages: list[ChatMessage]) -> None:
+        """Write flushed messages to deep memory, one memory per turn, in one batch."""
+        items: list[dict[str, Any]] = []
+        for turn in _turns(messages):
+            session_id = next(
+                (m.additional_kwargs.get("session_id") for m in turn
+                 if m.additional_kwargs.get("session_id")),
+                None,
+            )
+            text = "\n".join(f"{m.role.value}: {message_text(m)}" for m in turn)
+            items.append(
+                {
+                    "text": text,
+                    "tags": list(self.tags),
+                    "memory_type": self.memory_type,
+                    "metadata": {
+                        "source": "llamaindex",
+                        "roles": [m.role.value for m in turn],
+                    },
+                    "session_id": session_id,
+                    "private": self.private,
+                }
+            )
+        if items:
+            await self.memory.create_deep_memories(items)
+
+    def _query(self, messages: list[ChatMessage] | None) -> str:
+        if not messages:
+            return ""
+        window = messages[-self.retrieval_context_window :]
+        return "\n".join(t for t in (message_text(m) for m in window) if t.strip())
+
+    async def _aget(
+        self,
+        messages: list[ChatMessage] | None = None,
+        session_id: str | None = None,
+        **block_kwargs: Any,
+    ) -> str:
+        """Return the memories relevant to the latest messages, best first.
+
+        Args:
+            messages: The Memory's short-term messages (and the new input, if any).
+            session_id: The Memory's session id; used when ``session_only`` is set.
+            **block_kwargs: Other ``Memory.aget`` keyword arguments (ignored).
+
+        Returns:
+            One memory per line ("" when nothing relevant is stored or there is no query).
+        """
+        query = self._query(messages)
+        if not query:
+            return ""
+        found = await self.memory.search_deep_memory(
+            query,
+            limit=self.similarity_top_k,
+            tags=self.filter_tags,
+            session_id=session_id if self.session_only else None,
+            search_mode=self.search_mode,
+        )
+        lines = [self._line(m) for m in found]
+        text = "\n".join(lines)
+        if text:
+            self._renders[text] = lines
+            while len(self._renders) > _KEEP_RENDERS:
+                self._renders.popitem(last=False)
+        return text
+
+    @staticmethod
+    def _line(memory: DeepMemory) -> str:
+        when = (memory.event_time or memory.created_at).date().isoformat()
+        return f"- [{when}] " + memory.text.replace("\n", " | ")
+
+    async def atruncate(self, content: str, tokens_to_truncate: int) -> str | None:
+        """Drop the least relevant memories (the last lines) until about enough is removed.
+
+        Args:
+            content: What ``aget`` returned.
+            tokens_to_truncate: How many tokens ``Memory`` wants back.
+
+        Returns:
+            The remaining memories, or ``None`` when none is left.
+        """
+        if tokens_to_truncate <= 0:
+            return content
+        lines = list(self._renders.get(content) or content.split("\n"))
+        to_remove = chars_for_tokens(content, tokens_to_truncate)
+        while lines and to_remove > 0:
+            to_remove -= len(lines.pop()) + 1
+        return "\n".join(lines) or None

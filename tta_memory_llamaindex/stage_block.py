@@ -1,0 +1,191 @@
+"""``StageMemoryBlock``: the engine's stage-aware context, rendered for a prompt."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from llama_index.core.base.llms.types import ChatMessage
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.memory.memory import BaseMemoryBlock
+from tta_memory import (
+    MemoryWorkflowPrimitive,
+    StagePolicy,
+    WorkflowContext,
+    WorkflowMode,
+    render_context,
+)
+from tta_memory.policy import normalize_mode, normalize_stage
+
+from tta_memory_llamaindex._budget import chars_for_tokens
+from tta_memory_llamaindex._messages import message_text
+
+# Rendered contexts kept so ``atruncate`` can re-render the same load with a smaller budget
+# instead of loading again (several Memory objects may share one block).
+_KEEP_RENDERS = 16
+
+
+class StageMemoryBlock(BaseMemoryBlock[str]):
+    """A memory block that loads ``load_workflow_context`` for a workflow stage and mode.
+
+    On each ``Memory.aget`` it loads the layered context of the Memory's session for
+    ``stage``/``mode`` (session, cache, deep memories, PAFs, groups, per the engine's stage
+    policy) and renders it with the engine's ``render_context``. When ``Memory`` needs room,
+    ``atruncate`` re-renders the same loaded context with a smaller character budget, so the
+    least relevant items go first instead of the whole block.
+
+    ``Memory.aget(stage=..., mode=..., query=...)`` overrides the block's stage, mode and
+    deep-search query for one call.
+
+    Example:
+        >>> block = StageMemoryBlock(memory=engine, stage="implement", mode="standard")
+    """
+
+    name: str = Field(default="StageContext", description="The name of the memory block.")
+    description: str | None = Field(
+        default="Stage-aware layered context: relevant memories and recent activity.",
+        description="A description of the memory block.",
+    )
+    priority: int = Field(default=2, description="Truncated before blocks of priority 1.")
+    accept_short_term_memory: bool = Field(
+        default=False, description="Loading only; flushed messages are stored elsewhere."
+    )
+    memory: MemoryWorkflowPrimitive = Field(
+        exclude=True, description="The tta_memory engine client (workspace and user)."
+    )
+    stage: str = Field(default="implement", description="Workflow stage to load for.")
+    mode: WorkflowMode = Field(default=WorkflowMode.STANDARD, description="Workflow mode.")
+    workflow_id: str = Field(default="llamaindex", description="The WorkflowContext id.")
+    workflow_metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description="WorkflowContext metadata (e.g. feature, description, group_id).",
+    )
+    policy: StagePolicy | dict[str, Any] | None = Field(
+        default=None, description="StagePolicy overrides passed to load_workflow_context."
+    )
+    include_pafs: bool = Field(
+        default=True,
+        description="Render PAFs here; set False when a PAFMemoryBlock already holds them.",
+    )
+    include_conversation: bool = Field(
+        default=False,
+        description="Render the session's messages too (Memory already sends its short-term "
+        "messages, so this is off by default).",
+    )
+    max_chars: int | None = Field(
+        default=None, description="Character budget for the rendered block; None: no limit."
+    )
+    query_window: int = Field(
+        default=1, ge=1, description="Latest user messages used as the deep-search query."
+    )
+
+    _renders: OrderedDict[str, WorkflowContext] = PrivateAttr(default_factory=OrderedDict)
+
+    def __init__(self, **data: Any) -> None:
+        """Create the block.
+
+        Args:
+            **data: ``memory`` (required), ``stage``, ``mode``, ``workflow_id``,
+                ``workflow_metadata``, ``policy``, ``include_pafs``, ``include_conversation``,
+                ``max_chars``, ``query_window``, ``name``, ``priority``.
+
+        Raises:
+            InvalidInputError: An unknown stage or mode (checked by the engine, before pydantic
+                would wrap the typed error).
+        """
+        if "stage" in data:
+            data["stage"] = normalize_stage(data["stage"])
+        if "mode" in data:
+            data["mode"] = normalize_mode(data["mode"])
+        super().__init__(**data)
+
+    def _query(self, messages: list[ChatMessage] | None) -> str | None:
+        """The latest user turns, so the deep search follows the conversation's topic."""
+        if not messages:
+            return None
+        texts = [message_text(m) for m in messages if m.role.value == "user"]
+        texts = [t for t in texts if t.strip()][-self.query_window :]
+        return "\n".join(texts) or None
+
+    async def _aget(
+        self,
+        messages: list[ChatMessage] | None = None,
+        session_id: str | None = None,
+        **block_kwargs: Any,
+    ) -> str:
+        """Load and render the stage-aware context of the Memory's session.
+
+        Args:
+            messages: The Memory's short-term messages (and the new input, if any).
+            session_id: The Memory's session id (passed by ``Memory``).
+            **block_kwargs: ``stage``, ``mode`` and ``query`` override the block's settings.
+
+        Returns:
+            The rendered context ("" when nothing was loaded).
+        """
+        ctx = WorkflowContext(
+            workflow_id=self.workflow_id,
+            session_id=session_id or self.workflow_id,
+            metadata=dict(self.workflow_metadata),
+            state={},
+        )
+        enriched = await self.memory.load_workflow_context(
+            ctx,
+            stage=block_kwargs.get("stage", self.stage),
+            mode=block_kwargs.get("mode", self.mode),
+            query=block_kwargs.get("query") or self._query(messages),
+            policy=self._policy(),
+        )
+        text = self._render(enriched, self.max_chars)
+        if text:
+            self._renders[text] = enriched
+            while len(self._renders) > _KEEP_RENDERS:
+                self._renders.popitem(last=False)
+        return text
+
+    def _policy(self) -> StagePolicy | dict[str, Any] | None:
+        """The caller's policy overrides, plus what this block leaves to other parts of Memory.
+
+        Skipping is done through the engine's policy, so skipped layers are not even read.
+        """
+        skip: dict[str, Any] = {}
+        if not self.include_pafs:
+            skip["pafs"] = False
+        if not self.include_conversation:
+            skip["messages"] = 0
+        if not skip:
+            return self.policy
+        if isinstance(self.policy, StagePolicy):
+            return self.policy.model_copy(update=skip)
+        return {**(self.policy or {}), **skip}
+
+    @staticmethod
+    def _render(enriched: WorkflowContext, max_chars: int | None) -> str:
+        return render_context(enriched, max_chars=max_chars)
+
+    async def _aput(self, messages: list[ChatMessage]) -> None:
+        """Ignore pushed messages: the session layer already holds the conversation."""
+
+    async def atruncate(self, content: str, tokens_to_truncate: int) -> str | None:
+        """Re-render the loaded context about ``tokens_to_truncate`` tokens shorter.
+
+        The engine's renderer drops the least relevant items first (never PAFs), so the
+        block keeps its most useful part instead of vanishing.
+
+        Args:
+            content: What ``aget`` returned.
+            tokens_to_truncate: How many tokens ``Memory`` wants back.
+
+        Returns:
+            The shorter rendering, or ``None`` when nothing useful fits.
+        """
+        if tokens_to_truncate <= 0:
+            return content
+        enriched = self._renders.get(content)
+        if enriched is None:  # not rendered by this block: it can only be dropped whole
+            return None
+        budget = len(content) - chars_for_tokens(content, tokens_to_truncate)
+        if budget <= 0:
+            return None
+        text = self._render(enriched, budget)
+        return text or None
