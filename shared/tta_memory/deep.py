@@ -47,7 +47,9 @@ DEEP_FIELDS = [
     "session_id",
     "visibility",
     "created",
-    "updated_at",
+    "updated",
+    "event",
+    "updated_at",  # rounded; read only for memories written before "updated"/"event" existed
     "event_time",
     "content_hash",
 ]
@@ -67,7 +69,8 @@ def _ts(value: Any) -> datetime | None:
 def decode_memory(doc: Mapping[str, Any], score: float | None = None) -> DeepMemory:
     """Rebuild a :class:`DeepMemory` from a search result or a hash."""
     tags = doc.get("tags") or ""
-    # Sortable fields come back from FT.SEARCH rounded; "created" keeps the exact value.
+    # Indexed numeric fields come back from FT.SEARCH rounded to 12 digits; "created",
+    # "updated" and "event" keep the exact values (the *_at fields are for filtering).
     created = _ts(doc.get("created") or doc.get("created_at"))
     assert created is not None
     return DeepMemory(
@@ -80,8 +83,8 @@ def decode_memory(doc: Mapping[str, Any], score: float | None = None) -> DeepMem
         session_id=doc.get("session_id") or None,
         private=doc.get("visibility") == "private",
         created_at=created,
-        updated_at=_ts(doc.get("updated_at")) or created,
-        event_time=_ts(doc.get("event_time")),
+        updated_at=_ts(doc.get("updated") or doc.get("updated_at")) or created,
+        event_time=_ts(doc.get("event") or doc.get("event_time")),
         score=score,
     )
 
@@ -135,10 +138,11 @@ class DeepLayer(CacheLayer):
             "created_at": repr(now),
             "created": repr(now),
             "updated_at": repr(now),
+            "updated": repr(now),
             "content_hash": _hash(text),
         }
         if event_time is not None:
-            doc["event_time"] = repr(event_time.timestamp())
+            doc["event_time"] = doc["event"] = repr(event_time.timestamp())
         return doc
 
     @guarded
@@ -428,7 +432,8 @@ class DeepLayer(CacheLayer):
             The updated memory.
         """
         row = await self._fetch(memory_id)
-        changes: dict[str, Any] = {"updated_at": repr(time.time())}
+        now = repr(time.time())
+        changes: dict[str, Any] = {"updated_at": now, "updated": now}
         if text is not None:
             changes["text"] = check_text("text", text)
             changes["content_hash"] = _hash(text)

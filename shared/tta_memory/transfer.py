@@ -172,6 +172,7 @@ async def _import_deep(memory: MemoryWorkflowPrimitive, items: list[DeepMemory])
                     "author": m.author,
                     "embedding": vec,
                     "updated_at": repr(m.updated_at.timestamp()),
+                    "updated": repr(m.updated_at.timestamp()),
                 }
             )
             docs.append(doc)
