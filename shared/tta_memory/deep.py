@@ -303,17 +303,18 @@ class DeepLayer(CacheLayer):
                 )
             )
         if mode in ("hybrid", "text") and words:
-            # A query of stopwords only leaves nothing for BM25 to match.
+            # A query of stopwords only leaves nothing for BM25 to match: redisvl would send
+            # an empty "@text:()" clause, which Redis rejects as a syntax error.
             with contextlib.suppress(ValueError):
-                queries.append(
-                    TextQuery(
-                        text=words,
-                        text_field_name="text",
-                        filter_expression=f,
-                        return_fields=DEEP_FIELDS,
-                        num_results=depth,
-                    )
+                text_query = TextQuery(
+                    text=words,
+                    text_field_name="text",
+                    filter_expression=f,
+                    return_fields=DEEP_FIELDS,
+                    num_results=depth,
                 )
+                if any(w.lower() not in text_query.stopwords for w in words.split()):
+                    queries.append(text_query)
         return index, queries
 
     @staticmethod
