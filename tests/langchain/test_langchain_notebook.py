@@ -8,6 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from tta_memory import MemoryWorkflowPrimitive
+
 from tta_memory_langchain import TTAChatMessageHistory
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "langchain_memory.ipynb"
