@@ -49,6 +49,16 @@ def test_module_entry_point_runs_as_a_subprocess(redis_url: str) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "query engine" in proc.stdout
+    script = Path(sys.executable).parent / "tta-memory"  # the installed console script
+    if script.exists():
+        proc = subprocess.run(
+            [str(script), "server", "status", "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0 and "--data-dir" in proc.stdout
 
 
 # --------------------------------------------------------------------------- server

@@ -270,3 +270,17 @@ def test_failed_start_reports_the_log(make_server: ServerFactory, tmp_path: Path
 def test_socket_path_too_long(tmp_path: Path) -> None:
     with pytest.raises(TTAMemoryError, match="too long"):
         EmbeddedRedis(data_dir=tmp_path, socket_dir=tmp_path / ("x" * 120))
+
+
+def test_server_without_the_modules_is_refused_and_stopped(
+    make_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "none": a binary with the modules built in is expected; the bare one has neither.
+    monkeypatch.setenv("TTA_MEMORY_REDIS_MODULES", "none")
+    server = make_server()
+    with pytest.raises(ServerNotFoundError) as info:
+        server.start()
+    assert "Redis Query Engine" in str(info.value)
+    assert "TTA_MEMORY_REDIS_MODULES" in str(info.value)
+    assert not server.is_running()
+    assert server.status().pid is None

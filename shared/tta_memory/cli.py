@@ -9,7 +9,6 @@ needed). The engine is imported lazily so that ``tta-memory server …`` stays i
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import getpass
 import json
@@ -48,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The process exit code (0 success, 1 a problem was found or an error occurred, 2 usage).
     """
+    # Offline model, no download progress bars in the command's output.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
@@ -236,10 +238,14 @@ def _memory(args: argparse.Namespace) -> MemoryWorkflowPrimitive:
 
 
 def _run(awaitable: Awaitable[T]) -> T:
+    """Await on the engine's background loop (its ``.sync`` machinery): the clients bound to
+    that loop are reused across calls and no loop is torn down under open connections."""
+    from tta_memory.sync import run_sync
+
     async def wait() -> T:
         return await awaitable
 
-    return asyncio.run(wait())
+    return run_sync(wait())
 
 
 @contextlib.contextmanager

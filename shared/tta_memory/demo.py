@@ -277,12 +277,13 @@ async def run_demo(
     result.loads.append(load)
     out(f"  understand / rapid loaded: {_summary(load)}")
     recent_issues = await bob.get_cache_memory(session_id=None, time_window_hours=24)
-    out(f"  cache, last 24 h, all of dev-bob's sessions: {len(recent_issues)} entries")
+    out(f"  cache, last 24 h, all of dev-bob's sessions: {_plural(len(recent_issues), 'entry')}")
     jwt_patterns = await bob.search_deep_memory(
         query="JWT validation errors", limit=5, tags=["jwt", "error"]
     )
     result.found["jwt_patterns"] = [p["text"] for p in jwt_patterns]
-    out(f"  search 'JWT validation errors' tags [jwt, error]: {len(jwt_patterns)} results")
+    found = _plural(len(jwt_patterns), "result")
+    out(f"  search 'JWT validation errors' tags [jwt, error]: {found}")
     for pattern in jwt_patterns:
         out(f"    Found: {pattern['text']}")
     await bob.create_deep_memory(
@@ -323,7 +324,8 @@ async def run_demo(
         )
         for pattern in patterns:
             patterns_found.append(pattern["text"])
-            out(f"    Pattern: {pattern['text'][:100]}...")
+            text = pattern["text"]
+            out(f"    Pattern: {text[:100]}{'...' if len(text) > 100 else ''}")
     result.found["constraints"] = constraints
     result.found["review_patterns"] = patterns_found
 
@@ -383,3 +385,9 @@ def _summary(load: StageLoad) -> str:
 
 def _secs(seconds: float) -> str:
     return f"{seconds:.2f} s"
+
+
+def _plural(n: int, noun: str) -> str:
+    if n == 1:
+        return f"1 {noun}"
+    return f"{n} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"

