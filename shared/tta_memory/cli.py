@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, help_text in (
         ("start", cmd_server_start, "start the per-user embedded server (no-op if running)"),
         ("stop", cmd_server_stop, "shut the embedded server down (data is flushed to disk)"),
-        ("status", cmd_server_status, "show URL, pid, version, modules and data dir"),
+        ("status", cmd_server_status, "show URL, pid, version, modules, data dir (exit 1: down)"),
     ):
         p = server_sub.add_parser(name, help=help_text, description=help_text)
         _add_server_args(p)
