@@ -8,7 +8,15 @@ from llama_index.core.schema import NodeWithScore, TextNode
 from tta_memory import DeepMemory
 
 # Bookkeeping the LLM gains nothing from; kept on the node for filtering and display.
-_HIDDEN_FROM_LLM = ["memory_id", "layer", "author", "session_id", "private", "updated_at", "metadata"]
+_HIDDEN_FROM_LLM = [
+    "memory_id",
+    "layer",
+    "author",
+    "session_id",
+    "private",
+    "updated_at",
+    "metadata",
+]
 
 
 def _iso(value: Any) -> str | None:

@@ -81,8 +81,11 @@ class DeepMemoryBlock(BaseMemoryBlock[str]):
         items: list[dict[str, Any]] = []
         for turn in _turns(messages):
             session_id = next(
-                (m.additional_kwargs.get("session_id") for m in turn
-                 if m.additional_kwargs.get("session_id")),
+                (
+                    m.additional_kwargs.get("session_id")
+                    for m in turn
+                    if m.additional_kwargs.get("session_id")
+                ),
                 None,
             )
             text = "\n".join(f"{m.role.value}: {message_text(m)}" for m in turn)

@@ -70,8 +70,11 @@ class TTAMemoryRetriever(BaseRetriever):
             InvalidInputError: An unsupported filter, or a filter set twice.
         """
         super().__init__(callback_manager=callback_manager, verbose=verbose)
-        if isinstance(similarity_top_k, bool) or not isinstance(similarity_top_k, int) \
-                or similarity_top_k < 1:
+        if (
+            isinstance(similarity_top_k, bool)
+            or not isinstance(similarity_top_k, int)
+            or similarity_top_k < 1
+        ):
             raise InvalidInputError(
                 f"similarity_top_k must be a positive integer, got {similarity_top_k!r}"
             )

@@ -44,8 +44,9 @@ def as_messages(pairs: list[tuple[str, str]]) -> list[ChatMessage]:
 
 @pytest.fixture
 async def pafs(memory: MemoryWorkflowPrimitive) -> None:
-    await memory.paf_primitive.add_paf("AUTH", "001", "Use PyJWT for token generation",
-                                       rationale="lightweight")
+    await memory.paf_primitive.add_paf(
+        "AUTH", "001", "Use PyJWT for token generation", rationale="lightweight"
+    )
     await memory.paf_primitive.add_paf("DB", "001", "PostgreSQL is the only database")
     old = await memory.paf_primitive.add_paf("AUTH", "002", "Sessions live in memcached")
     await memory.paf_primitive.deprecate_paf(old.id, "moved to PostgreSQL")
@@ -102,8 +103,11 @@ async def test_paf_block_empty_workspace(memory: MemoryWorkflowPrimitive) -> Non
 async def knowledge(memory: MemoryWorkflowPrimitive, pafs: None) -> None:
     await memory.create_deep_memories(
         [
-            {"text": f"Token note {i}: refresh tokens rotate on every use ({i})",
-             "tags": ["auth"], "memory_type": "decision"}
+            {
+                "text": f"Token note {i}: refresh tokens rotate on every use ({i})",
+                "tags": ["auth"],
+                "memory_type": "decision",
+            }
             for i in range(8)
         ]
         + [{"text": "The CI runs on two cores; keep tests under a minute", "tags": ["ci"]}]
@@ -183,8 +187,11 @@ async def test_flush_cycle_writes_deep_memory_and_recalls_it(
     store = TTAChatStore(memory=memory)
     blocks = [PAFMemoryBlock(memory=memory), DeepMemoryBlock(memory=memory, tags=["chat"])]
     mem = Memory.from_defaults(
-        session_id="day-1", chat_store=store, memory_blocks=blocks,
-        token_limit=150, token_flush_size=40,
+        session_id="day-1",
+        chat_store=store,
+        memory_blocks=blocks,
+        token_limit=150,
+        token_flush_size=40,
     )
     for m in as_messages(CONVERSATION):
         await mem.aput(m)
@@ -214,9 +221,7 @@ async def test_flush_cycle_writes_deep_memory_and_recalls_it(
     assert "PyJWT" in text
     # The first session is intact for the new object too.
     mem1_again = Memory.from_defaults(session_id="day-1", chat_store=TTAChatStore(memory=engine2))
-    assert [m.content for m in await mem1_again.aget()] == [
-        t for _, t in CONVERSATION[-active:]
-    ]
+    assert [m.content for m in await mem1_again.aget()] == [t for _, t in CONVERSATION[-active:]]
 
 
 async def test_deep_block_session_only(memory: MemoryWorkflowPrimitive) -> None:

@@ -41,7 +41,7 @@ def store(memory: MemoryWorkflowPrimitive) -> TTAChatStore:
 def test_class() -> None:
     assert issubclass(TTAChatStore, AsyncDBChatStore)
     assert TTAChatStore.class_name() == "TTAChatStore"
-    abstract = getattr(AsyncDBChatStore, "__abstractmethods__", set())
+    abstract: frozenset[str] = getattr(AsyncDBChatStore, "__abstractmethods__", frozenset())
     assert abstract, "the base class declares its interface as abstract methods"
     for name in abstract:
         assert getattr(TTAChatStore, name) is not getattr(AsyncDBChatStore, name), name
@@ -93,7 +93,14 @@ async def test_message_round_trips_exactly(store: TTAChatStore) -> None:
     # The engine sees readable roles and text for its own views (stage loading, cache).
     stored = await store.memory.get_session_context("s1", limit=None)
     assert [m.role for m in stored] == [
-        "system", "user", "assistant", "tool", "system", "tool", "assistant", "assistant",
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "system",
+        "tool",
+        "assistant",
+        "assistant",
     ]
     assert stored[0].content == "be brief"
     assert stored[2].content == "[tool_call]"
@@ -226,7 +233,7 @@ async def test_bad_input_is_typed_and_changes_nothing(store: TTAChatStore) -> No
 
 
 async def test_hostile_keys_are_plain_keys(store: TTAChatStore) -> None:
-    keys = ['s*', 's1', '@tag:{x} | -y "q" ;', "会话-1"]
+    keys = ["s*", "s1", '@tag:{x} | -y "q" ;', "会话-1"]
     for i, key in enumerate(keys):
         await store.add_message(key, msg(f"m{i}"))
     for i, key in enumerate(keys):
@@ -234,9 +241,7 @@ async def test_hostile_keys_are_plain_keys(store: TTAChatStore) -> None:
     assert sorted(await store.get_keys()) == sorted(keys)
 
 
-async def test_memory_keeps_short_term_messages_in_redis(
-    redis_url: str, workspace: str
-) -> None:
+async def test_memory_keeps_short_term_messages_in_redis(redis_url: str, workspace: str) -> None:
     def new_memory() -> Memory:
         engine = MemoryWorkflowPrimitive(redis_url, user_id="test-user", workspace=workspace)
         return Memory.from_defaults(
@@ -268,9 +273,7 @@ def test_memory_sync_api(redis_url: str, workspace: str) -> None:
 def test_a_new_process_sees_the_messages(redis_url: str, workspace: str) -> None:
     engine = MemoryWorkflowPrimitive(redis_url, user_id="test-user", workspace=workspace)
     store = TTAChatStore(memory=engine)
-    engine.sync.add_session_messages(
-        "proc-1", [{"role": "user", "content": "seed"}]
-    )
+    engine.sync.add_session_messages("proc-1", [{"role": "user", "content": "seed"}])
     code = (
         "import asyncio, json, sys\n"
         "from tta_memory import MemoryWorkflowPrimitive\n"
@@ -286,10 +289,15 @@ def test_a_new_process_sees_the_messages(redis_url: str, workspace: str) -> None
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     out = subprocess.run(
         [sys.executable, "-c", code, redis_url, workspace],
-        capture_output=True, text=True, timeout=120, env=env, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=True,
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["seed", "from child"]
     assert [m.content for m in engine.sync.get_session_context("proc-1")] == [
-        "seed", "from child",
+        "seed",
+        "from child",
     ]
     assert store.memory is engine

@@ -12,7 +12,7 @@ from llama_index.core.chat_engine import CondensePlusContextChatEngine
 from llama_index.core.llms import MockLLM
 from llama_index.core.memory import Memory
 from llama_index.core.query_engine import RetrieverQueryEngine
-from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores.types import (
     FilterCondition,
     FilterOperator,
@@ -25,14 +25,30 @@ from tta_memory.errors import InvalidInputError
 from tta_memory_llamaindex import TTAChatStore, TTAMemoryRetriever
 
 MEMORIES = [
-    {"text": "PyJWT signs our access tokens with RS256", "tags": ["auth", "jwt"],
-     "memory_type": "decision", "session_id": "s-auth"},
-    {"text": "Refresh tokens rotate on every use", "tags": ["auth"],
-     "memory_type": "pattern", "session_id": "s-auth"},
-    {"text": "PostgreSQL 16 holds the sessions table", "tags": ["db"],
-     "memory_type": "decision", "session_id": "s-db"},
-    {"text": "Flaky test fixed by awaiting the token refresh", "tags": ["auth", "bug"],
-     "memory_type": "bug-resolution", "session_id": "s-bug"},
+    {
+        "text": "PyJWT signs our access tokens with RS256",
+        "tags": ["auth", "jwt"],
+        "memory_type": "decision",
+        "session_id": "s-auth",
+    },
+    {
+        "text": "Refresh tokens rotate on every use",
+        "tags": ["auth"],
+        "memory_type": "pattern",
+        "session_id": "s-auth",
+    },
+    {
+        "text": "PostgreSQL 16 holds the sessions table",
+        "tags": ["db"],
+        "memory_type": "decision",
+        "session_id": "s-db",
+    },
+    {
+        "text": "Flaky test fixed by awaiting the token refresh",
+        "tags": ["auth", "bug"],
+        "memory_type": "bug-resolution",
+        "session_id": "s-bug",
+    },
 ]
 
 
@@ -65,7 +81,7 @@ async def test_nodes_have_memory_ids_scores_and_metadata(
     assert meta["tags"] == ["auth", "jwt"] and meta["memory_type"] == "decision"
     assert meta["session_id"] == "s-auth" and meta["author"] == "test-user"
     assert datetime.fromisoformat(meta["created_at"]).tzinfo is not None
-    assert "memory_id" not in top.node.get_content(metadata_mode="llm")
+    assert "memory_id" not in top.node.get_content(metadata_mode=MetadataMode.LLM)
     # Stable ids: the same memory is the same node on every call.
     again = await retriever.aretrieve("how are access tokens signed?")
     assert again[0].node.node_id == top.node.node_id
@@ -101,7 +117,8 @@ async def test_constructor_filters(memory: MemoryWorkflowPrimitive, stored: dict
     assert texts(both) == {"Flaky test fixed by awaiting the token refresh"}
     decisions = await TTAMemoryRetriever(memory, memory_type="decision").aretrieve(q)
     assert texts(decisions) == {
-        "PyJWT signs our access tokens with RS256", "PostgreSQL 16 holds the sessions table"
+        "PyJWT signs our access tokens with RS256",
+        "PostgreSQL 16 holds the sessions table",
     }
     by_session = await TTAMemoryRetriever(memory, session_id="s-bug").aretrieve(q)
     assert texts(by_session) == {"Flaky test fixed by awaiting the token refresh"}
@@ -118,15 +135,20 @@ async def test_metadata_filters(memory: MemoryWorkflowPrimitive, stored: dict[st
     filters = MetadataFilters(
         filters=[
             MetadataFilter(key="tags", value=["auth"], operator=FilterOperator.ANY),
-            MetadataFilter(key="memory_type", value=["pattern", "bug-resolution"],
-                           operator=FilterOperator.IN),
-            MetadataFilter(key="created_at", value=(datetime.now(UTC) - timedelta(hours=1))
-                           .isoformat(), operator=FilterOperator.GTE),
+            MetadataFilter(
+                key="memory_type", value=["pattern", "bug-resolution"], operator=FilterOperator.IN
+            ),
+            MetadataFilter(
+                key="created_at",
+                value=(datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+                operator=FilterOperator.GTE,
+            ),
         ]
     )
     nodes = await TTAMemoryRetriever(memory, filters=filters).aretrieve(q)
     assert {n.node.get_content() for n in nodes} == {
-        "Refresh tokens rotate on every use", "Flaky test fixed by awaiting the token refresh",
+        "Refresh tokens rotate on every use",
+        "Flaky test fixed by awaiting the token refresh",
     }
     all_tags = MetadataFilters(
         filters=[MetadataFilter(key="tags", value=["auth", "jwt"], operator=FilterOperator.ALL)]
@@ -139,15 +161,22 @@ async def test_metadata_filters(memory: MemoryWorkflowPrimitive, stored: dict[st
     "filters",
     [
         MetadataFilters(filters=[MetadataFilter(key="colour", value="red")]),
-        MetadataFilters(filters=[MetadataFilter(key="tags", value="a",
-                                                operator=FilterOperator.NE)]),
-        MetadataFilters(filters=[MetadataFilter(key="author", value="a",
-                                                operator=FilterOperator.TEXT_MATCH)]),
-        MetadataFilters(filters=[MetadataFilter(key="tags", value="a"),
-                                 MetadataFilter(key="tags", value="b")]),
-        MetadataFilters(filters=[MetadataFilter(key="tags", value="a"),
-                                 MetadataFilter(key="author", value="b")],
-                        condition=FilterCondition.OR),
+        MetadataFilters(
+            filters=[MetadataFilter(key="tags", value="a", operator=FilterOperator.NE)]
+        ),
+        MetadataFilters(
+            filters=[MetadataFilter(key="author", value="a", operator=FilterOperator.TEXT_MATCH)]
+        ),
+        MetadataFilters(
+            filters=[MetadataFilter(key="tags", value="a"), MetadataFilter(key="tags", value="b")]
+        ),
+        MetadataFilters(
+            filters=[
+                MetadataFilter(key="tags", value="a"),
+                MetadataFilter(key="author", value="b"),
+            ],
+            condition=FilterCondition.OR,
+        ),
         MetadataFilters(filters=[MetadataFilters(filters=[MetadataFilter(key="tags", value="a")])]),
     ],
 )
@@ -164,8 +193,11 @@ async def test_bad_filter_values_are_typed_errors(
     with pytest.raises(InvalidInputError):
         TTAMemoryRetriever(memory, similarity_top_k=0)
     with pytest.raises(InvalidInputError):
-        TTAMemoryRetriever(memory, tags=["auth"], filters=MetadataFilters(
-            filters=[MetadataFilter(key="tags", value="db")]))
+        TTAMemoryRetriever(
+            memory,
+            tags=["auth"],
+            filters=MetadataFilters(filters=[MetadataFilter(key="tags", value="db")]),
+        )
     for bad in (
         TTAMemoryRetriever(memory, tags=[""]),
         TTAMemoryRetriever(memory, tags=["a\x00b"]),
@@ -181,8 +213,18 @@ async def test_bad_filter_values_are_typed_errors(
 
 @pytest.mark.parametrize(
     "hostile",
-    ["auth | db", "*", "auth}|{db", "@tags:{db}", '"auth"', "-auth", "auth;db", "(auth|db)",
-     "auth\\", "%auth%"],
+    [
+        "auth | db",
+        "*",
+        "auth}|{db",
+        "@tags:{db}",
+        '"auth"',
+        "-auth",
+        "auth;db",
+        "(auth|db)",
+        "auth\\",
+        "%auth%",
+    ],
 )
 async def test_hostile_filter_strings_never_widen(
     memory: MemoryWorkflowPrimitive, stored: dict[str, str], hostile: str
@@ -212,9 +254,9 @@ async def test_retriever_query_engine_with_mock_llm(
     retriever = TTAMemoryRetriever(memory, similarity_top_k=2)
     engine = RetrieverQueryEngine.from_args(retriever, llm=MockLLM())
     response = await engine.aquery("How are access tokens signed?")
-    assert response.source_nodes[0].node.node_id == stored[
-        "PyJWT signs our access tokens with RS256"
-    ]
+    assert (
+        response.source_nodes[0].node.node_id == stored["PyJWT signs our access tokens with RS256"]
+    )
     # MockLLM echoes its prompt: the memory reached the LLM's context.
     assert "PyJWT signs our access tokens with RS256" in str(response)
     sync_response = engine.query("Where do sessions live?")
@@ -241,5 +283,5 @@ async def test_condense_plus_context_chat_engine_with_mock_llm(
     history = await memory.get_session_context("chat-engine", limit=None)
     assert [m.role for m in history] == ["user", "assistant", "user", "assistant"]
     assert history[0].content == "How are access tokens signed?"
-    assert [m.content for m in engine.chat_history][0] == "How are access tokens signed?"
+    assert engine.chat_history[0].content == "How are access tokens signed?"
     assert isinstance(engine.chat_history[0], ChatMessage)
