@@ -52,7 +52,11 @@ class DeepMemoryBlock(BaseMemoryBlock[str]):
         default="Long-term memories relevant to the conversation.",
         description="A description of the memory block.",
     )
-    priority: int = Field(default=1, description="Truncated after lower-priority blocks.")
+    priority: int = Field(
+        default=2,
+        description="Memory truncates blocks in ascending priority (0: never): targeted "
+        "recall outlasts the stage context (priority 1).",
+    )
     memory: MemoryWorkflowPrimitive = Field(
         exclude=True, description="The tta_memory engine client (workspace and user)."
     )

@@ -39,7 +39,7 @@ class TTAMemoryRetriever(BaseRetriever):
         similarity_top_k: int = 10,
         tags: Sequence[str] | None = None,
         match_all_tags: bool = False,
-        memory_type: str | None = None,
+        memory_type: str | Sequence[str] | None = None,
         author: str | None = None,
         session_id: str | None = None,
         since: datetime | str | None = None,
@@ -56,7 +56,7 @@ class TTAMemoryRetriever(BaseRetriever):
             similarity_top_k: How many memories to return.
             tags: Only memories with any of these tags (all of them with ``match_all_tags``).
             match_all_tags: Require every tag in ``tags``.
-            memory_type: Only memories of this type ("decision", "pattern", ...).
+            memory_type: Only memories of this type ("decision", "pattern", ...) or types.
             author: Only memories written by this user id.
             session_id: Only memories written from this session.
             since: Only memories created at or after this time.
@@ -84,7 +84,11 @@ class TTAMemoryRetriever(BaseRetriever):
         explicit: dict[str, Any] = {
             "tags": list(tags) if tags is not None else None,
             "match_all_tags": match_all_tags,
-            "memory_type": memory_type,
+            "memory_type": (
+                memory_type
+                if memory_type is None or isinstance(memory_type, str)
+                else list(memory_type)
+            ),
             "author": author,
             "session_id": session_id,
             "since": since,

@@ -46,7 +46,11 @@ class StageMemoryBlock(BaseMemoryBlock[str]):
         default="Stage-aware layered context: relevant memories and recent activity.",
         description="A description of the memory block.",
     )
-    priority: int = Field(default=2, description="Truncated before blocks of priority 1.")
+    priority: int = Field(
+        default=1,
+        description="Memory truncates blocks in ascending priority (0: never): the broad "
+        "stage context gives way first.",
+    )
     accept_short_term_memory: bool = Field(
         default=False, description="Loading only; flushed messages are stored elsewhere."
     )

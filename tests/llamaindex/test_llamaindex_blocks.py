@@ -7,6 +7,7 @@ from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.memory import Memory
 from llama_index.core.memory.memory import BaseMemoryBlock
 from llama_index.core.storage.chat_store.base_db import MessageStatus
+from llama_index.core.utils import get_tokenizer
 from tta_memory import MemoryWorkflowPrimitive, WorkflowMode
 from tta_memory.errors import InvalidInputError
 
@@ -267,3 +268,43 @@ async def test_deep_block_bad_input_writes_nothing(memory: MemoryWorkflowPrimiti
     with pytest.raises(InvalidInputError):
         await block.aput(as_messages(CONVERSATION[:4]), session_id="b1")
     assert await memory.search_deep_memory("", limit=5) == []
+
+
+async def test_memory_shrinks_the_stage_block_first_and_never_pafs(
+    memory: MemoryWorkflowPrimitive, knowledge: None
+) -> None:
+    def blocks() -> list[BaseMemoryBlock]:
+        return [
+            PAFMemoryBlock(memory=memory),
+            StageMemoryBlock(memory=memory, stage="understand", include_pafs=False),
+            DeepMemoryBlock(memory=memory, similarity_top_k=2),
+        ]
+
+    question = "refresh token rotation"
+    probe = [ChatMessage(role="user", content=question)]
+    paf, stage, deep = [await b.aget(probe, session_id="trunc-s") for b in blocks()]
+    assert paf and stage and deep
+    tokenize = get_tokenizer()
+    total = sum(len(tokenize(text)) for text in (paf, stage, deep))
+    mem = Memory.from_defaults(
+        session_id="trunc-s",
+        chat_store=TTAChatStore(memory=memory),
+        memory_blocks=blocks(),
+        token_limit=total - 25,
+    )
+    text = system_text(await mem.aget(input=question))
+    assert paf in text and deep in text  # PAFs never shrink; the deep block outlasts the stage
+    start = text.index("<StageContext>") + len("<StageContext>")
+    kept = text[start : text.index("</StageContext>")].strip()
+    assert kept and len(kept) < len(stage), "the stage block shrank instead of vanishing"
+
+
+def test_chat_history_at_construction(redis_url: str, workspace: str) -> None:
+    # Memory.from_defaults(chat_history=...) writes through the store from synchronous code.
+    engine = MemoryWorkflowPrimitive(redis_url, user_id="test-user", workspace=workspace)
+    mem = Memory.from_defaults(
+        session_id="seeded",
+        chat_store=TTAChatStore(memory=engine),
+        chat_history=as_messages(CONVERSATION[:2]),
+    )
+    assert [m.content for m in mem.get_all()] == [t for _, t in CONVERSATION[:2]]
