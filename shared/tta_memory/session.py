@@ -109,7 +109,7 @@ class SessionLayer(ScopedPrimitive):
         k = self._keys
         target = k.session_archived(session_id) if archived else k.session_active(session_id)
         other = k.session_active(session_id) if archived else k.session_archived(session_id)
-        with_cache = not replace
+        with_cache = not (replace or archived)
         cache_keys = [k.cache_entry(m["id"], session_id) for m in prepared] if with_cache else []
         args: list[Any] = [
             ttl or 0,
@@ -164,6 +164,8 @@ class SessionLayer(ScopedPrimitive):
         session_id: str,
         messages: Iterable[Mapping[str, Any]],
         ttl_seconds: int | None = None,
+        *,
+        archived: bool = False,
     ) -> list[SessionMessage]:
         """Append several messages atomically, in order, in one round trip.
 
@@ -171,13 +173,15 @@ class SessionLayer(ScopedPrimitive):
             session_id: The session.
             messages: Dicts with ``role``, ``content`` and optional ``metadata``.
             ttl_seconds: Optional retention of the session.
+            archived: Append to the session's archive instead (no cache entries).
 
         Returns:
             The stored messages.
         """
         check_id("session_id", session_id)
         ttl = check_positive("ttl_seconds", ttl_seconds) if ttl_seconds is not None else None
-        return await self._write(session_id, self._prepare(session_id, messages), ttl=ttl)
+        prepared = self._prepare(session_id, messages)
+        return await self._write(session_id, prepared, ttl=ttl, archived=archived)
 
     @guarded
     async def get_session_context(
