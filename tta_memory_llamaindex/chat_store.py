@@ -12,6 +12,7 @@ from tta_memory import MemoryWorkflowPrimitive
 from tta_memory.errors import InvalidInputError
 from tta_memory.models import SessionMessage
 
+from tta_memory_llamaindex._engine import build_memory
 from tta_memory_llamaindex._messages import (
     from_engine_message,
     from_engine_messages,
@@ -74,15 +75,27 @@ class TTAChatStore(AsyncDBChatStore):
 
     _memory: MemoryWorkflowPrimitive = PrivateAttr()
 
-    def __init__(self, memory: MemoryWorkflowPrimitive, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        memory: MemoryWorkflowPrimitive | None = None,
+        *,
+        redis_url: str | None = None,
+        user_id: str | None = None,
+        workspace: str | None = None,
+    ) -> None:
         """Create the store.
 
         Args:
-            memory: The engine client; its workspace and user scope every message.
-            **kwargs: Passed to the pydantic base model.
+            memory: An engine client; its workspace and user scope every message.
+            redis_url: Without ``memory``: the Redis URL (``None``: the engine's configured or
+                embedded server).
+            user_id: Without ``memory``: the acting user.
+            workspace: Without ``memory``: the tenant.
         """
-        super().__init__(**kwargs)
-        self._memory = memory
+        super().__init__()
+        self._memory = build_memory(
+            memory, redis_url=redis_url, user_id=user_id, workspace=workspace
+        )
 
     @classmethod
     def class_name(cls) -> str:

@@ -11,6 +11,7 @@ from llama_index.core.memory.memory import BaseMemoryBlock
 from tta_memory import DeepMemory, MemoryWorkflowPrimitive
 
 from tta_memory_llamaindex._budget import chars_for_tokens
+from tta_memory_llamaindex._engine import with_memory
 from tta_memory_llamaindex._messages import message_text
 
 _KEEP_RENDERS = 16
@@ -79,6 +80,17 @@ class DeepMemoryBlock(BaseMemoryBlock[str]):
     private: bool = Field(default=False, description="Write flushed memories as private.")
 
     _renders: OrderedDict[str, list[str]] = PrivateAttr(default_factory=OrderedDict)
+
+    def __init__(self, **data: Any) -> None:
+        """Create the block.
+
+        Args:
+            **data: ``memory`` (an engine client) or ``redis_url``/``user_id``/``workspace``;
+                ``similarity_top_k``, ``retrieval_context_window``, ``tags``, ``memory_type``,
+                ``filter_tags``, ``session_only``, ``search_mode``, ``private``, ``name``,
+                ``priority``, ``accept_short_term_memory``.
+        """
+        super().__init__(**with_memory(data))
 
     async def _aput(self, messages: list[ChatMessage]) -> None:
         """Write flushed messages to deep memory, one memory per turn, in one batch."""

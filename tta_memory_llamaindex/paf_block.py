@@ -10,6 +10,8 @@ from llama_index.core.memory.memory import BaseMemoryBlock
 from tta_memory import MemoryWorkflowPrimitive, WorkflowContext, render_context
 from tta_memory.errors import InvalidInputError
 
+from tta_memory_llamaindex._engine import with_memory
+
 
 class PAFMemoryBlock(BaseMemoryBlock[str]):
     """A memory block holding the active Permanent Architectural Facts (PAFs) of a workspace.
@@ -43,7 +45,8 @@ class PAFMemoryBlock(BaseMemoryBlock[str]):
         """Create the block.
 
         Args:
-            **data: ``memory`` (required), ``categories``, ``name``, ``description``.
+            **data: ``memory`` (an engine client) or ``redis_url``/``user_id``/``workspace``;
+                ``categories``, ``name``, ``description``.
 
         Raises:
             InvalidInputError: A priority other than 0 (PAFs are never truncated).
@@ -51,7 +54,7 @@ class PAFMemoryBlock(BaseMemoryBlock[str]):
         # Checked before pydantic, which would wrap the typed error in a ValidationError.
         if data.get("priority", 0) != 0:
             raise InvalidInputError("a PAF block is never truncated: its priority must be 0")
-        super().__init__(**data)
+        super().__init__(**with_memory(data))
 
     async def _aget(self, messages: list[ChatMessage] | None = None, **block_kwargs: Any) -> str:
         """Return the active PAFs rendered as a markdown list ("" when there are none)."""

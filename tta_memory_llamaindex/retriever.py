@@ -13,6 +13,7 @@ from llama_index.core.vector_stores.types import MetadataFilters
 from tta_memory import MemoryWorkflowPrimitive
 from tta_memory.errors import InvalidInputError
 
+from tta_memory_llamaindex._engine import build_memory
 from tta_memory_llamaindex._filters import filters_to_kwargs
 from tta_memory_llamaindex._nodes import memory_to_node
 
@@ -34,8 +35,11 @@ class TTAMemoryRetriever(BaseRetriever):
 
     def __init__(
         self,
-        memory: MemoryWorkflowPrimitive,
+        memory: MemoryWorkflowPrimitive | None = None,
         *,
+        redis_url: str | None = None,
+        user_id: str | None = None,
+        workspace: str | None = None,
         similarity_top_k: int = 10,
         tags: Sequence[str] | None = None,
         match_all_tags: bool = False,
@@ -52,7 +56,11 @@ class TTAMemoryRetriever(BaseRetriever):
         """Create the retriever.
 
         Args:
-            memory: The engine client; its workspace scopes every search.
+            memory: An engine client; its workspace scopes every search.
+            redis_url: Without ``memory``: the Redis URL (``None``: the engine's configured or
+                embedded server).
+            user_id: Without ``memory``: the acting user (private memories are its own).
+            workspace: Without ``memory``: the tenant.
             similarity_top_k: How many memories to return.
             tags: Only memories with any of these tags (all of them with ``match_all_tags``).
             match_all_tags: Require every tag in ``tags``.
@@ -78,7 +86,9 @@ class TTAMemoryRetriever(BaseRetriever):
             raise InvalidInputError(
                 f"similarity_top_k must be a positive integer, got {similarity_top_k!r}"
             )
-        self._memory = memory
+        self._memory = build_memory(
+            memory, redis_url=redis_url, user_id=user_id, workspace=workspace
+        )
         self.similarity_top_k = similarity_top_k
         self.search_mode = search_mode
         explicit: dict[str, Any] = {

@@ -18,6 +18,7 @@ from tta_memory import (
 from tta_memory.policy import normalize_mode, normalize_stage
 
 from tta_memory_llamaindex._budget import chars_for_tokens
+from tta_memory_llamaindex._engine import with_memory
 from tta_memory_llamaindex._messages import message_text
 
 # Rendered contexts kept so ``atruncate`` can re-render the same load with a smaller budget
@@ -89,7 +90,8 @@ class StageMemoryBlock(BaseMemoryBlock[str]):
         """Create the block.
 
         Args:
-            **data: ``memory`` (required), ``stage``, ``mode``, ``workflow_id``,
+            **data: ``memory`` (an engine client) or ``redis_url``/``user_id``/``workspace``;
+                ``stage``, ``mode``, ``workflow_id``,
                 ``workflow_metadata``, ``policy``, ``include_pafs``, ``include_conversation``,
                 ``max_chars``, ``query_window``, ``name``, ``priority``.
 
@@ -101,7 +103,7 @@ class StageMemoryBlock(BaseMemoryBlock[str]):
             data["stage"] = normalize_stage(data["stage"])
         if "mode" in data:
             data["mode"] = normalize_mode(data["mode"])
-        super().__init__(**data)
+        super().__init__(**with_memory(data))
 
     def _query(self, messages: list[ChatMessage] | None) -> str | None:
         """The latest user turns, so the deep search follows the conversation's topic."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -22,7 +23,13 @@ from llama_index.core.vector_stores.types import (
 from tta_memory import MemoryWorkflowPrimitive
 from tta_memory.errors import InvalidInputError
 
-from tta_memory_llamaindex import TTAChatStore, TTAMemoryRetriever
+from tta_memory_llamaindex import (
+    DeepMemoryBlock,
+    PAFMemoryBlock,
+    StageMemoryBlock,
+    TTAChatStore,
+    TTAMemoryRetriever,
+)
 
 MEMORIES = [
     {
@@ -285,3 +292,33 @@ async def test_condense_plus_context_chat_engine_with_mock_llm(
     assert history[0].content == "How are access tokens signed?"
     assert engine.chat_history[0].content == "How are access tokens signed?"
     assert isinstance(engine.chat_history[0], ChatMessage)
+
+
+async def test_every_adapter_builds_its_engine_from_a_scope(
+    memory: MemoryWorkflowPrimitive, stored: dict[str, str], redis_url: str, workspace: str
+) -> None:
+    scope: dict[str, Any] = {"redis_url": redis_url, "user_id": "test-user", "workspace": workspace}
+    nodes = await TTAMemoryRetriever(**scope, similarity_top_k=1).aretrieve("PostgreSQL")
+    assert nodes[0].node.node_id == stored["PostgreSQL 16 holds the sessions table"]
+    store = TTAChatStore(**scope)
+    await store.add_message("scoped", ChatMessage(role="user", content="hi"))
+    assert [m.content for m in await memory.get_session_context("scoped")] == ["hi"]
+    for cls in (PAFMemoryBlock, StageMemoryBlock, DeepMemoryBlock):
+        block = cls(**scope)
+        assert block.memory.workspace == workspace and block.memory.user_id == "test-user"
+    other = TTAMemoryRetriever(redis_url=redis_url, workspace=workspace + "-other")
+    assert await other.aretrieve("PostgreSQL") == []
+
+
+def test_engine_arguments_are_checked(memory: MemoryWorkflowPrimitive) -> None:
+    with pytest.raises(InvalidInputError):
+        TTAMemoryRetriever(memory, workspace="elsewhere")
+    with pytest.raises(InvalidInputError):
+        TTAChatStore(memory, user_id="someone")
+    with pytest.raises(InvalidInputError):
+        TTAChatStore(memory=cast(Any, "redis://localhost"))
+    for cls in (PAFMemoryBlock, StageMemoryBlock, DeepMemoryBlock):
+        with pytest.raises(InvalidInputError):
+            cls(memory=memory, workspace="elsewhere")
+    with pytest.raises(InvalidInputError):
+        TTAMemoryRetriever(workspace="bad\x00workspace")
