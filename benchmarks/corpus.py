@@ -22,42 +22,126 @@ CORPUS_VERSION = "v1"
 DIMS = 384
 
 AREAS = [
-    "auth", "billing", "search", "payments", "notifications", "ingest", "export", "cache",
-    "scheduler", "gateway", "profile", "reporting", "inventory", "checkout", "analytics",
-    "storage", "messaging", "onboarding", "audit", "permissions", "sync", "media", "pricing",
-    "shipping", "catalog", "feeds", "webhooks", "tenancy", "metrics", "deploy",
+    "auth",
+    "billing",
+    "search",
+    "payments",
+    "notifications",
+    "ingest",
+    "export",
+    "cache",
+    "scheduler",
+    "gateway",
+    "profile",
+    "reporting",
+    "inventory",
+    "checkout",
+    "analytics",
+    "storage",
+    "messaging",
+    "onboarding",
+    "audit",
+    "permissions",
+    "sync",
+    "media",
+    "pricing",
+    "shipping",
+    "catalog",
+    "feeds",
+    "webhooks",
+    "tenancy",
+    "metrics",
+    "deploy",
 ]
 KINDS = [
-    "service", "worker", "API", "client", "job", "module", "pipeline", "migration", "consumer",
-    "endpoint", "scheduler", "adapter",
+    "service",
+    "worker",
+    "API",
+    "client",
+    "job",
+    "module",
+    "pipeline",
+    "migration",
+    "consumer",
+    "endpoint",
+    "scheduler",
+    "adapter",
 ]
 PREDICATES = [
-    "times out", "retries without backoff", "drops messages", "leaks connections",
-    "returns stale data", "double-charges", "blocks the event loop", "loses ordering",
-    "exceeds its memory budget", "deadlocks", "serialises slowly", "ignores the tenant id",
-    "logs secrets", "skips validation", "rounds amounts wrongly", "floods the queue",
-    "misses the cache", "holds a lock too long", "reads from the primary", "breaks pagination",
-    "fails the health check", "duplicates events", "truncates unicode", "mis-parses dates",
-    "overflows the batch", "rejects valid tokens", "reorders writes", "spins on errors",
-    "fans out too widely", "opens a socket per call",
+    "times out",
+    "retries without backoff",
+    "drops messages",
+    "leaks connections",
+    "returns stale data",
+    "double-charges",
+    "blocks the event loop",
+    "loses ordering",
+    "exceeds its memory budget",
+    "deadlocks",
+    "serialises slowly",
+    "ignores the tenant id",
+    "logs secrets",
+    "skips validation",
+    "rounds amounts wrongly",
+    "floods the queue",
+    "misses the cache",
+    "holds a lock too long",
+    "reads from the primary",
+    "breaks pagination",
+    "fails the health check",
+    "duplicates events",
+    "truncates unicode",
+    "mis-parses dates",
+    "overflows the batch",
+    "rejects valid tokens",
+    "reorders writes",
+    "spins on errors",
+    "fans out too widely",
+    "opens a socket per call",
 ]
 CONDITIONS = [
-    "under load", "after a deploy", "when the token expires", "on cold start",
-    "during the nightly batch", "when Redis restarts", "with large payloads",
-    "for tenants in the EU region", "when two writers race", "after a schema change",
-    "on the first request", "when the clock skews", "behind the load balancer",
-    "with an empty cart", "during failover", "on retries", "in the staging cluster",
-    "when the queue is full", "for archived sessions", "on mobile clients",
+    "under load",
+    "after a deploy",
+    "when the token expires",
+    "on cold start",
+    "during the nightly batch",
+    "when Redis restarts",
+    "with large payloads",
+    "for tenants in the EU region",
+    "when two writers race",
+    "after a schema change",
+    "on the first request",
+    "when the clock skews",
+    "behind the load balancer",
+    "with an empty cart",
+    "during failover",
+    "on retries",
+    "in the staging cluster",
+    "when the queue is full",
+    "for archived sessions",
+    "on mobile clients",
 ]
 ACTIONS = [
-    "we added a circuit breaker", "we switched to batched writes", "we pinned the driver version",
-    "we moved the check into middleware", "we added an idempotency key",
-    "we pipelined the reads", "we capped the pool size", "we added a per-tenant filter",
-    "we replaced polling with a stream", "we cached the lookup for five minutes",
-    "we made the handler async", "we added exponential backoff", "we wrote a regression test",
-    "we split the job into chunks", "we stored amounts as integer cents",
-    "we normalised timestamps to UTC", "we added a unique index", "we rotated the keys",
-    "we documented the invariant as a PAF", "we reverted the change",
+    "we added a circuit breaker",
+    "we switched to batched writes",
+    "we pinned the driver version",
+    "we moved the check into middleware",
+    "we added an idempotency key",
+    "we pipelined the reads",
+    "we capped the pool size",
+    "we added a per-tenant filter",
+    "we replaced polling with a stream",
+    "we cached the lookup for five minutes",
+    "we made the handler async",
+    "we added exponential backoff",
+    "we wrote a regression test",
+    "we split the job into chunks",
+    "we stored amounts as integer cents",
+    "we normalised timestamps to UTC",
+    "we added a unique index",
+    "we rotated the keys",
+    "we documented the invariant as a PAF",
+    "we reverted the change",
 ]
 PREFIXES = ["Observation", "Decision", "Pattern", "Bug resolution", "Lesson", "Note"]
 MEMORY_TYPES = ["observation", "decision", "pattern", "bug-resolution", "observation", "note"]
@@ -145,11 +229,22 @@ def model_path() -> str:
 
 @lru_cache(maxsize=1)
 def sentence_model() -> Any:
-    """The default model loaded with sentence-transformers on CPU (once per process)."""
+    """The default model as a sentence-transformers object (one copy per process).
+
+    Reuses the engine's loaded model when it is the offline default, else loads it.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from sentence_transformers import SentenceTransformer
 
+    try:
+        from tta_memory.embeddings import default_embedder
+
+        client = getattr(default_embedder().vectorizer, "_client", None)
+        if isinstance(client, SentenceTransformer):
+            return client
+    except Exception:  # the engine is not importable or uses another model: load our own
+        pass
     return SentenceTransformer(model_path(), device="cpu")
 
 
@@ -169,9 +264,7 @@ def encode(texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
     return np.asarray(vecs, dtype=np.float32)
 
 
-def cached_note_vectors(
-    n: int, cache_dir: Path, log: Callable[[str], None] = print
-) -> np.ndarray:
+def cached_note_vectors(n: int, cache_dir: Path, log: Callable[[str], None] = print) -> np.ndarray:
     """Vectors of notes ``0..n-1`` embedded with the default model, cached as .npy.
 
     A cache built for a larger n serves any smaller n (the corpus is a prefix).
@@ -233,15 +326,21 @@ def lookup_embedder(table: dict[str, Any], *, fallback: bool = True) -> Any:
         missing = [i for i, v in enumerate(out) if v is None]
         if missing:
             if fallback:
-                vecs = encode([texts[i] for i in missing])
+                # The engine's own default model (one copy of the weights per process).
+                from tta_memory.embeddings import default_embedder
+
+                vecs = default_embedder().vectorizer.embed_many([texts[i] for i in missing])
             else:
                 vecs = np.random.default_rng(len(texts)).standard_normal(
-                    (len(missing), DIMS), dtype=np.float32)
+                    (len(missing), DIMS), dtype=np.float32
+                )
             for i, v in zip(missing, vecs, strict=True):
                 out[i] = v
         return [np.asarray(v, dtype=np.float32).tolist() for v in out]
 
     def embed(text: str, **_: Any) -> list[float]:
+        if text == "dimension test":  # redisvl's constructor probe: no need to load a model
+            return [0.0] * DIMS
         return embed_many([text])[0]
 
     return Embedder(CustomVectorizer(embed=embed, embed_many=embed_many), DEFAULT_MODEL, DIMS)

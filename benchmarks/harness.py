@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -239,12 +239,14 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         The table text.
     """
     cells = [[fmt(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
     line = "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    body = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
-            for r in cells]
+    body = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells
+    ]
     return "\n".join([line, sep, *body])
 
 
@@ -270,15 +272,30 @@ def machine_info() -> dict[str, Any]:
                 mem_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
     commit = None
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        commit = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=False,
-        ).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            ).stdout.strip()
+            or None
+        )
     versions: dict[str, str] = {}
     from importlib import metadata
 
-    for pkg in ("tta-memory", "redis", "redisvl", "sentence-transformers", "torch",
-                "langchain-redis", "llama-index-core", "mem0ai", "qdrant-client"):
+    for pkg in (
+        "tta-memory",
+        "redis",
+        "redisvl",
+        "sentence-transformers",
+        "torch",
+        "langchain-redis",
+        "llama-index-core",
+        "mem0ai",
+        "qdrant-client",
+    ):
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions[pkg] = metadata.version(pkg)
     return {
@@ -346,8 +363,14 @@ def save_figure(fig: Any, out_dir: Path, name: str) -> Path:
 
 
 def bar_chart(
-    out_dir: Path, name: str, title: str, labels: Sequence[str],
-    series: dict[str, Sequence[float]], ylabel: str, *, log: bool = False,
+    out_dir: Path,
+    name: str,
+    title: str,
+    labels: Sequence[str],
+    series: Mapping[str, Sequence[float]],
+    ylabel: str,
+    *,
+    log: bool = False,
 ) -> Path:
     """Grouped bar chart (one group per label, one bar per series).
 
@@ -392,12 +415,20 @@ def base_parser(description: str) -> argparse.ArgumentParser:
         The parser (benchmarks add their own options).
     """
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--url", default=None,
-                        help="Redis URL with the Query Engine (default: a throwaway embedded server)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="results folder (JSON + PNG); default benchmarks/results/")
-    parser.add_argument("--smoke", action="store_true",
-                        help="tiny sizes: checks the harness end to end in seconds")
+    parser.add_argument(
+        "--url",
+        default=None,
+        help="Redis URL with the Query Engine (default: a throwaway embedded server)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="results folder (JSON + PNG); default benchmarks/results/",
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny sizes: checks the harness end to end in seconds"
+    )
     parser.add_argument("--no-peers", action="store_true", help="skip the peer libraries")
     parser.add_argument("--no-plots", action="store_true", help="skip PNG output")
     return parser
@@ -418,16 +449,17 @@ def redis_server(url: str | None) -> Iterator[str]:
         return
     from tta_memory import EmbeddedRedis
 
-    with tempfile.TemporaryDirectory(prefix="tta-bench-") as tmp, EmbeddedRedis(
-        data_dir=Path(tmp)
-    ) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="tta-bench-") as tmp,
+        EmbeddedRedis(data_dir=Path(tmp)) as server,
+    ):
         yield server.url
 
 
 def redis_client_kwargs(url: str) -> dict[str, Any]:
     """redis-py keyword arguments for ``url`` (unix socket or TCP)."""
     if url.startswith("unix://"):
-        return {"unix_socket_path": url[len("unix://"):].split("?", 1)[0]}
+        return {"unix_socket_path": url[len("unix://") :].split("?", 1)[0]}
     return {}
 
 
@@ -500,8 +532,8 @@ class CommandRecorder:
                 recorder.trips.append(RoundTrip(cmds))
             return await send(conn, command, check_health)
 
-        AbstractConnection.pack_command = pack_command  # type: ignore[method-assign]
-        AbstractConnection.send_packed_command = send_packed_command  # type: ignore[method-assign]
+        AbstractConnection.pack_command = pack_command  # type: ignore[method-assign,assignment]
+        AbstractConnection.send_packed_command = send_packed_command  # type: ignore[method-assign,assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -565,5 +597,7 @@ async def raw_client(url: str) -> AsyncIterator[Any]:
 def print_header(title: str, info: dict[str, Any], url: str) -> None:
     """Print the benchmark title and the machine line."""
     print(f"\n=== {title} ===")
-    print(f"{info['date']} | {info['cpu']} | {info['cores']} cores | {info['memory_gb']} GB | "
-          f"Python {info['python']} | Redis {redis_version(url)} | {url}")
+    print(
+        f"{info['date']} | {info['cpu']} | {info['cores']} cores | {info['memory_gb']} GB | "
+        f"Python {info['python']} | Redis {redis_version(url)} | {url}"
+    )

@@ -24,10 +24,22 @@ from benchmarks.corpus import encode, lookup_embedder, notes, sentence_model
 NAME = "ingest"
 
 SIZES = {
-    "smoke": {"ceiling": 32, "batched": 32, "single": 8, "write_only": 64, "mem0_batched": 16,
-              "mem0_single": 4},
-    "default": {"ceiling": 2048, "batched": 2048, "single": 300, "write_only": 5000,
-                "mem0_batched": 1000, "mem0_single": 200},
+    "smoke": {
+        "ceiling": 32,
+        "batched": 32,
+        "single": 8,
+        "write_only": 64,
+        "mem0_batched": 16,
+        "mem0_single": 4,
+    },
+    "default": {
+        "ceiling": 2048,
+        "batched": 2048,
+        "single": 300,
+        "write_only": 5000,
+        "mem0_batched": 1000,
+        "mem0_single": 200,
+    },
 }
 
 
@@ -44,12 +56,17 @@ class _Ranges:
 
 
 def _rate(n: int, seconds: float) -> dict[str, Any]:
-    return {"n": n, "seconds": round(seconds, 3), "per_s": round(n / seconds, 1) if seconds else None,
-            "ms_per_memory": round(1000 * seconds / n, 3) if n else None}
+    return {
+        "n": n,
+        "seconds": round(seconds, 3),
+        "per_s": round(n / seconds, 1) if seconds else None,
+        "ms_per_memory": round(1000 * seconds / n, 3) if n else None,
+    }
 
 
-async def run_engine(url: str, sizes: dict[str, int], ranges: _Ranges, run_id: str
-                     ) -> dict[str, Any]:
+async def run_engine(
+    url: str, sizes: dict[str, int], ranges: _Ranges, run_id: str
+) -> dict[str, Any]:
     """Engine ingest: batched, single, and the write path alone (precomputed vectors)."""
     from tta_memory import MemoryWorkflowPrimitive
 
@@ -75,8 +92,9 @@ async def run_engine(url: str, sizes: dict[str, int], ranges: _Ranges, run_id: s
     rng = np.random.default_rng(7)
     vectors = {it["text"]: rng.standard_normal(384, dtype=np.float32) for it in items}
     fixed = lookup_embedder(vectors, fallback=False)
-    writer = MemoryWorkflowPrimitive(url, user_id="bench", workspace=f"bench-ingest-{run_id}",
-                                     vectorizer=fixed)
+    writer = MemoryWorkflowPrimitive(
+        url, user_id="bench", workspace=f"bench-ingest-{run_id}", vectorizer=fixed
+    )
     t0 = time.perf_counter()
     stored = await writer.create_deep_memories(items)
     out["write_only_batched"] = _rate(len(stored), time.perf_counter() - t0)
@@ -95,8 +113,9 @@ def run_ceiling(sizes: dict[str, int], ranges: _Ranges) -> dict[str, Any]:
     return out
 
 
-def run_mem0(store: str, url: str, sizes: dict[str, int], ranges: _Ranges, run_id: str
-             ) -> dict[str, Any]:
+def run_mem0(
+    store: str, url: str, sizes: dict[str, int], ranges: _Ranges, run_id: str
+) -> dict[str, Any]:
     """mem0 ``add(infer=False)``: one call per memory, and one call for a whole list."""
     memory = mem0_peer.build(store, url=url, collection=f"bench_ingest_{store}_{run_id}")
     mem0_peer.add(memory, ["warm up text"], user_id="bench")
@@ -120,18 +139,24 @@ def report(results: dict[str, Any]) -> str:
     rows = []
     for system, res in results.items():
         for mode, r in res.items():
-            share = (f"{100 * r['per_s'] / best:.0f} %"
-                     if best and r.get("per_s") and mode != "write_only_batched" else "-")
+            share = (
+                f"{100 * r['per_s'] / best:.0f} %"
+                if best and r.get("per_s") and mode != "write_only_batched"
+                else "-"
+            )
             rows.append([system, mode, r["n"], r["per_s"], r["ms_per_memory"], share])
     eng = results.get("tta-memory", {})
-    table = h.format_table(["system", "mode", "memories", "memories/s", "ms/memory",
-                            "% of model ceiling"], rows)
+    table = h.format_table(
+        ["system", "mode", "memories", "memories/s", "ms/memory", "% of model ceiling"], rows
+    )
     lines = [table]
     for name in [n for n in results if n.startswith("mem0")]:
         for mode in ("batched", "single"):
             if mode in eng and mode in results[name]:
-                lines.append(f"tta-memory {mode} vs {name}: "
-                             f"{eng[mode]['per_s'] / results[name][mode]['per_s']:.2f}× the rate")
+                lines.append(
+                    f"tta-memory {mode} vs {name}: "
+                    f"{eng[mode]['per_s'] / results[name][mode]['per_s']:.2f}× the rate"
+                )
     return "\n".join(lines)
 
 
@@ -142,8 +167,18 @@ def plot(results: dict[str, Any], out_dir: Any) -> list[str]:
         for mode, r in res.items():
             labels.append(f"{system}\n{mode}")
             values.append(r.get("per_s") or 0)
-    return [str(h.bar_chart(out_dir, f"{NAME}_rate", "Deep-memory ingest (memories/s)", labels,
-                            {"memories/s": values}, "memories/s"))]
+    return [
+        str(
+            h.bar_chart(
+                out_dir,
+                f"{NAME}_rate",
+                "Deep-memory ingest (memories/s)",
+                labels,
+                {"memories/s": values},
+                "memories/s",
+            )
+        )
+    ]
 
 
 async def run(args: Any, url: str) -> dict[str, Any]:
@@ -171,8 +206,15 @@ async def run(args: Any, url: str) -> dict[str, Any]:
                 print(f"  {name}: FAILED {errors[name]}")
     table = report(results)
     print(table)
-    payload = {"benchmark": NAME, "machine": info, "sizes": sizes, "results": results,
-               "errors": errors, "notes": sorted(set(mem0_peer.NOTES)), "table": table}
+    payload = {
+        "benchmark": NAME,
+        "machine": info,
+        "sizes": sizes,
+        "results": results,
+        "errors": errors,
+        "notes": sorted(set(mem0_peer.NOTES)),
+        "table": table,
+    }
     if not args.no_plots:
         payload["plots"] = plot(results, args.out)
     payload["json"] = str(h.write_json(args.out, NAME, payload))

@@ -185,8 +185,9 @@ def load_locomo(path: Path, *, limit_conversations: int | None = None) -> list[C
                 conv.dropped_questions += 1
                 continue
             conv.questions.append(
-                Question(question=str(qa["question"]), category=int(qa["category"]),
-                         evidence=evidence)
+                Question(
+                    question=str(qa["question"]), category=int(qa["category"]), evidence=evidence
+                )
             )
         conversations.append(conv)
     return conversations

@@ -50,7 +50,7 @@ def _redisvl_compat() -> bool:
         self._client_was_injected = True
         return self
 
-    SearchIndex.set_client = set_client  # type: ignore[attr-defined]
+    setattr(SearchIndex, "set_client", set_client)  # noqa: B010 (a method redisvl removed)
     return True
 
 
@@ -78,26 +78,37 @@ def build(store: str, *, url: str | None, collection: str, workdir: Path | None 
     if store == "qdrant":
         vector_store: dict[str, Any] = {
             "provider": "qdrant",
-            "config": {"collection_name": collection, "embedding_model_dims": DIMS,
-                       "path": str(work / "qdrant"), "on_disk": False},
+            "config": {
+                "collection_name": collection,
+                "embedding_model_dims": DIMS,
+                "path": str(work / "qdrant"),
+                "on_disk": False,
+            },
         }
     elif store == "redis":
         if not url:
             raise ValueError("mem0's Redis store needs a URL")
         if _redisvl_compat():
-            NOTES.append("mem0ai's Redis store calls SearchIndex.set_client, removed in redisvl "
-                         "0.28; the benchmark restores it (sets the client as the constructor "
-                         "would) so the store runs unchanged otherwise")
+            NOTES.append(
+                "mem0ai's Redis store calls SearchIndex.set_client, removed in redisvl "
+                "0.28; the benchmark restores it (sets the client as the constructor "
+                "would) so the store runs unchanged otherwise"
+            )
         vector_store = {
             "provider": "redis",
-            "config": {"redis_url": url, "collection_name": collection,
-                       "embedding_model_dims": DIMS},
+            "config": {
+                "redis_url": url,
+                "collection_name": collection,
+                "embedding_model_dims": DIMS,
+            },
         }
     else:
         raise ValueError(f"unknown mem0 store {store!r}")
     config = {
-        "embedder": {"provider": "huggingface",
-                     "config": {"model": model_path(), "embedding_dims": DIMS}},
+        "embedder": {
+            "provider": "huggingface",
+            "config": {"model": model_path(), "embedding_dims": DIMS},
+        },
         "vector_store": vector_store,
         "history_db_path": str(work / "history.db"),
         # Never called with infer=False; the client only needs a non-empty key to be built.
@@ -106,7 +117,9 @@ def build(store: str, *, url: str | None, collection: str, workdir: Path | None 
     return Memory.from_config(config)
 
 
-def add(memory: Any, texts: list[str], user_id: str, metadata: dict[str, Any] | None = None) -> None:
+def add(
+    memory: Any, texts: list[str], user_id: str, metadata: dict[str, Any] | None = None
+) -> None:
     """Store texts verbatim (``infer=False``); one ``add`` call for the whole list.
 
     Args:
@@ -115,8 +128,12 @@ def add(memory: Any, texts: list[str], user_id: str, metadata: dict[str, Any] | 
         user_id: mem0's namespace.
         metadata: Metadata stored with every text.
     """
-    memory.add([{"role": "user", "content": t} for t in texts], user_id=user_id,
-               infer=False, metadata=metadata or {})
+    memory.add(
+        [{"role": "user", "content": t} for t in texts],
+        user_id=user_id,
+        infer=False,
+        metadata=metadata or {},
+    )
 
 
 def search(memory: Any, query: str, user_id: str, k: int) -> list[dict[str, Any]]:

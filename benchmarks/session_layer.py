@@ -25,8 +25,14 @@ ROLES = ("user", "assistant")
 
 SIZES = {
     "smoke": {"appends": 30, "reads": 20, "long": 120, "writers": 4, "per_writer": 5, "warmup": 3},
-    "default": {"appends": 2000, "reads": 500, "long": 1000, "writers": 32, "per_writer": 100,
-                "warmup": 50},
+    "default": {
+        "appends": 2000,
+        "reads": 500,
+        "long": 1000,
+        "writers": 32,
+        "per_writer": 100,
+        "warmup": 50,
+    },
 }
 
 
@@ -83,7 +89,7 @@ class Engine(System):
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
-            await self.memory.aclose()  # type: ignore[attr-defined]
+            await self.memory.aclose()
 
 
 class EngineSync(Engine):
@@ -120,7 +126,9 @@ class LangChainRedis(System):
         if session not in self._histories:
             if not self._histories:
                 self._histories[session] = RedisChatMessageHistory(
-                    session_id=session, redis_url=self.url, index_name=f"bench_lc_{self.run_id}",
+                    session_id=session,
+                    redis_url=self.url,
+                    index_name=f"bench_lc_{self.run_id}",
                     key_prefix=f"bench_lc_{self.run_id}:",
                 )
             else:
@@ -251,8 +259,11 @@ async def measure(system: System, sizes: dict[str, int], run_id: str) -> dict[st
         got = await system.read50(rsid, total)
         if got != min(50, total):
             raise AssertionError(f"{system.name}: read {got} messages, expected {min(50, total)}")
-        stats, _ = await h.time_async(lambda i, s=rsid, t=total: system.read50(s, t),
-                                      sizes["reads"], warmup=warm)
+
+        async def read(_: int, s: str = rsid, t: int = total) -> int:
+            return await system.read50(s, t)
+
+        stats, _ = await h.time_async(read, sizes["reads"], warmup=warm)
         out[label] = stats.as_dict()
 
     csid = f"conc-{run_id}"
@@ -261,19 +272,24 @@ async def measure(system: System, sizes: dict[str, int], run_id: str) -> dict[st
         await system.append(csid, 0)  # create the session/index before the threads race
         stats = await asyncio.to_thread(
             h.concurrent_threads,
-            lambda w, i: system.append_blocking(csid, w * per + i), writers, per,
+            lambda w, i: system.append_blocking(csid, w * per + i),
+            writers,
+            per,
         )
     else:
         stats = await h.concurrent_async(
-            lambda w, i: system.append(csid, w * per + i), writers, per)
+            lambda w, i: system.append(csid, w * per + i), writers, per
+        )
     out[f"concurrent_{writers}"] = stats.as_dict()
     return out
 
 
 def build_systems(url: str, *, peers: bool, run_id: str) -> list[System]:
     """The engine (async and sync) plus, unless disabled, the peers."""
-    systems: list[System] = [Engine(url, f"bench-session-{run_id}"),
-                             EngineSync(url, f"bench-session-sync-{run_id}")]
+    systems: list[System] = [
+        Engine(url, f"bench-session-{run_id}"),
+        EngineSync(url, f"bench-session-sync-{run_id}"),
+    ]
     if peers:
         systems += [LangChainRedis(url, run_id), RedisVLHistory(url, run_id), LlamaIndexMemory()]
     return systems
@@ -283,35 +299,74 @@ def report(results: dict[str, dict[str, Any]], writers: int) -> str:
     """The printed table: p50/p95 per operation and the ratio peer/engine (>1 = engine faster)."""
     ours = results.get("tta-memory (async)", {})
     rows = []
-    ops = [("append", "append"), ("read50_of_50", "read last 50 (of 50)"),
-           ("read50_of_long", "read last 50 (of long)"), (f"concurrent_{writers}",
-                                                          f"append, {writers} writers")]
+    ops = [
+        ("append", "append"),
+        ("read50_of_50", "read last 50 (of 50)"),
+        ("read50_of_long", "read last 50 (of long)"),
+        (f"concurrent_{writers}", f"append, {writers} writers"),
+    ]
     for key, label in ops:
         for name, res in results.items():
             s = res[key]
             base = ours.get(key, {})
-            rows.append([label, name, s["p50"], s["p95"], s["p99"], s.get("ops_per_s"),
-                         "" if name == "tta-memory (async)" else h.ratio(base.get("p50"), s["p50"]),
-                         "" if name == "tta-memory (async)" else h.ratio(
-                             1 / base["ops_per_s"] if base.get("ops_per_s") else None,
-                             1 / s["ops_per_s"] if s.get("ops_per_s") else None)])
+            rows.append(
+                [
+                    label,
+                    name,
+                    s["p50"],
+                    s["p95"],
+                    s["p99"],
+                    s.get("ops_per_s"),
+                    "" if name == "tta-memory (async)" else h.ratio(base.get("p50"), s["p50"]),
+                    ""
+                    if name == "tta-memory (async)"
+                    else h.ratio(
+                        1 / base["ops_per_s"] if base.get("ops_per_s") else None,
+                        1 / s["ops_per_s"] if s.get("ops_per_s") else None,
+                    ),
+                ]
+            )
     return h.format_table(
-        ["operation", "system", "p50 ms", "p95 ms", "p99 ms", "ops/s",
-         "peer/ours p50", "ours/peer ops/s"], rows)
+        [
+            "operation",
+            "system",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "ops/s",
+            "peer/ours p50",
+            "ours/peer ops/s",
+        ],
+        rows,
+    )
 
 
 def plot(results: dict[str, dict[str, Any]], writers: int, out_dir: Any) -> list[str]:
     """Bar charts of p50 latency and throughput."""
     names = list(results)
     ops = ["append", "read50_of_50", "read50_of_long"]
-    paths = [h.bar_chart(out_dir, f"{NAME}_latency", "Session layer: p50 latency (ms, log)",
-                         ops, {n: [results[n][o]["p50"] for o in ops] for n in names},
-                         "ms", log=True)]
+    paths = [
+        h.bar_chart(
+            out_dir,
+            f"{NAME}_latency",
+            "Session layer: p50 latency (ms, log)",
+            ops,
+            {n: [results[n][o]["p50"] for o in ops] for n in names},
+            "ms",
+            log=True,
+        )
+    ]
     tops = ["append", f"concurrent_{writers}"]
-    paths.append(h.bar_chart(out_dir, f"{NAME}_throughput", "Session layer: appends per second",
-                             ["1 writer", f"{writers} writers"],
-                             {n: [results[n][o]["ops_per_s"] or 0 for o in tops] for n in names},
-                             "ops/s"))
+    paths.append(
+        h.bar_chart(
+            out_dir,
+            f"{NAME}_throughput",
+            "Session layer: appends per second",
+            ["1 writer", f"{writers} writers"],
+            {n: [results[n][o]["ops_per_s"] or 0 for o in tops] for n in names},
+            "ops/s",
+        )
+    )
     return [str(p) for p in paths]
 
 
@@ -335,8 +390,14 @@ async def run(args: Any, url: str) -> dict[str, Any]:
         print(f"  {system.name}: done in {time.perf_counter() - t0:.1f}s")
     table = report(results, sizes["writers"])
     print(table)
-    payload = {"benchmark": NAME, "machine": info, "sizes": sizes, "results": results,
-               "errors": errors, "table": table}
+    payload = {
+        "benchmark": NAME,
+        "machine": info,
+        "sizes": sizes,
+        "results": results,
+        "errors": errors,
+        "table": table,
+    }
     if not args.no_plots and results:
         payload["plots"] = plot(results, sizes["writers"], args.out)
     payload["json"] = str(h.write_json(args.out, NAME, payload))
