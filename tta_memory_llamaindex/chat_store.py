@@ -25,19 +25,21 @@ _MAX_KEYS = 2**62
 _STATUSES = ", ".join(s.value for s in MessageStatus)
 
 
-def _status(value: Any, *, allow_none: bool) -> MessageStatus | None:
-    """Return ``value`` as a ``MessageStatus`` (a string is accepted), or a typed error."""
+def _status(value: Any) -> MessageStatus | None:
+    """Return ``value`` as a ``MessageStatus`` (its string value is accepted); ``None`` passes."""
     if value is None:
-        if allow_none:
-            return None
-        raise InvalidInputError(f"status is required; valid: {_STATUSES}")
+        return None
     try:
         return MessageStatus(getattr(value, "value", value))
     except ValueError:
         raise InvalidInputError(f"unknown status {value!r}; valid: {_STATUSES}") from None
 
 
-def _archived(status: MessageStatus) -> bool:
+def _archived(value: Any) -> bool:
+    """Whether a write goes to the archive; a write needs a status (``None`` is refused)."""
+    status = _status(value)
+    if status is None:
+        raise InvalidInputError(f"status is required; valid: {_STATUSES}")
     return status is MessageStatus.ARCHIVED
 
 
@@ -110,7 +112,7 @@ class TTAChatStore(AsyncDBChatStore):
     async def _read(self, key: str, status: MessageStatus | None) -> list[SessionMessage]:
         if status is not None:
             return await self._memory.get_session_context(
-                key, limit=None, archived=_archived(status)
+                key, limit=None, archived=status is MessageStatus.ARCHIVED
             )
         archived, active = await asyncio.gather(
             self._memory.get_session_context(key, limit=None, archived=True),
@@ -137,7 +139,7 @@ class TTAChatStore(AsyncDBChatStore):
         Returns:
             The stored ``ChatMessage`` objects; an unknown session has none.
         """
-        st = _status(status, allow_none=True)
+        st = _status(status)
         lim, off = _window(limit, "limit"), _window(offset, "offset") or 0
         messages = await self._read(key, st)
         end = None if lim is None else off + lim
@@ -148,8 +150,16 @@ class TTAChatStore(AsyncDBChatStore):
         key: str,
         status: MessageStatus | None = MessageStatus.ACTIVE,
     ) -> int:
-        """Return the number of messages of session ``key`` with ``status`` (``None``: all)."""
-        st = _status(status, allow_none=True)
+        """Count the messages of session ``key``.
+
+        Args:
+            key: The session id.
+            status: ``ACTIVE`` (default), ``ARCHIVED``, or ``None`` for both.
+
+        Returns:
+            The number of messages (0 for an unknown session).
+        """
+        st = _status(status)
         if st is not None:
             return await self._memory.count_session_messages(key, archived=_archived(st))
         counts = await asyncio.gather(
@@ -164,7 +174,13 @@ class TTAChatStore(AsyncDBChatStore):
         message: ChatMessage,
         status: MessageStatus = MessageStatus.ACTIVE,
     ) -> None:
-        """Append ``message`` to session ``key`` with ``status``."""
+        """Append ``message`` to session ``key``.
+
+        Args:
+            key: The session id.
+            message: A LlamaIndex chat message, stored exactly.
+            status: ``ACTIVE`` (default) or ``ARCHIVED``.
+        """
         await self.add_messages(key, [message], status=status)
 
     async def add_messages(
@@ -184,14 +200,10 @@ class TTAChatStore(AsyncDBChatStore):
             InvalidInputError: A message is not a ``ChatMessage`` or the status is unknown;
                 nothing is written.
         """
-        st = _status(status, allow_none=False)
+        archived = _archived(status)
         items = to_engine_messages(messages)
-        if not items:
-            return
-        if _archived(st):  # type: ignore[arg-type]
-            await self._memory.add_session_messages(key, items, archived=True)
-        else:
-            await self._memory.add_session_messages(key, items)
+        if items:
+            await self._memory.add_session_messages(key, items, archived=archived)
 
     async def set_messages(
         self,
@@ -199,14 +211,21 @@ class TTAChatStore(AsyncDBChatStore):
         messages: list[ChatMessage],
         status: MessageStatus = MessageStatus.ACTIVE,
     ) -> None:
-        """Replace every message of session ``key`` by ``messages`` with ``status``.
+        """Replace every message of session ``key`` by ``messages``.
 
         Like LlamaIndex's reference store, messages of the other status are removed too: the
         session then holds exactly ``messages``.
+
+        Args:
+            key: The session id.
+            messages: The new messages (an empty list empties the session).
+            status: The status they get: ``ACTIVE`` (default) or ``ARCHIVED``.
+
+        Raises:
+            InvalidInputError: A bad message, key or status; the session is unchanged.
         """
-        st = _status(status, allow_none=False)
+        archived = _archived(status)
         items = to_engine_messages(messages)
-        archived = _archived(st)  # type: ignore[arg-type]
         # The list being written goes first: if it is refused, nothing has changed.
         await self._memory.replace_session_messages(key, items, archived=archived)
         await self._memory.replace_session_messages(key, [], archived=not archived)
@@ -232,15 +251,28 @@ class TTAChatStore(AsyncDBChatStore):
         return from_engine_message(deleted)
 
     async def delete_messages(self, key: str, status: MessageStatus | None = None) -> None:
-        """Delete the messages of session ``key`` with ``status`` (``None``: all of them)."""
-        st = _status(status, allow_none=True)
+        """Delete messages of session ``key``.
+
+        Args:
+            key: The session id.
+            status: ``ACTIVE``, ``ARCHIVED``, or ``None`` (default) for the whole session.
+        """
+        st = _status(status)
         if st is None:
             await self._memory.clear_session(key)
         else:
             await self._memory.replace_session_messages(key, [], archived=_archived(st))
 
     async def delete_oldest_messages(self, key: str, n: int) -> list[ChatMessage]:
-        """Delete the oldest ``n`` active messages of session ``key`` and return them."""
+        """Delete the oldest ``n`` active messages of session ``key``.
+
+        Args:
+            key: The session id.
+            n: How many (fewer are deleted if the session has fewer).
+
+        Returns:
+            The deleted messages, oldest first.
+        """
         n = _count(n)
         deleted: list[ChatMessage] = []
         if n == 0:
@@ -254,7 +286,17 @@ class TTAChatStore(AsyncDBChatStore):
         return deleted
 
     async def archive_oldest_messages(self, key: str, n: int) -> list[ChatMessage]:
-        """Move the oldest ``n`` active messages of session ``key`` to archived; return them."""
+        """Move the oldest ``n`` active messages of session ``key`` to its archive.
+
+        ``Memory`` calls this when it flushes its short-term window.
+
+        Args:
+            key: The session id.
+            n: How many (fewer are moved if the session has fewer).
+
+        Returns:
+            The archived messages, oldest first.
+        """
         n = _count(n)
         if n == 0:
             return []
@@ -267,7 +309,11 @@ class TTAChatStore(AsyncDBChatStore):
         return from_engine_messages(oldest[:moved])
 
     async def get_keys(self) -> list[str]:
-        """Return the workspace's session ids, most recently active first."""
+        """List the sessions of the store's workspace.
+
+        Returns:
+            Session ids, most recently active first (from the engine's session registry).
+        """
         return list(await self._memory.list_sessions(limit=_MAX_KEYS))
 
     def __repr__(self) -> str:

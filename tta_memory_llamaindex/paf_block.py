@@ -73,5 +73,13 @@ class PAFMemoryBlock(BaseMemoryBlock[str]):
         """Ignore pushed messages: PAFs are curated, not extracted from chat."""
 
     async def atruncate(self, content: str, tokens_to_truncate: int) -> str | None:
-        """Return ``content`` unchanged: constraints are never dropped."""
+        """Keep ``content`` whole: constraints are never dropped.
+
+        Args:
+            content: What ``aget`` returned.
+            tokens_to_truncate: Ignored.
+
+        Returns:
+            ``content``, unchanged.
+        """
         return content
