@@ -33,6 +33,7 @@ from tta_memory.keys import Keys
 from tta_memory.schema import cache_schema, deep_schema, group_schema
 
 P = ParamSpec("P")
+MAX_CONNECTIONS = 50  # per event loop
 T = TypeVar("T")
 
 QUERY_ENGINE_HELP = (
@@ -104,14 +105,19 @@ class Backend:
 
     def _new_client(self) -> aioredis.Redis:
         s = self.settings
-        return aioredis.Redis.from_url(
+        # A blocking pool: when every connection is busy (many concurrent calls), a call waits
+        # for a free one (up to socket_timeout) instead of failing with "Too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
             self.url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=s.socket_timeout,
             socket_timeout=s.socket_timeout,
             socket_connect_timeout=s.connect_timeout,
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), s.retries),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
             health_check_interval=30,
         )
+        return aioredis.Redis.from_pool(pool)
 
     async def state(self) -> _LoopState:
         """The client and indexes for the running event loop; sets Redis up on first use."""
