@@ -44,10 +44,12 @@ class TTAMemoryChain(RunnableSerializable[Any, Any]):
 
     @override
     def __or__(self, other: Any) -> TTAMemoryChain:
+        """Append a step; the exchange is still recorded after the new last step."""
         return TTAMemoryChain(middleware=self.middleware, bound=self.bound | other, name=self.name)
 
     @override
     def pipe(self, *others: Any, name: str | None = None) -> TTAMemoryChain:
+        """Append steps, like ``chain | a | b``."""
         bound = self.bound
         for other in others:
             bound = bound | coerce_to_runnable(other)

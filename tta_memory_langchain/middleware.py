@@ -105,10 +105,14 @@ class TTAMemoryMiddleware(RunnableSerializable[Any, dict[str, Any]]):
 
     @override
     def __or__(self, other: Any) -> TTAMemoryChain:
+        """``middleware | steps``: the steps run between injection and recording."""
         return self.wrap(other)
 
     @override
     def pipe(self, *others: Any, name: str | None = None) -> TTAMemoryChain:
+        """``middleware.pipe(prompt, model)``: same as ``middleware | prompt | model``."""
+        if not others:
+            raise TypeError("pipe() needs at least one runnable to wrap")
         bound: Runnable[Any, Any] = coerce_to_runnable(others[0])
         for other in others[1:]:
             bound = bound | other

@@ -20,10 +20,10 @@ from tta_memory_langchain._memory import memory_from_fields
 
 SearchMode = Literal["hybrid", "vector", "text"]
 
-# Per-call keyword arguments -> search_deep_memory keyword arguments.
+# Retriever field (also a per-call keyword argument) -> search_deep_memory keyword argument.
 _SEARCH_ARGS: dict[str, str] = {
     "k": "limit",
-    "tags": "tags",
+    "filter_tags": "tags",
     "match_all_tags": "match_all_tags",
     "memory_type": "memory_type",
     "author": "author",
@@ -34,6 +34,9 @@ _SEARCH_ARGS: dict[str, str] = {
 }
 # Passed to every retriever by BaseRetriever.invoke itself; not a search filter.
 _RUNNABLE_ARGS = frozenset({"verbose"})
+# Per-call aliases. ``tags`` cannot be the field's name: BaseRetriever.tags are the run's
+# callback tags (tracing), and a tracing tag must never silently become a search filter.
+_CALL_ALIASES = {"tags": "filter_tags"}
 
 
 class TTAMemoryRetriever(BaseRetriever):
@@ -41,7 +44,8 @@ class TTAMemoryRetriever(BaseRetriever):
 
     Runs the engine's hybrid search (BM25 and vector KNN, rank-fused) with the filters set
     on the retriever; every filter can be overridden per call as a keyword argument
-    (``retriever.invoke("jwt", k=3, tags=["auth"])``). An empty query lists memories
+    (``retriever.invoke("jwt", k=3, tags=["auth"])``; the tag filter field is
+    ``filter_tags`` because ``tags`` is LangChain's tracing tags). An empty query lists memories
     newest first.
 
     Each ``Document`` has the memory's text as ``page_content``, ``id`` set to the memory
@@ -53,7 +57,7 @@ class TTAMemoryRetriever(BaseRetriever):
         ```python
         from tta_memory_langchain import TTAMemoryRetriever
 
-        retriever = TTAMemoryRetriever(memory=memory, k=5, tags=["auth"])
+        retriever = TTAMemoryRetriever(memory=memory, k=5, filter_tags=["auth"])
         docs = retriever.invoke("how do we sign tokens?")
         ```
     """
@@ -71,10 +75,11 @@ class TTAMemoryRetriever(BaseRetriever):
 
     k: int = 4
     """Number of documents to return."""
-    tags: list[str] | None = None
-    """Only memories with any of these tags (all of them with ``match_all_tags``)."""
+    filter_tags: list[str] | None = None
+    """Only memories with any of these tags (all of them with ``match_all_tags``); per call
+    as ``tags=`` or ``filter_tags=``."""
     match_all_tags: bool = False
-    """Require every tag in ``tags`` instead of any."""
+    """Require every tag in ``filter_tags`` instead of any."""
     memory_type: str | None = None
     """Only memories of this type (``observation``, ``pattern``, ``decision``, …)."""
     author: str | None = None
@@ -90,11 +95,12 @@ class TTAMemoryRetriever(BaseRetriever):
 
     def _search_kwargs(self, overrides: dict[str, Any]) -> dict[str, Any]:
         """Merge constructor filters with per-call overrides into engine arguments."""
+        overrides = {_CALL_ALIASES.get(name, name): value for name, value in overrides.items()}
         unknown = set(overrides) - set(_SEARCH_ARGS) - _RUNNABLE_ARGS
         if unknown:
             raise InvalidInputError(
                 f"unknown retriever argument(s) {sorted(unknown)}; "
-                f"valid ones are {sorted(_SEARCH_ARGS)}"
+                f"valid ones are {sorted({*_SEARCH_ARGS, *_CALL_ALIASES})}"
             )
         return {
             engine_name: overrides.get(name, getattr(self, name))
@@ -109,7 +115,7 @@ class TTAMemoryRetriever(BaseRetriever):
         Args:
             query: The search text; empty lists the newest memories.
             run_manager: LangChain callback manager.
-            **kwargs: Per-call overrides of ``k``, ``tags``, ``match_all_tags``,
+            **kwargs: Per-call overrides of ``k``, ``tags`` (``filter_tags``), ``match_all_tags``,
                 ``memory_type``, ``author``, ``session_id``, ``since``, ``until``,
                 ``search_mode``.
 

@@ -100,7 +100,7 @@ def test_documents_carry_the_memory(seeded: MemoryWorkflowPrimitive) -> None:
 
 
 def test_filters_as_fields_and_as_call_arguments(seeded: MemoryWorkflowPrimitive) -> None:
-    auth = TTAMemoryRetriever(memory=seeded, k=10, tags=["auth"])
+    auth = TTAMemoryRetriever(memory=seeded, k=10, filter_tags=["auth"])
     assert len(auth.invoke("tokens")) == 3
     assert all("auth" in d.metadata["tags"] for d in auth.invoke("tokens"))
     # per-call overrides win over the fields
@@ -115,6 +115,14 @@ def test_filters_as_fields_and_as_call_arguments(seeded: MemoryWorkflowPrimitive
     assert len(auth.invoke("tokens", k=1)) == 1
     text_only = TTAMemoryRetriever(memory=seeded, k=10, search_mode="text")
     assert texts(text_only.invoke("webhooks")) == [SEED[3]["text"]]
+
+
+def test_tracing_tags_are_not_a_filter(seeded: MemoryWorkflowPrimitive) -> None:
+    """``tags`` is BaseRetriever's callback-tags field; it must not narrow the search."""
+    traced = TTAMemoryRetriever(memory=seeded, k=10, tags=["my-trace"])
+    assert len(traced.invoke("tokens")) == len(SEED)
+    both = traced.invoke("tokens", filter_tags=["payments"])
+    assert texts(both) == [SEED[3]["text"]]
 
 
 def test_time_filters(seeded: MemoryWorkflowPrimitive) -> None:
@@ -135,7 +143,7 @@ def test_empty_query_lists_newest_first(seeded: MemoryWorkflowPrimitive) -> None
 
 
 async def test_async_is_native_and_matches_sync(seeded: MemoryWorkflowPrimitive) -> None:
-    retriever = TTAMemoryRetriever(memory=seeded, k=3, tags=["auth"])
+    retriever = TTAMemoryRetriever(memory=seeded, k=3, filter_tags=["auth"])
     assert TTAMemoryRetriever._aget_relevant_documents is not (
         BaseRetriever._aget_relevant_documents
     )
@@ -202,7 +210,7 @@ def test_hostile_tag_filters_match_nothing_but_exact_tags(
 )
 def test_hostile_queries_do_not_widen_filters(seeded: MemoryWorkflowPrimitive, query: str) -> None:
     """Query syntax and stopword-only queries neither fail nor escape the tag filter."""
-    docs = TTAMemoryRetriever(memory=seeded, k=10, tags=["payments"]).invoke(query)
+    docs = TTAMemoryRetriever(memory=seeded, k=10, filter_tags=["payments"]).invoke(query)
     assert all(d.metadata["tags"] == ["payments"] for d in docs)
 
 
