@@ -11,11 +11,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry  # the async client needs the async Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 from redisvl.exceptions import RedisVLError
 from redisvl.extensions.cache.embeddings import EmbeddingsCache
 from redisvl.index import AsyncSearchIndex
