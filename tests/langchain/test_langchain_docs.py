@@ -1,4 +1,4 @@
-"""The LangChain section's examples (docs/langchain.md) run as written, in order."""
+"""The LangChain section's examples (the README's LangChain section) run as written, in order."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from tta_memory import MemoryWorkflowPrimitive
 
 import tta_memory_langchain  # noqa: F401 - imports langchain_core before the test's warning filters apply
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "langchain.md"
+DOC = Path(__file__).resolve().parents[2] / "README.md"
+SECTION = re.compile(r"^## LangChain\n(.*?)(?=^## )", re.DOTALL | re.MULTILINE)
 _BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
 def test_examples_run(redis_url: str, workspace: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TTA_MEMORY_REDIS_URL", redis_url)
-    blocks = _BLOCK.findall(DOC.read_text(encoding="utf-8"))
+    blocks = _BLOCK.findall(SECTION.search(DOC.read_text(encoding="utf-8")).group(1))
     assert len(blocks) >= 6
     source = "\n".join(blocks).replace('"langchain-readme"', repr(workspace))
     printed = io.StringIO()

@@ -1,4 +1,4 @@
-"""The LlamaIndex section's examples (docs/llamaindex.md) run as written, in order."""
+"""The LlamaIndex section's examples (the README's LlamaIndex section) run as written, in order."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from tta_memory import MemoryWorkflowPrimitive
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "llamaindex.md"
+DOC = Path(__file__).resolve().parents[2] / "README.md"
+SECTION = re.compile(r"^## LlamaIndex\n(.*?)(?=^## )", re.DOTALL | re.MULTILINE)
 _BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
 def test_examples_run(redis_url: str, workspace: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TTA_MEMORY_REDIS_URL", redis_url)
-    blocks = _BLOCK.findall(DOC.read_text(encoding="utf-8"))
+    blocks = _BLOCK.findall(SECTION.search(DOC.read_text(encoding="utf-8")).group(1))
     assert len(blocks) >= 6  # setup, chat store (2), blocks, retriever, chat engine
     source = "\n".join(blocks).replace('"llamaindex-readme"', repr(workspace))
     printed = io.StringIO()
