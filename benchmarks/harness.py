@@ -557,10 +557,47 @@ class CommandRecorder:
         return out
 
 
+class QueryRecorder:
+    """Records the redisvl queries an engine call runs (``AsyncSearchIndex.query`` and
+    ``batch_query``), so a baseline can run the same query objects through redisvl by hand.
+    """
+
+    def __init__(self) -> None:
+        self.queries: list[tuple[Any, Any]] = []  # (AsyncSearchIndex, query object)
+        self._originals: tuple[Any, Any] | None = None
+
+    def __enter__(self) -> QueryRecorder:
+        from redisvl.index import AsyncSearchIndex
+
+        query, batch = AsyncSearchIndex.query, AsyncSearchIndex.batch_query
+        self._originals = (query, batch)
+        recorder = self
+
+        async def query_(index: Any, q: Any) -> Any:
+            recorder.queries.append((index, q))
+            return await query(index, q)
+
+        async def batch_query_(index: Any, qs: Any, *args: Any, **kwargs: Any) -> Any:
+            recorder.queries.extend((index, q) for q in qs)
+            return await batch(index, qs, *args, **kwargs)
+
+        AsyncSearchIndex.query = query_
+        AsyncSearchIndex.batch_query = batch_query_
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from redisvl.index import AsyncSearchIndex
+
+        assert self._originals is not None
+        AsyncSearchIndex.query, AsyncSearchIndex.batch_query = self._originals
+
+
 _SKIP_REPLAY = {"PING", "HELLO", "CLIENT", "SELECT", "AUTH", "MULTI", "EXEC", "WATCH", "UNWATCH"}
 
 
-def replayable(trips: Sequence[RoundTrip]) -> list[tuple[Any, ...]]:
+def replayable(
+    trips: Sequence[RoundTrip], *, skip: frozenset[str] = frozenset()
+) -> list[tuple[Any, ...]]:
     """The data commands of recorded round trips, flattened in order.
 
     Connection set-up and transaction brackets are dropped: the baseline sends each query on its
@@ -568,6 +605,8 @@ def replayable(trips: Sequence[RoundTrip]) -> list[tuple[Any, ...]]:
 
     Args:
         trips: Recorded round trips.
+        skip: Further command names to leave out (e.g. FT.SEARCH when the queries are run
+            through redisvl instead).
 
     Returns:
         Commands to replay.
@@ -576,7 +615,7 @@ def replayable(trips: Sequence[RoundTrip]) -> list[tuple[Any, ...]]:
     for trip in trips:
         for cmd in trip.commands:
             name = cmd[0].decode() if isinstance(cmd[0], bytes) else str(cmd[0])
-            if name.upper().split(" ")[0] in _SKIP_REPLAY:
+            if name.upper().split(" ")[0] in _SKIP_REPLAY | skip:
                 continue
             out.append(cmd)
     return out
