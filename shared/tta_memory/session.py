@@ -244,7 +244,10 @@ class SessionLayer(ScopedPrimitive):
             what = f"message {message_id!r}" if message_id is not None else f"position {position}"
             raise NotFoundError(f"no {what} in session {session_id!r}")
         member, score = results[0]
-        return decode_message(session_id, member, float(score))
+        message = decode_message(session_id, member, float(score))
+        # Its copy in the cache layer goes too: a deleted message is no recent activity.
+        await client.delete(self._keys.cache_entry(message.id, session_id))
+        return message
 
     @guarded
     async def archive_session_messages(self, session_id: str, n: int) -> int:
