@@ -1,0 +1,105 @@
+"""Many concurrent writers: the session order stays strict (seq 1..N, no gaps, nothing lost), and
+optimistic updates of groups and PAFs lose nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from tta_memory import MemoryWorkflowPrimitive, SessionGroupPrimitive, SessionMessage
+
+
+def assert_strict_order(msgs: list[SessionMessage], expected: set[str]) -> None:
+    assert [m.seq for m in msgs] == list(range(1, len(expected) + 1))
+    assert len({m.id for m in msgs}) == len(msgs)
+    assert {m.content for m in msgs} == expected
+
+
+async def test_concurrent_async_writers(memory):
+    n = 200
+    results = await asyncio.gather(
+        *(memory.add_session_message("hot", "user", f"msg {i}") for i in range(n))
+    )
+
+    assert sorted(m.seq for m in results) == list(range(1, n + 1))
+    msgs = await memory.get_session_context("hot", limit=None)
+    assert_strict_order(msgs, {f"msg {i}" for i in range(n)})
+    assert await memory.count_session_messages("hot") == n
+    # each writer got back the seq its message is stored under
+    stored = {m.id: m.seq for m in msgs}
+    assert all(stored[r.id] == r.seq for r in results)
+
+
+async def test_concurrent_writers_from_several_primitives(redis_url, workspace):
+    writers = [
+        MemoryWorkflowPrimitive(redis_url, user_id=f"agent-{w}", workspace=workspace)
+        for w in range(4)
+    ]
+    await asyncio.gather(
+        *(
+            w.add_session_message("shared", "assistant", f"{w.user_id} #{i}")
+            for i in range(30)
+            for w in writers
+        )
+    )
+    msgs = await writers[0].get_session_context("shared", limit=None)
+    assert_strict_order(msgs, {f"{w.user_id} #{i}" for i in range(30) for w in writers})
+    # per writer, its own messages keep the order it issued them in
+    for w in writers:
+        mine = [int(m.content.split("#")[1]) for m in msgs if m.user_id == w.user_id]
+        assert mine == sorted(mine) and len(mine) == 30
+
+
+async def test_concurrent_batches_stay_contiguous(memory):
+    batches = [[{"role": "user", "content": f"b{b} m{i}"} for i in range(5)] for b in range(20)]
+    results = await asyncio.gather(*(memory.add_session_messages("s", b) for b in batches))
+
+    for stored in results:
+        seqs = [m.seq for m in stored]
+        assert seqs == list(range(seqs[0], seqs[0] + 5))
+    msgs = await memory.get_session_context("s", limit=None)
+    assert_strict_order(msgs, {m["content"] for b in batches for m in b})
+
+
+def test_concurrent_threads_with_sync(memory):
+    threads, per_thread = 8, 25
+
+    def work(t: int) -> list[int]:
+        return [
+            memory.sync.add_session_message("threaded", "user", f"t{t} m{i}").seq
+            for i in range(per_thread)
+        ]
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        per = list(pool.map(work, range(threads)))
+
+    for seqs in per:  # each thread sees its own writes in increasing order
+        assert seqs == sorted(seqs)
+    assert sorted(s for seqs in per for s in seqs) == list(range(1, threads * per_thread + 1))
+    msgs = memory.sync.get_session_context("threaded", limit=None)
+    assert_strict_order(msgs, {f"t{t} m{i}" for t in range(threads) for i in range(per_thread)})
+
+
+async def test_concurrent_group_membership_loses_nothing(groups: SessionGroupPrimitive):
+    gid = await groups.create_group("busy")
+    await asyncio.gather(*(groups.add_session_to_group(gid, f"s{i}") for i in range(40)))
+    assert sorted((await groups.get_group(gid)).session_ids) == sorted(f"s{i}" for i in range(40))
+
+
+async def test_concurrent_paf_updates_keep_every_version(memory):
+    await memory.paf_primitive.add_paf("API", "001", "v1")
+    await asyncio.gather(
+        *(memory.paf_primitive.update_paf("API-001", rationale=f"r{i}") for i in range(20))
+    )
+    paf = await memory.paf_primitive.get_paf("API-001")
+    assert paf.version == 21
+    assert [h.version for h in paf.history] == list(range(1, 21))
+    assert {h.rationale for h in paf.history[1:]} | {paf.rationale} == {f"r{i}" for i in range(20)}
+
+
+async def test_concurrent_identical_memories_are_one(memory):
+    made = await asyncio.gather(
+        *(memory.create_deep_memory("the same lesson, written by many") for _ in range(10))
+    )
+    assert len({m.id for m in made}) == 1
+    assert len(await memory.search_deep_memory("", limit=100)) == 1
