@@ -278,3 +278,20 @@ async def test_stopword_and_punctuation_queries_do_not_fail(memory):
 async def test_bad_search_arguments(memory, kwargs):
     with pytest.raises(InvalidInputError):
         await memory.search_deep_memory("x", **kwargs)
+
+
+async def test_creating_the_text_a_memory_was_updated_to_returns_that_memory(memory):
+    first = await memory.create_deep_memory("draft wording")
+    await memory.update_deep_memory(first.id, text="final wording")
+    again = await memory.create_deep_memory("final wording")
+    assert again.id == first.id
+    assert [m.id for m in await memory.search_deep_memory("", limit=10)] == [first.id]
+
+
+async def test_same_text_private_and_shared_are_separate_memories(memory, redis_url, workspace):
+    shared = await memory.create_deep_memory("use feature flags for risky changes")
+    private = await memory.create_deep_memory("use feature flags for risky changes", private=True)
+    other = MemoryWorkflowPrimitive(redis_url, "someone-else", workspace=workspace)
+    theirs = await other.create_deep_memory("use feature flags for risky changes", private=True)
+    assert len({shared.id, private.id, theirs.id}) == 3
+    assert (await memory.create_deep_memory("use feature flags for risky changes")).id == shared.id

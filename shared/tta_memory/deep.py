@@ -6,6 +6,7 @@ with reciprocal rank fusion (the embedded Redis 8.2 has no server-side FT.HYBRID
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -55,6 +56,7 @@ DEEP_FIELDS = [
 ]
 RRF_K = 60
 MAX_LIMIT = 1000
+MAX_DEDUP = 10_000
 _NON_WORD = re.compile(r"[^\w\s]+")
 
 
@@ -208,40 +210,60 @@ class DeepLayer(CacheLayer):
         index = await self._backend.deep_index(self.embedder)
         client = index.client
         assert client is not None
+        scopes = [d["author"] if d["visibility"] == "private" else "" for d in docs]
         ids = [
-            _hash(self.workspace, d["author"] if d["visibility"] == "private" else "", d["text"])
-            for d in docs
+            _hash(self.workspace, scope, d["text"]) for scope, d in zip(scopes, docs, strict=True)
         ]
-        async with client.pipeline(transaction=False) as pipe:
-            for memory_id in ids:
-                pipe.hmget(self._keys.deep(memory_id), DEEP_FIELDS)
-            existing = await pipe.execute()
+        # Same text in the same scope (shared, or private to one author) is the same memory,
+        # found by content hash even when it was written under another id or updated into it.
+        hashes = sorted({d["content_hash"] for d in docs})
+        lookup = FilterQuery(
+            filter_expression=(Tag("workspace") == self.workspace)
+            & (Tag("content_hash") == hashes),
+            return_fields=DEEP_FIELDS,
+            num_results=MAX_DEDUP,
+        )
+
+        async def taken() -> list[Any]:
+            async with client.pipeline(transaction=False) as pipe:
+                for memory_id in ids:
+                    pipe.exists(self._keys.deep(memory_id))
+                return list(await pipe.execute())
+
+        found, exists = await asyncio.gather(index.query(lookup), taken())
+        stored = {
+            (row["content_hash"], row["author"] if row.get("visibility") == "private" else ""): row
+            for row in found
+            if "content_hash" in row
+        }
         result: list[DeepMemory | None] = [None] * len(docs)
         new: list[int] = []
-        seen: dict[str, int] = {}
-        for i, (doc, row) in enumerate(zip(docs, existing, strict=True)):
-            stored = _row(row)
-            if stored is not None and stored.get("content_hash") == doc["content_hash"]:
-                result[i] = decode_memory(stored)
-            elif ids[i] in seen:  # the same text twice in one batch
-                continue
-            else:
-                if stored is not None:  # the id's original text was since updated away
+        first: dict[tuple[str, str], int] = {}
+        for i, (doc, scope) in enumerate(zip(docs, scopes, strict=True)):
+            key = (doc["content_hash"], scope)
+            if key in stored:
+                result[i] = decode_memory(stored[key])
+            elif key not in first:
+                if exists[i]:  # the id's original text was since updated into another text
                     ids[i] = uuid.uuid4().hex
-                seen[ids[i]] = i
+                first[key] = i
                 new.append(i)
         if new:
             vectors = await self.embedder.embed_many([docs[i]["text"] for i in new], None)
-            payload = []
-            for i, vec in zip(new, vectors, strict=True):
-                payload.append({**docs[i], "memory_id": ids[i], "embedding": vec})
+            payload = [
+                {**docs[i], "memory_id": ids[i], "embedding": vec}
+                for i, vec in zip(new, vectors, strict=True)
+            ]
             await index.load(payload, keys=[self._keys.deep(p["memory_id"]) for p in payload])
             for i, p in zip(new, payload, strict=True):
                 result[i] = decode_memory(p)
+        out: list[DeepMemory] = []
         for i, r in enumerate(result):
-            if r is None:
-                result[i] = result[seen[ids[i]]]
-        return [r for r in result if r is not None]
+            if r is None:  # a repeat inside the batch shares the first one's memory
+                r = result[first[(docs[i]["content_hash"], scopes[i])]]
+            assert r is not None
+            out.append(r)
+        return out
 
     def deep_filter(
         self,

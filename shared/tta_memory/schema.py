@@ -43,6 +43,7 @@ def deep_schema(prefix: str, dims: int) -> IndexSchema:
                 _tag("session_id"),
                 _tag("memory_type"),
                 _tag("tags"),
+                _tag("content_hash"),
                 {"name": "text", "type": "text"},
                 _num("created_at", sortable=True),
                 _num("updated_at"),
