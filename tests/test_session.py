@@ -122,14 +122,15 @@ async def test_delete_missing_message_is_not_found_and_keeps_the_rest(memory):
 async def test_archive_moves_oldest_out_of_context_but_keeps_them(memory):
     await _add(memory, "s", "m1", "m2", "m3", "m4")
 
-    assert await memory.archive_session_messages("s", 3) == 3
+    moved = await memory.archive_session_messages("s", 3)
+    assert [m.content for m in moved] == ["m1", "m2", "m3"]
 
     assert [m.content for m in await memory.get_session_context("s")] == ["m4"]
     archived = await memory.get_session_context("s", archived=True)
     assert [(m.content, m.seq) for m in archived] == [("m1", 1), ("m2", 2), ("m3", 3)]
     assert await memory.count_session_messages("s", archived=True) == 3
     # more than there are: only what is left moves
-    assert await memory.archive_session_messages("s", 10) == 1
+    assert len(await memory.archive_session_messages("s", 10)) == 1
     assert await memory.get_session_context("s") == []
 
 
@@ -205,3 +206,16 @@ async def test_session_ttl_expires_the_session(memory):
         await asyncio.sleep(0.1)
     assert await memory.get_session_context("short") == []
     assert [m.content for m in await memory.get_session_context("kept")] == ["stays"]
+
+
+async def test_trim_deletes_the_oldest_and_their_cache_entries(memory):
+    await _add(memory, "s", "t1", "t2", "t3")
+
+    removed = await memory.trim_session_messages("s", 2)
+
+    assert [m.content for m in removed] == ["t1", "t2"]
+    assert [m.content for m in await memory.get_session_context("s")] == ["t3"]
+    assert await memory.get_session_context("s", archived=True) == []
+    assert [e.content for e in await memory.get_cache_memory("s")] == ["t3"]
+    assert await memory.trim_session_messages("s", 5) != []
+    assert await memory.trim_session_messages("s", 5) == []

@@ -20,7 +20,6 @@ from tta_memory_llamaindex._messages import (
 )
 
 # list_sessions reads a per-workspace registry (no scan); this bound only means "all of them".
-_MAX_KEYS = 2**62
 
 _STATUSES = ", ".join(s.value for s in MessageStatus)
 
@@ -274,16 +273,9 @@ class TTAChatStore(AsyncDBChatStore):
             The deleted messages, oldest first.
         """
         n = _count(n)
-        deleted: list[ChatMessage] = []
         if n == 0:
-            return deleted
-        # One atomic delete per message: a concurrent writer can never make us drop a
-        # message we did not return.
-        available = await self._memory.count_session_messages(key)
-        for _ in range(min(n, available)):
-            message = await self._memory.delete_session_message(key, position=0)
-            deleted.append(from_engine_message(message))
-        return deleted
+            return []
+        return from_engine_messages(await self._memory.trim_session_messages(key, n))
 
     async def archive_oldest_messages(self, key: str, n: int) -> list[ChatMessage]:
         """Move the oldest ``n`` active messages of session ``key`` to its archive.
@@ -300,13 +292,7 @@ class TTAChatStore(AsyncDBChatStore):
         n = _count(n)
         if n == 0:
             return []
-        # The engine returns the latest messages; the oldest n are the head of the full list
-        # (short: Memory keeps its active window within its token limit).
-        oldest = (await self._memory.get_session_context(key, limit=None))[:n]
-        if not oldest:
-            return []
-        moved = await self._memory.archive_session_messages(key, len(oldest))
-        return from_engine_messages(oldest[:moved])
+        return from_engine_messages(await self._memory.archive_session_messages(key, n))
 
     async def get_keys(self) -> list[str]:
         """List the sessions of the store's workspace.
@@ -314,7 +300,7 @@ class TTAChatStore(AsyncDBChatStore):
         Returns:
             Session ids, most recently active first (from the engine's session registry).
         """
-        return list(await self._memory.list_sessions(limit=_MAX_KEYS))
+        return list(await self._memory.list_sessions(limit=None))
 
     def __repr__(self) -> str:
         return f"TTAChatStore(workspace={self._memory.workspace!r})"

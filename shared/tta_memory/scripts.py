@@ -65,8 +65,12 @@ local i = 4
 local m = 0
 while i <= #ARGV do
   m = m + 1
-  local seq = redis.call('INCR', KEYS[1])
-  redis.call('ZADD', KEYS[2], seq, ARGV[i])
+  -- A retried append (same message id, hence same member) keeps its first sequence number.
+  local seq = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[i]))
+  if not seq then
+    seq = redis.call('INCR', KEYS[1])
+    redis.call('ZADD', KEYS[2], seq, ARGV[i])
+  end
   local nf = tonumber(ARGV[i + 1])
   if cttl > 0 then
     local args = {}
@@ -113,17 +117,20 @@ return false
 """
 )
 
-# KEYS: active, archived. ARGV: n. Moves the n oldest active messages to the archive.
-ARCHIVE_OLDEST = LuaScript(
+# KEYS: active, archived. ARGV: n, archive (1) or delete (0).
+# Removes the n oldest active messages, moving them to the archive, and returns them.
+POP_OLDEST = LuaScript(
     """
 local n = tonumber(ARGV[1])
 local m = redis.call('ZRANGE', KEYS[1], 0, n - 1, 'WITHSCORES')
-for i = 1, #m, 2 do redis.call('ZADD', KEYS[2], m[i + 1], m[i]) end
 if #m > 0 then
+  if ARGV[2] == '1' then
+    for i = 1, #m, 2 do redis.call('ZADD', KEYS[2], m[i + 1], m[i]) end
+    local t = redis.call('PTTL', KEYS[1])
+    if t > 0 then redis.call('PEXPIRE', KEYS[2], t) end
+  end
   redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1)
-  local t = redis.call('PTTL', KEYS[1])
-  if t > 0 then redis.call('PEXPIRE', KEYS[2], t) end
 end
-return #m / 2
+return m
 """
 )

@@ -17,7 +17,7 @@ from tta_memory.backend import guarded
 from tta_memory.base import ScopedPrimitive
 from tta_memory.errors import InvalidInputError, NotFoundError
 from tta_memory.models import ROLES, SessionMessage
-from tta_memory.scripts import APPEND, ARCHIVE_OLDEST, POP_AT, POP_ID, execute
+from tta_memory.scripts import APPEND, POP_AT, POP_ID, POP_OLDEST, execute
 from tta_memory.validation import (
     check_choice,
     check_id,
@@ -249,22 +249,50 @@ class SessionLayer(ScopedPrimitive):
         await client.delete(self._keys.cache_entry(message.id, session_id))
         return message
 
-    @guarded
-    async def archive_session_messages(self, session_id: str, n: int) -> int:
-        """Move the ``n`` oldest active messages to the session's archive (kept, out of context).
-
-        Returns:
-            How many messages were moved.
-        """
+    async def _pop_oldest(self, session_id: str, n: int, *, archive: bool) -> list[SessionMessage]:
         check_id("session_id", session_id)
         check_positive("n", n)
         k = self._keys
         client = await self._backend.client()
         keys = [k.session_active(session_id), k.session_archived(session_id)]
+        args = [n, 1 if archive else 0]
         results = await execute(
-            client, lambda pipe: ARCHIVE_OLDEST.queue(pipe, keys, [n]), [ARCHIVE_OLDEST]
+            client, lambda pipe: POP_OLDEST.queue(pipe, keys, args), [POP_OLDEST]
         )
-        return int(results[0])
+        flat = results[0]
+        return [
+            decode_message(session_id, flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)
+        ]
+
+    @guarded
+    async def archive_session_messages(self, session_id: str, n: int) -> list[SessionMessage]:
+        """Move the ``n`` oldest active messages to the session's archive (kept, out of context).
+
+        Args:
+            session_id: The session.
+            n: How many (fewer if the session holds fewer).
+
+        Returns:
+            The moved messages, oldest first (atomic: no concurrent write is lost or moved).
+        """
+        return await self._pop_oldest(session_id, n, archive=True)
+
+    @guarded
+    async def trim_session_messages(self, session_id: str, n: int) -> list[SessionMessage]:
+        """Delete the ``n`` oldest active messages (and their cache entries) atomically.
+
+        Args:
+            session_id: The session.
+            n: How many (fewer if the session holds fewer).
+
+        Returns:
+            The deleted messages, oldest first.
+        """
+        removed = await self._pop_oldest(session_id, n, archive=False)
+        if removed:
+            client = await self._backend.client()
+            await client.delete(*[self._keys.cache_entry(m.id, session_id) for m in removed])
+        return removed
 
     @guarded
     async def replace_session_messages(
@@ -310,11 +338,9 @@ class SessionLayer(ScopedPrimitive):
         """Overridden by the cache layer."""
 
     @guarded
-    async def list_sessions(self, limit: int = 1000) -> list[str]:
-        """Sessions of this workspace, most recently active first."""
-        check_positive("limit", limit)
+    async def list_sessions(self, limit: int | None = 1000) -> list[str]:
+        """Sessions of this workspace, most recently active first (``limit=None``: all)."""
+        stop = -1 if limit is None else check_positive("limit", limit) - 1
         client = await self._backend.client()
-        rows = cast(
-            "list[bytes]", await client.zrevrange(self._keys.sessions_registry(), 0, limit - 1)
-        )
+        rows = cast("list[bytes]", await client.zrevrange(self._keys.sessions_registry(), 0, stop))
         return [r.decode() for r in rows]

@@ -37,7 +37,7 @@ async def export_workspace(memory: MemoryWorkflowPrimitive) -> AsyncIterator[dic
     """
     st = await memory._backend.state()
     k = memory._keys
-    for session_id in reversed(await memory.list_sessions(limit=10**9)):
+    for session_id in reversed(await memory.list_sessions(limit=None)):
         for archived in (False, True):
             for m in await memory.get_session_context(session_id, None, archived=archived):
                 yield {"type": "session_message", "archived": archived, **m.model_dump(mode="json")}
