@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import uuid
 
 import pytest
 import redis
@@ -156,10 +155,8 @@ def test_http_url_is_refused_with_an_explanation(url):
 
 async def test_http_url_from_the_environment_is_refused(monkeypatch):
     monkeypatch.setenv("TTA_MEMORY_REDIS_URL", "http://localhost:8000")
-    # A prefix no other test uses, so the URL is resolved afresh.
-    memory = MemoryWorkflowPrimitive(user_id="dev", settings=Settings(prefix=uuid.uuid4().hex))
-    with pytest.raises(UnsupportedURLError, match="not a Redis URL"):
-        await memory.add_session_message("s", "user", "hello")
+    with pytest.raises(UnsupportedURLError, match=r"TTA_MEMORY_REDIS_URL.* not a Redis URL"):
+        MemoryWorkflowPrimitive(user_id="dev")
 
 
 async def test_backend_down_gives_a_typed_error(tmp_path):
@@ -299,3 +296,4 @@ async def test_invalid_metadata_is_refused(memory, groups):
         await groups.create_group("g", metadata=bad)
     assert await memory.get_session_context("s") == []
     assert await groups.list_groups() == []
+

@@ -110,7 +110,9 @@ async def test_hostile_text_round_trips_in_every_layer(memory, groups):
     msg = await memory.add_session_message("s", "user", text, metadata={SYNTAX: [text]})
     note = await memory.add_cache_entry(text, metadata={"k": text})
     deep = await memory.create_deep_memory(text, metadata={"k": text})
-    paf = await memory.paf_primitive.add_paf("TXT", "001", text, rationale=text)
+    # A PAF description is one line (markdown export); everything else of the text is kept.
+    one_line = text.replace("\n", " ")
+    paf = await memory.paf_primitive.add_paf("TXT", "001", one_line, rationale=text)
     gid = await groups.create_group(text, description=text, metadata={"k": text})
 
     [got_msg] = await memory.get_session_context("s")
@@ -121,7 +123,8 @@ async def test_hostile_text_round_trips_in_every_layer(memory, groups):
     assert (await memory.get_deep_memory(deep.id)).text == text
     [hit] = await memory.search_deep_memory(text)
     assert hit.text == text and hit.metadata == {"k": text}
-    assert (await memory.paf_primitive.get_paf(paf.id)).description == text
+    got_paf = await memory.paf_primitive.get_paf(paf.id)
+    assert (got_paf.description, got_paf.rationale) == (one_line, text)
     group = await groups.get_group(gid)
     assert (group.name, group.description, group.metadata) == (text, text, {"k": text})
 

@@ -158,3 +158,9 @@ async def test_pafs_are_shared_by_the_workspace_team(memory, redis_url, workspac
     updated = await reviewer.paf_primitive.update_paf("AUTH-001", rationale="reviewed")
     assert updated.history[0].changed_by == "test-user"
     assert (await memory.paf_primitive.get_paf("AUTH-001")).rationale == "reviewed"
+
+
+async def test_multiline_description_is_refused_so_markdown_export_stays_importable(memory):
+    with pytest.raises(InvalidInputError, match="one line"):
+        await memory.paf_primitive.add_paf("AUTH", "009", "first line\nsecond line")
+    assert await memory.paf_primitive.list_pafs() == []

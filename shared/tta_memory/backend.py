@@ -84,6 +84,8 @@ class Backend:
     def shared(cls, url: str | None, settings: Settings | None = None) -> Backend:
         """Return the backend for ``url`` and the settings' prefix, creating it once."""
         settings = settings or Settings()
+        if url is None:  # read the environment now, so a changed variable is seen
+            url, _ = configured_url()
         key = (url, settings.prefix)
         with cls._registry_lock:
             backend = cls._registry.get(key)
@@ -95,12 +97,9 @@ class Backend:
     def url(self) -> str:
         """The resolved Redis URL (starting the embedded server if nothing is configured)."""
         if self._url is None:
-            url, _ = configured_url()
-            if url is None:
-                from tta_memory.server import ensure_server
+            from tta_memory.server import ensure_server
 
-                url = ensure_server()
-            self._url = url
+            self._url = ensure_server()
         return self._url
 
     def _new_client(self) -> aioredis.Redis:

@@ -37,13 +37,15 @@ class Settings(BaseModel):
     embedding_cache_ttl: int = 30 * 24 * 3600
 
 
-def check_redis_url(url: str) -> str:
+def check_redis_url(url: str, source: str | None = None) -> str:
     """Return ``url`` if it is a Redis URL, else raise a clear :class:`UnsupportedURLError`."""
     if not url.startswith(_REDIS_SCHEMES):
+        origin = f" (from {source})" if source else ""
         raise UnsupportedURLError(
-            f"{url!r} is not a Redis URL. tta-memory talks to Redis directly (it is not an HTTP "
-            "memory server): pass redis://host:6379, rediss://… or unix:///path/redis.sock, or "
-            "redis_url=None to use TTA_MEMORY_REDIS_URL / REDIS_URL or the embedded server."
+            f"{url!r}{origin} is not a Redis URL. tta-memory talks to Redis directly (it is not "
+            "an HTTP memory server): pass redis://host:6379, rediss://… or "
+            "unix:///path/redis.sock, or redis_url=None to use TTA_MEMORY_REDIS_URL / REDIS_URL "
+            "or the embedded server."
         )
     return url
 
@@ -53,5 +55,5 @@ def configured_url() -> tuple[str | None, str]:
     for var in URL_ENV_VARS:
         value = os.environ.get(var)
         if value:
-            return check_redis_url(value), var
+            return check_redis_url(value, var), var
     return None, "embedded"

@@ -25,6 +25,17 @@ _MD_LINE = re.compile(r"^\s*[-*]\s+\*\*([A-Z]{1,32}-[0-9]{1,6})\*\*:\s?(.*?)\s*$
 STATUSES = tuple(s.value for s in PAFStatus)
 
 
+def check_description(description: object) -> str:
+    """A PAF description: non-empty, one line (it is exported as one markdown list item)."""
+    text = check_text("description", description)
+    if "\n" in text or "\r" in text:
+        raise InvalidInputError(
+            "a PAF description is one line (it is exported as a markdown list item); "
+            "put details in the rationale"
+        )
+    return text
+
+
 def check_paf_id(paf_id: object) -> str:
     """Return ``paf_id`` if it looks like ``AUTH-001``."""
     if not isinstance(paf_id, str) or not _PAF_ID.match(paf_id):
@@ -88,7 +99,7 @@ class PAFPrimitive(ScopedPrimitive):
             raise InvalidInputError(f"category must be upper-case letters, got {category!r}")
         if not isinstance(fact_id, str) or not _FACT_ID.match(fact_id):
             raise InvalidInputError(f"fact_id must be digits such as '001', got {fact_id!r}")
-        check_text("description", description)
+        check_description(description)
         check_text("rationale", rationale, allow_empty=True)
         state = PAFStatus(check_choice("status", status, STATUSES))
         paf_id = f"{category}-{fact_id}"
@@ -141,7 +152,7 @@ class PAFPrimitive(ScopedPrimitive):
         """
         check_paf_id(paf_id)
         if description is not None:
-            check_text("description", description)
+            check_description(description)
         if rationale is not None:
             check_text("rationale", rationale, allow_empty=True)
         new_status = PAFStatus(check_choice("status", status, STATUSES)) if status else None
@@ -242,7 +253,7 @@ class PAFPrimitive(ScopedPrimitive):
         for line in text.splitlines():
             match = _MD_LINE.match(line)
             if match:
-                check_text("description", match.group(2))
+                check_description(match.group(2))
                 entries.append((match.group(1), match.group(2)))
             elif line.strip().startswith(("- **", "* **")):
                 raise InvalidInputError(f"malformed PAF line: {line!r}")
