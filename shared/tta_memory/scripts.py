@@ -53,17 +53,17 @@ async def execute(
     raise AssertionError("unreachable")
 
 
-# KEYS: seq, target zset, other zset, cache doc keys...
-# ARGV: session_ttl, cache_ttl, replace(0/1), then per message: payload, nfields, f1, v1, ...
+# KEYS: seq, target zset, other zset, then one cache-entry key per message (if cached).
+# ARGV: session_ttl, cache_ttl (0: no cache entries), replace (0/1), workspace, user_id,
+# session_id, then per message: payload, id, role, content, metadata JSON, created.
 APPEND = LuaScript(
     """
 local ttl = tonumber(ARGV[1])
 local cttl = tonumber(ARGV[2])
 if ARGV[3] == '1' then redis.call('DEL', KEYS[2]) end
 local seqs = {}
-local i = 4
 local m = 0
-while i <= #ARGV do
+for i = 7, #ARGV, 6 do
   m = m + 1
   -- A retried append (same message id, hence same member) keeps its first sequence number.
   local seq = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[i]))
@@ -71,17 +71,16 @@ while i <= #ARGV do
     seq = redis.call('INCR', KEYS[1])
     redis.call('ZADD', KEYS[2], seq, ARGV[i])
   end
-  local nf = tonumber(ARGV[i + 1])
   if cttl > 0 then
-    local args = {}
-    for j = i + 2, i + 1 + 2 * nf do args[#args + 1] = ARGV[j] end
-    args[#args + 1] = 'seq'
-    args[#args + 1] = seq
-    redis.call('HSET', KEYS[3 + m], unpack(args))
+    local created = ARGV[i + 5]
+    redis.call('HSET', KEYS[3 + m], 'entry_id', ARGV[i + 1], 'kind', 'message',
+      'workspace', ARGV[4], 'user_id', ARGV[5], 'session_id', ARGV[6], 'role', ARGV[i + 2],
+      'content', ARGV[i + 3], 'metadata', ARGV[i + 4], 'tags', '', 'importance', '0.5',
+      'created_at', created, 'created', created,
+      'expires_at', tostring(tonumber(created) + cttl), 'seq', seq)
     redis.call('EXPIRE', KEYS[3 + m], cttl)
   end
   seqs[m] = seq
-  i = i + 2 + 2 * nf
 end
 if ttl > 0 then
   redis.call('EXPIRE', KEYS[1], ttl)

@@ -75,28 +75,6 @@ class SessionLayer(ScopedPrimitive):
             raise InvalidInputError(f"at most {MAX_BATCH} messages per call")
         return out
 
-    def _cache_fields(self, session_id: str, m: dict[str, Any]) -> list[Any]:
-        retention = self.settings.cache_retention_seconds
-        fields = {
-            "entry_id": m["id"],
-            "kind": "message",
-            "workspace": self.workspace,
-            "user_id": self.user_id,
-            "session_id": session_id,
-            "role": m["role"],
-            "content": m["content"],
-            "metadata": _dumps(m["metadata"]),
-            "tags": "",
-            "importance": "0.5",
-            "created_at": repr(m["created_at"]),
-            "created": repr(m["created_at"]),
-            "expires_at": repr(m["created_at"] + retention),
-        }
-        flat: list[Any] = [len(fields)]
-        for k, v in fields.items():
-            flat += [k, v]
-        return flat
-
     async def _write(
         self,
         session_id: str,
@@ -115,11 +93,13 @@ class SessionLayer(ScopedPrimitive):
             ttl or 0,
             self.settings.cache_retention_seconds if with_cache else 0,
             1 if replace else 0,
+            self.workspace,
+            self.user_id,
+            session_id,
         ]
-        payloads = [_dumps(m) for m in prepared]
-        for m, payload in zip(prepared, payloads, strict=True):
-            args.append(payload)
-            args += self._cache_fields(session_id, m) if with_cache else [0]
+        for m in prepared:
+            created = repr(m["created_at"])
+            args += [_dumps(m), m["id"], m["role"], m["content"], _dumps(m["metadata"]), created]
         client = await self._backend.client()
 
         def build(pipe: Any) -> None:
@@ -127,8 +107,14 @@ class SessionLayer(ScopedPrimitive):
             pipe.zadd(k.sessions_registry(), {session_id: prepared[-1]["created_at"]})
 
         results = await execute(client, build, [APPEND])
-        seqs = results[0]
-        return [decode_message(session_id, p, s) for p, s in zip(payloads, seqs, strict=True)]
+        return [
+            SessionMessage.model_construct(
+                **{**m, "created_at": datetime.fromtimestamp(m["created_at"], UTC)},
+                session_id=session_id,
+                seq=seq,
+            )
+            for m, seq in zip(prepared, results[0], strict=True)
+        ]
 
     @guarded
     async def add_session_message(
