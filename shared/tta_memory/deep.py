@@ -13,7 +13,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ from redisvl.query.filter import FilterExpression, Num, Tag
 from tta_memory.backend import guarded
 from tta_memory.cache import CacheLayer
 from tta_memory.errors import InvalidInputError, NotFoundError
+from tta_memory.keys import Keys
 from tta_memory.models import DeepMemory
 from tta_memory.schema import TAG_SEPARATOR
 from tta_memory.validation import (
@@ -55,6 +56,12 @@ DEEP_FIELDS = [
     "content_hash",
 ]
 RRF_K = 60
+# Filters matching at least this share of the index run KNN over HNSW in batches; narrower
+# ones are brute-forced over the matches (RediSearch's own choice misjudges wide filters).
+BATCHES_MIN_SHARE = 0.05
+MAX_TEXT_TERMS = 10
+# Rankings carry ids only; the winners' fields are read afterwards (less for Redis to load).
+RANK_FIELDS = ["memory_id"]
 MAX_LIMIT = 1000
 MAX_DEDUP = 10_000
 _NON_WORD = re.compile(r"[^\w\s]+")
@@ -255,6 +262,7 @@ class DeepLayer(CacheLayer):
                 for i, vec in zip(new, vectors, strict=True)
             ]
             await index.load(payload, keys=[self._keys.deep(p["memory_id"]) for p in payload])
+            await self.count_changes(payload, +1)
             for i, p in zip(new, payload, strict=True):
                 result[i] = decode_memory(p)
         out: list[DeepMemory] = []
@@ -299,14 +307,67 @@ class DeepLayer(CacheLayer):
             f &= Num("created_at") <= hi.timestamp()
         return f
 
+    async def count_changes(self, docs: Sequence[Mapping[str, Any]], sign: int) -> None:
+        """Keep the per-workspace and per-tag memory counts the query planner reads."""
+        if not docs:
+            return
+        client = await self._backend.client()
+        stats = self._keys.deep_stats()
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.hincrby(stats, "n", sign * len(docs))
+            pipe.hincrby(Keys.deep_total(self.settings.prefix), "n", sign * len(docs))
+            for doc in docs:
+                tags = doc.get("tags") or ""
+                for tag in tags.split(TAG_SEPARATOR) if tags else []:
+                    pipe.hincrby(stats, f"t:{tag}", sign)
+            await pipe.execute()
+
+    async def vector_policy(
+        self, tags: list[str] | None, match_all_tags: bool, narrowed: bool, depth: int
+    ) -> str | None:
+        """``BATCHES`` when the filter keeps a wide share of the index, else Redis decides."""
+        if narrowed:
+            return None
+        tags = tags or []
+        client = await self._backend.client()
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.hmget(self._keys.deep_stats(), ["n", *(f"t:{t}" for t in tags)])
+            pipe.hget(Keys.deep_total(self.settings.prefix), "n")
+            counts, total = await pipe.execute()
+        ws, per_tag = int(counts[0] or 0), [int(c or 0) for c in counts[1:]]
+        estimate = ws
+        if per_tag:
+            estimate = min(per_tag) if match_all_tags else min(ws, sum(per_tag))
+        wide = total and estimate >= BATCHES_MIN_SHARE * int(total) and estimate >= 5 * depth
+        return "BATCHES" if wide else None
+
     async def deep_queries(
-        self, query: str, limit: int, f: FilterExpression, mode: str
+        self,
+        query: str,
+        limit: int,
+        f: FilterExpression,
+        mode: str,
+        *,
+        policy: str | None = None,
     ) -> tuple[AsyncSearchIndex, list[Any]]:
-        """The redisvl queries a search sends (one per ranking), sharing one filter."""
+        """The redisvl queries a search sends (one per ranking), sharing one filter.
+
+        Args:
+            query: The query text (empty: newest first).
+            limit: Results wanted.
+            f: The filter.
+            mode: ``hybrid``, ``vector`` or ``text``.
+            policy: KNN hybrid policy (see :meth:`vector_policy`).
+
+        Returns:
+            The index and the queries to send together.
+        """
         index = await self._backend.deep_index(self.embedder)
-        words = _NON_WORD.sub(" ", query).strip()
+        # BM25 cost grows with the number of OR'ed terms; the latest ones carry the intent.
+        terms = list(dict.fromkeys(_NON_WORD.sub(" ", query).split()))
+        words = " ".join(terms[-MAX_TEXT_TERMS:])
         if not query.strip():
-            q = FilterQuery(filter_expression=f, return_fields=DEEP_FIELDS, num_results=limit)
+            q = FilterQuery(filter_expression=f, return_fields=RANK_FIELDS, num_results=limit)
             q.sort_by("created_at", asc=False)
             return index, [q]
         depth = limit if mode != "hybrid" else max(limit * 3, 30)
@@ -319,9 +380,10 @@ class DeepLayer(CacheLayer):
                     vector=vector,
                     vector_field_name="embedding",
                     filter_expression=f,
-                    return_fields=DEEP_FIELDS,
+                    return_fields=RANK_FIELDS,
                     num_results=depth,
                     dtype="float32",
+                    hybrid_policy=policy,
                 )
             )
         if mode in ("hybrid", "text") and words:
@@ -332,7 +394,7 @@ class DeepLayer(CacheLayer):
                     text=words,
                     text_field_name="text",
                     filter_expression=f,
-                    return_fields=DEEP_FIELDS,
+                    return_fields=RANK_FIELDS,
                     num_results=depth,
                 )
                 if any(w.lower() not in text_query.stopwords for w in words.split()):
@@ -342,29 +404,45 @@ class DeepLayer(CacheLayer):
     @staticmethod
     def fuse(
         results: list[list[dict[str, Any]]], queries: list[Any], limit: int
-    ) -> list[DeepMemory]:
-        """Turn the rankings of :meth:`deep_queries` into scored memories (RRF when several)."""
+    ) -> list[tuple[str, float | None]]:
+        """Merge the rankings of :meth:`deep_queries`: RRF when several, else the query's score.
+
+        Returns:
+            ``(memory_id, score)`` pairs, best first.
+        """
         if len(results) == 1:
             q, rows = queries[0], results[0]
-            out = []
-            for row in rows:
-                score: float | None
+            ranked: list[tuple[str, float | None]] = []
+            for row in rows[:limit]:
                 if isinstance(q, VectorQuery):
-                    score = 1.0 - float(row.get("vector_distance", 1.0))
+                    ranked.append((row["memory_id"], 1.0 - float(row.get("vector_distance", 1.0))))
                 else:
-                    score = float(row["score"]) if "score" in row else None
-                out.append(decode_memory(row, score))
-            return out[:limit]
+                    ranked.append(
+                        (row["memory_id"], float(row["score"]) if "score" in row else None)
+                    )
+            return ranked
         fused: dict[str, float] = {}
-        docs: dict[str, dict[str, Any]] = {}
         for rows in results:
             for rank, row in enumerate(rows):
-                fused[row["memory_id"]] = fused.get(row["memory_id"], 0.0) + 1.0 / (
-                    RRF_K + rank + 1
-                )
-                docs.setdefault(row["memory_id"], row)
+                memory_id = row["memory_id"]
+                fused[memory_id] = fused.get(memory_id, 0.0) + 1.0 / (RRF_K + rank + 1)
         best = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
-        return [decode_memory(docs[m], fused[m]) for m in best]
+        return [(m, fused[m]) for m in best]
+
+    async def hydrate(self, ranked: list[tuple[str, float | None]]) -> list[DeepMemory]:
+        """Load the ranked memories in one round trip (ones deleted meanwhile are skipped)."""
+        if not ranked:
+            return []
+        client = await self._backend.client()
+        async with client.pipeline(transaction=False) as pipe:
+            for memory_id, _ in ranked:
+                pipe.hmget(self._keys.deep(memory_id), DEEP_FIELDS)
+            rows = await pipe.execute()
+        return [
+            decode_memory(row, score)
+            for (_, score), row in zip(ranked, map(_row, rows), strict=True)
+            if row is not None
+        ]
 
     @guarded
     async def search_deep_memory(
@@ -412,7 +490,41 @@ class DeepLayer(CacheLayer):
             since=since,
             until=until,
         )
-        index, queries = await self.deep_queries(query, limit, f, mode)
+        narrowed = any(x is not None for x in (memory_type, author, session_id, since, until))
+        return await self.ranked(
+            query, limit, f, mode, tags=tags, match_all_tags=match_all_tags, narrowed=narrowed
+        )
+
+    async def ranked(
+        self,
+        query: str,
+        limit: int,
+        f: FilterExpression,
+        mode: str,
+        *,
+        tags: list[str] | None = None,
+        match_all_tags: bool = False,
+        narrowed: bool = False,
+    ) -> list[DeepMemory]:
+        """Run the queries of a search in one round trip and fuse their rankings.
+
+        Args:
+            query: The query text.
+            limit: Results wanted.
+            f: The filter (built by :meth:`deep_filter` from ``tags`` and the other narrowings).
+            mode: ``hybrid``, ``vector`` or ``text``.
+            tags: The filter's tags, for the query planner.
+            match_all_tags: Whether the filter requires all tags.
+            narrowed: Whether the filter narrows by anything but workspace and tags.
+
+        Returns:
+            The memories, best first.
+        """
+        policy = None
+        if query.strip() and mode != "text":
+            depth = limit if mode != "hybrid" else max(limit * 3, 30)
+            policy = await self.vector_policy(tags, match_all_tags, narrowed, depth)
+        index, queries = await self.deep_queries(query, limit, f, mode, policy=policy)
         if not queries:
             return []
         results = (
@@ -420,7 +532,7 @@ class DeepLayer(CacheLayer):
             if len(queries) > 1
             else [await index.query(queries[0])]
         )
-        return self.fuse(results, queries, limit)
+        return await self.hydrate(self.fuse(results, queries, limit))
 
     async def _fetch(self, memory_id: str) -> dict[str, Any]:
         check_id("memory_id", memory_id)
@@ -473,14 +585,18 @@ class DeepLayer(CacheLayer):
         client = index.client
         assert client is not None
         await client.hset(self._keys.deep(memory_id), mapping=changes)
+        if "tags" in changes:
+            await self.count_changes([row], -1)
+            await self.count_changes([changes], +1)
         changes.pop("embedding", None)
         return decode_memory({**row, **changes})
 
     @guarded
     async def delete_deep_memory(self, memory_id: str) -> None:
         """Delete a memory (``NotFoundError`` if absent or not visible)."""
-        await self._fetch(memory_id)
+        row = await self._fetch(memory_id)
         await (await self._backend.client()).delete(self._keys.deep(memory_id))
+        await self.count_changes([row], -1)
 
 
 def _row(values: list[Any]) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from tta_memory.errors import InvalidInputError, TTAMemoryError
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_DIMS = 384
 OPENAI_MODEL = "text-embedding-3-small"
+RECENT_QUERIES = 1024
 
 _default_lock = threading.Lock()
 _default: Embedder | None = None
@@ -43,6 +45,8 @@ class Embedder:
         self._lock = threading.Lock()
         self.model_name = model_name
         self._dims = dims
+        # Query vectors this process used lately: a repeated query costs no round trip.
+        self._recent: OrderedDict[str, bytes] = OrderedDict()
 
     @property
     def vectorizer(self) -> BaseVectorizer:
@@ -115,8 +119,24 @@ class Embedder:
         return [b for b in out if b is not None]
 
     async def embed(self, text: str, cache: EmbeddingsCache | None) -> bytes:
-        """Embed one text (see :meth:`embed_many`)."""
-        return (await self.embed_many([text], cache))[0]
+        """Embed one query text: from this process's memo, else the Redis cache, else the model.
+
+        Args:
+            text: The text.
+            cache: The embedding cache bound to the caller's event loop, or ``None``.
+
+        Returns:
+            Its float32 buffer.
+        """
+        vector = self._recent.get(text)
+        if vector is None:
+            vector = (await self.embed_many([text], cache))[0]
+            self._recent[text] = vector
+            if len(self._recent) > RECENT_QUERIES:
+                self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(text)
+        return vector
 
 
 def _has_native_async(vectorizer: BaseVectorizer) -> bool:

@@ -54,6 +54,13 @@ class Keys:
     def group(self, group_id: str) -> str:
         return f"{self.prefix}:group:{self._ws}:{_esc(group_id)}"
 
+    def deep_stats(self) -> str:
+        return f"{self.prefix}:deepstats:{{{self._ws}}}"
+
+    @staticmethod
+    def deep_total(prefix: str) -> str:
+        return f"{prefix}:deepstats"
+
     def pafs(self) -> str:
         return f"{self.prefix}:paf:{{{self._ws}}}"
 

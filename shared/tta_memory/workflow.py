@@ -266,16 +266,14 @@ class MemoryWorkflowPrimitive(DeepLayer):
         return " ".join(parts)[:QUERY_CHARS] or context.workflow_id
 
     async def _deep_for_stage(self, text: str, k: int, tags: list[str]) -> list[DeepMemory]:
-        """Hybrid search focused on ``tags``, topped up from the unfocused results (one batch)."""
-        plain = self.deep_filter()
-        index, queries = await self.deep_queries(text, k, plain, "hybrid")
-        focused: list[Any] = []
+        """Hybrid search focused on ``tags``, topped up from unfocused results if it finds < k."""
+        found: list[DeepMemory] = []
         if tags:
-            _, focused = await self.deep_queries(text, k, self.deep_filter(tags), "hybrid")
-        everything = await index.batch_query([*focused, *queries])
-        found = self.fuse(everything[: len(focused)], focused, k) if focused else []
+            found = await self.ranked(text, k, self.deep_filter(tags), "hybrid", tags=tags)
+            if len(found) >= k:
+                return found
         seen = {m.id for m in found}
-        for m in self.fuse(everything[len(focused) :], queries, k):
+        for m in await self.ranked(text, k, self.deep_filter(), "hybrid"):
             if len(found) >= k:
                 break
             if m.id not in seen:
