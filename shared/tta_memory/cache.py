@@ -17,7 +17,7 @@ from redisvl.query.filter import FilterExpression, Num, Tag
 from tta_memory.backend import guarded
 from tta_memory.errors import InvalidInputError, NotFoundError
 from tta_memory.models import CacheEntry, DeepMemory
-from tta_memory.schema import TAG_SEPARATOR
+from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
 from tta_memory.session import SessionLayer
 from tta_memory.validation import (
     check_id,
@@ -100,6 +100,7 @@ class CacheLayer(SessionLayer):
         """A newest-first query over the cache index."""
         q = FilterQuery(filter_expression=f, return_fields=CACHE_FIELDS, num_results=limit)
         q.sort_by("created_at", asc=False)
+        q.dialect(SORTED_DIALECT)
         return q
 
     @guarded

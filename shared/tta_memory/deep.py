@@ -26,7 +26,7 @@ from tta_memory.cache import CacheLayer
 from tta_memory.errors import InvalidInputError, NotFoundError
 from tta_memory.keys import Keys
 from tta_memory.models import DeepMemory
-from tta_memory.schema import TAG_SEPARATOR
+from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
 from tta_memory.validation import (
     check_choice,
     check_datetime,
@@ -369,6 +369,7 @@ class DeepLayer(CacheLayer):
         if not query.strip():
             q = FilterQuery(filter_expression=f, return_fields=RANK_FIELDS, num_results=limit)
             q.sort_by("created_at", asc=False)
+            q.dialect(SORTED_DIALECT)
             return index, [q]
         depth = limit if mode != "hybrid" else max(limit * 3, 30)
         queries: list[Any] = []

@@ -23,7 +23,7 @@ from tta_memory.base import ScopedPrimitive
 from tta_memory.errors import GroupClosedError, NotFoundError
 from tta_memory.keys import Keys
 from tta_memory.models import GroupStatus, SessionGroup, SessionMessage
-from tta_memory.schema import TAG_SEPARATOR
+from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
 from tta_memory.session import decode_message
 from tta_memory.validation import (
     check_choice,
@@ -131,6 +131,7 @@ def group_query(f: FilterExpression) -> FilterQuery:
     """Newest-first query over the group index."""
     q = FilterQuery(filter_expression=f, return_fields=GROUP_FIELDS, num_results=MAX_GROUPS)
     q.sort_by("created_at", asc=False)
+    q.dialect(SORTED_DIALECT)
     return q
 
 

