@@ -67,8 +67,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "groups": 50,
         "deep": [10_000, 100_000],
         "embedded_corpus": 100_000,
-        "n_cached": 200,
-        "n_uncached": 40,
+        "n_cached": 100,
+        "n_uncached": 30,
         "warmup": 20,
         "query_sessions": 20,
     },
@@ -263,8 +263,31 @@ async def measure_cell(
             out["baseline_replay"] = stats.as_dict()
             stats, _ = await h.time_async(by_hand, sizes["n_cached"], warmup=sizes["warmup"])
             out["baseline_redisvl"] = stats.as_dict()
+            if (stage, mode) == TARGET_CELL:
+                out["command_breakdown"] = await breakdown(client, commands, sizes["n_cached"])
         out["baseline_commands"] = len(commands)
         out["baseline_queries"] = len(queries)
+    return out
+
+
+def _describe(cmd: tuple[Any, ...]) -> str:
+    parts = [a.decode(errors="replace") if isinstance(a, bytes) else str(a) for a in cmd[:3]]
+    text = " ".join(parts)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+async def breakdown(client: Any, commands: list[tuple[Any, ...]], n: int) -> list[dict[str, Any]]:
+    """Where the Redis time goes: each recorded command timed on its own (p50/p95)."""
+    out = []
+    for cmd in commands:
+
+        async def once(_: int, c: tuple[Any, ...] = cmd) -> Any:
+            return await client.execute_command(*c)
+
+        stats, _ = await h.time_async(once, n, warmup=5)
+        out.append(
+            {"command": _describe(cmd), "p50": round(stats.p50, 3), "p95": round(stats.p95, 3)}
+        )
     return out
 
 

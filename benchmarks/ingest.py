@@ -19,7 +19,7 @@ import numpy as np
 
 from benchmarks import harness as h
 from benchmarks import mem0_peer
-from benchmarks.corpus import encode, lookup_embedder, notes, sentence_model
+from benchmarks.corpus import encode, lookup_embedder, notes
 
 NAME = "ingest"
 
@@ -101,15 +101,24 @@ async def run_engine(
     return out
 
 
-def run_ceiling(sizes: dict[str, int], ranges: _Ranges) -> dict[str, Any]:
-    """The model alone: sentence-transformers batch encode (batch 32 and 64) on fresh texts."""
-    sentence_model().encode(["warm up"] * 8)
+def run_ceiling(sizes: dict[str, int], ranges: _Ranges, *, repeats: int = 2) -> dict[str, Any]:
+    """The model alone: sentence-transformers batch encode (batch 32 and 64) on fresh texts.
+
+    The machine is noisy and the first large batches pay one-time allocations, so the model is
+    warmed up on a full batch and each batch size keeps its best of ``repeats`` runs.
+    """
+    encode([it["text"] for it in ranges.take(64)], batch_size=64)
     out: dict[str, Any] = {}
     for bs in (32, 64):
-        texts = [it["text"] for it in ranges.take(sizes["ceiling"])]
-        t0 = time.perf_counter()
-        encode(texts, batch_size=bs)
-        out[f"batch_{bs}"] = _rate(len(texts), time.perf_counter() - t0)
+        best: dict[str, Any] | None = None
+        for _ in range(repeats):
+            texts = [it["text"] for it in ranges.take(sizes["ceiling"])]
+            t0 = time.perf_counter()
+            encode(texts, batch_size=bs)
+            rate = _rate(len(texts), time.perf_counter() - t0)
+            if best is None or rate["per_s"] > best["per_s"]:
+                best = rate
+        out[f"batch_{bs}"] = best
     return out
 
 
@@ -192,6 +201,11 @@ async def run(args: Any, url: str) -> dict[str, Any]:
     errors: dict[str, str] = {}
     results["model ceiling (sentence-transformers)"] = run_ceiling(sizes, ranges)
     results["tta-memory"] = await run_engine(url, sizes, ranges, run_id)
+    # The ceiling again after the engine: the best of both brackets the engine's run.
+    again = run_ceiling(sizes, ranges, repeats=1)
+    for key, rate in again.items():
+        if rate["per_s"] > results["model ceiling (sentence-transformers)"][key]["per_s"]:
+            results["model ceiling (sentence-transformers)"][key] = rate
     if not args.no_peers:
         reason = mem0_peer.available()
         for store in ("qdrant", "redis"):

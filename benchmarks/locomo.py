@@ -95,12 +95,15 @@ async def run_engine(conversations: list[Conversation], url: str, run_id: str) -
             "per_s": round(turns / ingest_s, 1),
         }
     }
-    for mode in MODES:
+    # The first pass embeds every question (the engine's embedding cache is cold): it is the
+    # vector mode's latency including the model. Every mode is then measured with the query
+    # vector cached, so modes compare on their search alone (text mode never embeds).
+    passes = [("vector (query embedded)", "vector"), *((m, m) for m in MODES)]
+    for label, mode in passes:
         acc = RecallAccumulator()
         samples: list[float] = []
-        # Warm-up: connections, query-path caches.
         first = conversations[0]
-        for q in first.questions[:3]:
+        for q in first.questions[:3]:  # warm-up: connections, query-path caches
             await memories[first.sample_id].search_deep_memory(
                 q.question, limit=max(KS), search_mode=mode
             )
@@ -111,10 +114,10 @@ async def run_engine(conversations: list[Conversation], url: str, run_id: str) -
                 found = await memory.search_deep_memory(q.question, limit=max(KS), search_mode=mode)
                 samples.append(time.perf_counter() - t0)
                 acc.add(q.category, [m.metadata.get("dia_id", "") for m in found], q.evidence)
-        out[mode] = {"recall": acc.result(), "latency": h.summarize(samples).as_dict()}
+        out[label] = {"recall": acc.result(), "latency": h.summarize(samples).as_dict()}
         print(
-            f"  tta-memory {mode}: R@10 {out[mode]['recall']['overall']['R@10']:.1f}, "
-            f"p50 {out[mode]['latency']['p50']:.2f} ms"
+            f"  tta-memory {label}: R@10 {out[label]['recall']['overall']['R@10']:.1f}, "
+            f"p50 {out[label]['latency']['p50']:.2f} ms"
         )
     return out
 
@@ -156,7 +159,10 @@ def run_mem0(
             "seconds": round(ingest_s, 2),
             "per_s": round(turns / ingest_s, 1),
         },
-        "vector": {"recall": acc.result(), "latency": h.summarize(samples).as_dict()},
+        "vector (query embedded)": {
+            "recall": acc.result(),
+            "latency": h.summarize(samples).as_dict(),
+        },
     }
 
 
@@ -276,7 +282,7 @@ async def run(args: Any, url: str) -> dict[str, Any]:
                 continue
             try:
                 results[name] = await asyncio.to_thread(run_mem0, conversations, store, url, run_id)
-                o = results[name]["vector"]
+                o = results[name]["vector (query embedded)"]
                 print(
                     f"  {name}: R@10 {o['recall']['overall']['R@10']:.1f}, "
                     f"p50 {o['latency']['p50']:.2f} ms"
