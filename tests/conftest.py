@@ -6,15 +6,19 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from tta_memory import EmbeddedRedis, MemoryWorkflowPrimitive, SessionGroupPrimitive  # noqa: E402
+from tta_memory import EmbeddedRedis, MemoryWorkflowPrimitive, SessionGroupPrimitive
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +55,33 @@ def memory(redis_url: str, workspace: str) -> MemoryWorkflowPrimitive:
 def groups(redis_url: str, workspace: str) -> SessionGroupPrimitive:
     """The guide's session-group primitive on the test server, in the same workspace."""
     return SessionGroupPrimitive(redis_url=redis_url, user_id="test-user", workspace=workspace)
+
+
+@pytest.fixture
+def run_notebook(
+    redis_url: str, workspace: str, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[Path], NotebookNode]:
+    """Execute a notebook top to bottom (a real Jupyter kernel) against the test server.
+
+    The kernel is a subprocess that inherits the environment: ``TTA_MEMORY_REDIS_URL`` and
+    ``TTA_MEMORY_WORKSPACE`` name the test server and this test's workspace (restored after
+    the test), and the embedding model is loaded offline.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("TTA_MEMORY_REDIS_URL", redis_url)
+    monkeypatch.setenv("TTA_MEMORY_WORKSPACE", workspace)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def run(path: Path) -> NotebookNode:
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(
+            nb,
+            timeout=300,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
+        return nb
+
+    return run

@@ -11,42 +11,41 @@ from datetime import datetime
 from typing import Any
 
 from langchain_core.documents import Document
+from tta_memory import PAF, CacheEntry, DeepMemory, SessionMessage
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def deep_memory_document(memory: Any) -> Document:
+def _document(record_id: str, content: str, layer: str, **metadata: Any) -> Document:
+    """A document whose ``id`` and ``metadata["id"]`` are the record's id."""
+    return Document(
+        id=record_id, page_content=content, metadata={"id": record_id, "layer": layer, **metadata}
+    )
+
+
+def deep_memory_document(memory: DeepMemory) -> Document:
     """Build a document from a ``DeepMemory``.
 
     Args:
         memory: The deep memory (``score`` set when it came from a search).
 
     Returns:
-        The document; ``page_content`` is the memory's text.
+        The document; ``page_content`` is the memory's text, ``metadata`` the engine's
+        :meth:`~tta_memory.DeepMemory.flat_metadata` plus ``id``, ``score`` and the
+        memory's own ``memory_metadata``.
     """
-    return Document(
-        id=memory.id,
-        page_content=memory.text,
-        metadata={
-            "id": memory.id,
-            "layer": "deep",
-            "score": memory.score,
-            "tags": list(memory.tags),
-            "memory_type": memory.memory_type,
-            "author": memory.author,
-            "session_id": memory.session_id,
-            "private": memory.private,
-            "created_at": _iso(memory.created_at),
-            "updated_at": _iso(memory.updated_at),
-            "event_time": _iso(memory.event_time),
-            "memory_metadata": dict(memory.metadata),
-        },
+    return _document(
+        memory.id,
+        memory.text,
+        **memory.flat_metadata(),
+        score=memory.score,
+        memory_metadata=dict(memory.metadata),
     )
 
 
-def paf_document(paf: Any) -> Document:
+def paf_document(paf: PAF) -> Document:
     """Build a document from a ``PAF`` (a permanent architectural fact).
 
     Args:
@@ -55,24 +54,21 @@ def paf_document(paf: Any) -> Document:
     Returns:
         The document; ``page_content`` is ``"AUTH-001: description"``.
     """
-    return Document(
-        id=paf.id,
-        page_content=f"{paf.id}: {paf.description}",
-        metadata={
-            "id": paf.id,
-            "layer": "paf",
-            "category": paf.category,
-            "status": str(paf.status),
-            "rationale": paf.rationale,
-            "version": paf.version,
-            "author": paf.author,
-            "created_at": _iso(paf.created_at),
-            "updated_at": _iso(paf.updated_at),
-        },
+    return _document(
+        paf.id,
+        f"{paf.id}: {paf.description}",
+        "paf",
+        category=paf.category,
+        status=str(paf.status),
+        rationale=paf.rationale,
+        version=paf.version,
+        author=paf.author,
+        created_at=_iso(paf.created_at),
+        updated_at=_iso(paf.updated_at),
     )
 
 
-def cache_entry_document(entry: Any) -> Document:
+def cache_entry_document(entry: CacheEntry) -> Document:
     """Build a document from a ``CacheEntry``.
 
     Args:
@@ -81,25 +77,22 @@ def cache_entry_document(entry: Any) -> Document:
     Returns:
         The document; ``page_content`` is the entry's content.
     """
-    return Document(
-        id=entry.id,
-        page_content=entry.content,
-        metadata={
-            "id": entry.id,
-            "layer": "cache",
-            "kind": entry.kind,
-            "role": entry.role,
-            "session_id": entry.session_id,
-            "author": entry.user_id,
-            "tags": list(entry.tags),
-            "importance": entry.importance,
-            "created_at": _iso(entry.created_at),
-            "expires_at": _iso(entry.expires_at),
-        },
+    return _document(
+        entry.id,
+        entry.content,
+        "cache",
+        kind=entry.kind,
+        role=entry.role,
+        session_id=entry.session_id,
+        author=entry.user_id,
+        tags=list(entry.tags),
+        importance=entry.importance,
+        created_at=_iso(entry.created_at),
+        expires_at=_iso(entry.expires_at),
     )
 
 
-def session_message_document(message: Any) -> Document:
+def session_message_document(message: SessionMessage) -> Document:
     """Build a document from a ``SessionMessage``.
 
     Args:
@@ -108,16 +101,13 @@ def session_message_document(message: Any) -> Document:
     Returns:
         The document; ``page_content`` is the message's content.
     """
-    return Document(
-        id=message.id,
-        page_content=message.content,
-        metadata={
-            "id": message.id,
-            "layer": "session",
-            "role": message.role,
-            "seq": message.seq,
-            "session_id": message.session_id,
-            "author": message.user_id,
-            "created_at": _iso(message.created_at),
-        },
+    return _document(
+        message.id,
+        message.content,
+        "session",
+        role=message.role,
+        seq=message.seq,
+        session_id=message.session_id,
+        author=message.user_id,
+        created_at=_iso(message.created_at),
     )

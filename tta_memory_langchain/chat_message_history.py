@@ -11,7 +11,6 @@ from tta_memory import MemoryWorkflowPrimitive
 from tta_memory.validation import check_id
 
 from tta_memory_langchain._convert import from_session_messages, to_session_item
-from tta_memory_langchain._memory import build_memory
 
 # Arguments of langchain-redis' RedisChatMessageHistory that name its own key layout and
 # index; the engine owns both, so they are accepted (drop-in use) and have no effect.
@@ -57,9 +56,10 @@ class TTAChatMessageHistory(BaseChatMessageHistory):
 
         Args:
             session_id: The session whose messages this history reads and writes.
-            redis_url: Redis URL (ignored when ``memory`` is given); ``None`` lets the
-                engine choose its configured or embedded server.
-            memory: An existing engine instance to share connections with.
+            redis_url: Redis URL when no ``memory`` is given; ``None`` lets the engine
+                choose its configured or embedded server.
+            memory: An existing engine instance to share connections with (not together
+                with ``redis_url``, ``user_id`` or ``workspace``).
             user_id: The acting user recorded on written messages (when building a new
                 engine).
             workspace: The tenant (when building a new engine).
@@ -70,7 +70,8 @@ class TTAChatMessageHistory(BaseChatMessageHistory):
                 for compatibility with ``RedisChatMessageHistory`` and ignored.
 
         Raises:
-            InvalidInputError: ``session_id`` is empty, too long or has control characters.
+            InvalidInputError: ``session_id`` is empty, too long or has control characters;
+                ``memory`` is not an engine instance, or is given with a scope.
             TypeError: An unknown keyword argument was given.
         """
         unknown = set(kwargs) - _LANGCHAIN_REDIS_LAYOUT_ARGS
@@ -81,7 +82,7 @@ class TTAChatMessageHistory(BaseChatMessageHistory):
         self.session_id = check_id("session_id", session_id)
         self.ttl = ttl
         self.limit = limit
-        self.memory = build_memory(
+        self.memory = MemoryWorkflowPrimitive.resolve(
             memory, redis_url=redis_url, user_id=user_id, workspace=workspace
         )
 

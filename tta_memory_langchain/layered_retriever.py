@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
@@ -11,8 +12,7 @@ from langchain_core.callbacks import (
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableConfig
-from pydantic import ConfigDict, Field
-from tta_memory import MemoryWorkflowPrimitive, WorkflowContext, WorkflowMode
+from tta_memory import WorkflowContext
 from tta_memory.errors import InvalidInputError
 from typing_extensions import override
 
@@ -22,7 +22,7 @@ from tta_memory_langchain._documents import (
     paf_document,
     session_message_document,
 )
-from tta_memory_langchain._memory import memory_from_fields
+from tta_memory_langchain._fields import StageFields
 
 Layer = Literal["paf", "deep", "cache", "session"]
 
@@ -32,7 +32,7 @@ _RUNNABLE_ARGS = frozenset({"verbose"})
 _ALL_LAYERS: tuple[Layer, ...] = ("paf", "deep", "cache", "session")
 
 
-class TTALayeredRetriever(BaseRetriever):
+class TTALayeredRetriever(StageFields, BaseRetriever):
     """Retriever returning the stage-aware context of a session as documents.
 
     Calls the engine's ``load_workflow_context`` for the configured stage and mode, with
@@ -55,29 +55,11 @@ class TTALayeredRetriever(BaseRetriever):
         ```
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    _SESSION_HINT: ClassVar[str] = (
+        "set session_id on the retriever, "
+        "pass session_id=... or config={'configurable': {'session_id': ...}}"
+    )
 
-    redis_url: str | None = Field(default=None, exclude=True)
-    """Redis URL used when no ``memory`` is given (``None``: the engine's default)."""
-    user_id: str | None = None
-    """Acting user used when no ``memory`` is given."""
-    workspace: str | None = None
-    """Workspace used when no ``memory`` is given."""
-    memory: MemoryWorkflowPrimitive = Field(default_factory=memory_from_fields, exclude=True)
-    """The engine instance read."""
-
-    session_id: str | None = None
-    """Session whose context is loaded (overridable per call)."""
-    stage: str = "understand"
-    """Workflow stage: understand, decompose, plan, implement, verify, review."""
-    mode: WorkflowMode | str = WorkflowMode.STANDARD
-    """Loading mode: ``rapid``, ``standard`` or ``augster_rigorous``."""
-    workflow_id: str | None = None
-    """Workflow id of the context (defaults to the session id)."""
-    workflow_metadata: dict[str, Any] = Field(default_factory=dict)
-    """``WorkflowContext.metadata`` (e.g. ``feature``, ``description``, ``group_id``)."""
-    policy: Any = None
-    """Optional ``StagePolicy`` overrides (dict or model) passed to the engine."""
     layers: tuple[Layer, ...] = _ALL_LAYERS
     """Layers to return, in the fixed order paf, deep, cache, session."""
 
@@ -99,11 +81,11 @@ class TTALayeredRetriever(BaseRetriever):
         configurable = (config or {}).get("configurable") or {}
         merged = dict(kwargs)
         for name in _CALL_ARGS:
-            if name not in merged and configurable.get(name) is not None:
+            if merged.get(name) is None and configurable.get(name) is not None:
                 merged[name] = configurable[name]
         return merged
 
-    def _load_args(self, query: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    def _call_args(self, query: str, overrides: dict[str, Any]) -> dict[str, Any]:
         """Build ``load_workflow_context`` arguments from fields and per-call overrides."""
         unknown = set(overrides) - set(_CALL_ARGS) - _RUNNABLE_ARGS
         if unknown:
@@ -111,31 +93,12 @@ class TTALayeredRetriever(BaseRetriever):
                 f"unknown retriever argument(s) {sorted(unknown)}; "
                 f"valid ones are {sorted(_CALL_ARGS)}"
             )
-        session_id = overrides.get("session_id", self.session_id)
-        if session_id is None:
-            raise InvalidInputError(
-                "TTALayeredRetriever needs a session id: set session_id on the retriever, "
-                "pass session_id=... or config={'configurable': {'session_id': ...}}"
-            )
-        workflow_id = overrides.get("workflow_id", self.workflow_id) or session_id
-        context = WorkflowContext(
-            workflow_id=workflow_id,
-            session_id=session_id,
-            metadata=dict(self.workflow_metadata),
-            state={},
-        )
-        return {
-            "context": context,
-            "stage": overrides.get("stage", self.stage),
-            "mode": overrides.get("mode", self.mode),
-            "query": query or None,
-            "policy": self.policy,
-        }
+        return self._load_args(self._session(overrides), query or None, overrides)
 
     def _documents(self, enriched: WorkflowContext) -> list[Document]:
         """Turn the loaded layers into documents, PAFs first."""
         loaded = enriched.metadata
-        build = {
+        build: dict[str, tuple[Any, Callable[[Any], Document]]] = {
             "paf": (loaded.get("pafs"), paf_document),
             "deep": (loaded.get("deep_memory"), deep_memory_document),
             "cache": (loaded.get("cache_memory"), cache_entry_document),
@@ -164,7 +127,7 @@ class TTALayeredRetriever(BaseRetriever):
         Raises:
             InvalidInputError: No session id, or an unknown stage, mode or argument.
         """
-        enriched = self.memory.sync.load_workflow_context(**self._load_args(query, kwargs))
+        enriched = self.memory.sync.load_workflow_context(**self._call_args(query, kwargs))
         return self._documents(enriched)
 
     async def _aget_relevant_documents(
@@ -183,5 +146,5 @@ class TTALayeredRetriever(BaseRetriever):
         Raises:
             InvalidInputError: No session id, or an unknown stage, mode or argument.
         """
-        enriched = await self.memory.load_workflow_context(**self._load_args(query, kwargs))
+        enriched = await self.memory.load_workflow_context(**self._call_args(query, kwargs))
         return self._documents(enriched)

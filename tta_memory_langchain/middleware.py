@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from langchain_core.runnables.base import coerce_to_runnable
-from pydantic import ConfigDict, Field
-from tta_memory import MemoryWorkflowPrimitive, WorkflowContext, WorkflowMode, render_context
+from tta_memory import WorkflowContext, render_context
 from tta_memory.errors import InvalidInputError
 from tta_memory.validation import check_id, check_text
 from typing_extensions import override
@@ -21,16 +20,13 @@ from tta_memory_langchain._convert import (
     text_for,
     to_session_item,
 )
-from tta_memory_langchain._memory import memory_from_fields
+from tta_memory_langchain._fields import StageFields
 
 if TYPE_CHECKING:
     from tta_memory_langchain.memory_chain import TTAMemoryChain
 
-# Read from config["configurable"] (then the input, then the middleware's own fields).
-_CONFIGURABLE = ("session_id", "stage", "mode", "workflow_id")
 
-
-class TTAMemoryMiddleware(RunnableSerializable[Any, dict[str, Any]]):
+class TTAMemoryMiddleware(StageFields, RunnableSerializable[Any, dict[str, Any]]):
     """Injects the stage-aware memory of a session into a chain and records the exchange.
 
     Placed first in a chain, ``middleware | prompt | model`` builds a
@@ -62,29 +58,11 @@ class TTAMemoryMiddleware(RunnableSerializable[Any, dict[str, Any]]):
         ```
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    _SESSION_HINT: ClassVar[str] = (
+        "pass config={'configurable': {'session_id': ...}}, put session_id in the input, "
+        "or set session_id on the middleware"
+    )
 
-    redis_url: str | None = Field(default=None, exclude=True)
-    """Redis URL used when no ``memory`` is given (``None``: the engine's default)."""
-    user_id: str | None = None
-    """Acting user used when no ``memory`` is given."""
-    workspace: str | None = None
-    """Workspace used when no ``memory`` is given."""
-    memory: MemoryWorkflowPrimitive = Field(default_factory=memory_from_fields, exclude=True)
-    """The engine instance read and written."""
-
-    session_id: str | None = None
-    """Default session (overridden by ``configurable`` or the input's ``session_id``)."""
-    stage: str = "understand"
-    """Workflow stage: understand, decompose, plan, implement, verify, review."""
-    mode: WorkflowMode | str = WorkflowMode.STANDARD
-    """Loading mode: ``rapid``, ``standard`` or ``augster_rigorous``."""
-    workflow_id: str | None = None
-    """Workflow id of the context (defaults to the session id)."""
-    workflow_metadata: dict[str, Any] = Field(default_factory=dict)
-    """``WorkflowContext.metadata`` (e.g. ``feature``, ``description``, ``group_id``)."""
-    policy: Any = None
-    """Optional ``StagePolicy`` overrides (dict or model) passed to the engine."""
     input_key: str = "input"
     """Input key holding the user's message (a string input is stored under it)."""
     context_key: str = "memory_context"
@@ -179,14 +157,14 @@ class TTAMemoryMiddleware(RunnableSerializable[Any, dict[str, Any]]):
         self, input: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig
     ) -> dict[str, Any]:
         values = self._normalise(input)
-        enriched = self.memory.sync.load_workflow_context(**self._load_args(values, config))
+        enriched = self.memory.sync.load_workflow_context(**self._call_args(values, config))
         return self._with_context(values, enriched)
 
     async def _ainject(
         self, input: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
     ) -> dict[str, Any]:
         values = self._normalise(input)
-        enriched = await self.memory.load_workflow_context(**self._load_args(values, config))
+        enriched = await self.memory.load_workflow_context(**self._call_args(values, config))
         return self._with_context(values, enriched)
 
     # --- recording (called by TTAMemoryChain) ------------------------------------------
@@ -237,23 +215,15 @@ class TTAMemoryMiddleware(RunnableSerializable[Any, dict[str, Any]]):
             f"got {type(input).__name__}"
         )
 
-    def _option(self, name: str, values: Mapping[str, Any], config: RunnableConfig) -> Any:
-        configurable = config.get("configurable") or {}
-        if configurable.get(name) is not None:
-            return configurable[name]
-        if name == "session_id" and values.get("session_id") is not None:
-            return values["session_id"]
-        return getattr(self, name)
+    @staticmethod
+    def _sources(
+        values: Mapping[str, Any], config: RunnableConfig
+    ) -> tuple[Mapping[str, Any], ...]:
+        """Per-call settings: ``configurable`` first, then (session id only) the input."""
+        return (config.get("configurable") or {}, {"session_id": values.get("session_id")})
 
     def _session_id(self, values: Mapping[str, Any], config: RunnableConfig) -> str:
-        session_id = self._option("session_id", values, config)
-        if session_id is None:
-            raise InvalidInputError(
-                "TTAMemoryMiddleware needs a session id: pass "
-                "config={'configurable': {'session_id': ...}}, put session_id in the input, "
-                "or set session_id on the middleware"
-            )
-        return str(session_id)
+        return str(self._session(*self._sources(values, config)))
 
     def _user_message(self, values: Mapping[str, Any]) -> BaseMessage:
         if self.input_key not in values:
@@ -264,24 +234,12 @@ class TTAMemoryMiddleware(RunnableSerializable[Any, dict[str, Any]]):
         value = values[self.input_key]
         return value if isinstance(value, BaseMessage) else HumanMessage(content=str(value))
 
-    def _load_args(self, values: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    def _call_args(self, values: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
         # Checked with the engine's validators before any model runs, so a call that is
         # bound to fail on recording fails before doing work.
         session_id = check_id("session_id", self._session_id(values, config))
         query = check_text("content", text_for(self._user_message(values)))
-        context = WorkflowContext(
-            workflow_id=self._option("workflow_id", values, config) or session_id,
-            session_id=session_id,
-            metadata=dict(self.workflow_metadata),
-            state={},
-        )
-        return {
-            "context": context,
-            "stage": self._option("stage", values, config),
-            "mode": self._option("mode", values, config),
-            "query": query,
-            "policy": self.policy,
-        }
+        return self._load_args(session_id, query, *self._sources(values, config))
 
     def _with_context(self, values: dict[str, Any], enriched: WorkflowContext) -> dict[str, Any]:
         values[self.context_key] = render_context(enriched, max_chars=self.max_chars)

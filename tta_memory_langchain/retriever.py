@@ -11,12 +11,10 @@ from langchain_core.callbacks import (
 )
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field
-from tta_memory import MemoryWorkflowPrimitive
 from tta_memory.errors import InvalidInputError
 
 from tta_memory_langchain._documents import deep_memory_document
-from tta_memory_langchain._memory import memory_from_fields
+from tta_memory_langchain._fields import EngineFields
 
 SearchMode = Literal["hybrid", "vector", "text"]
 
@@ -39,7 +37,7 @@ _RUNNABLE_ARGS = frozenset({"verbose"})
 _CALL_ALIASES = {"tags": "filter_tags"}
 
 
-class TTAMemoryRetriever(BaseRetriever):
+class TTAMemoryRetriever(EngineFields, BaseRetriever):
     """Retriever over tta-memory deep memory.
 
     Runs the engine's hybrid search (BM25 and vector KNN, rank-fused) with the filters set
@@ -61,17 +59,6 @@ class TTAMemoryRetriever(BaseRetriever):
         docs = retriever.invoke("how do we sign tokens?")
         ```
     """
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    redis_url: str | None = Field(default=None, exclude=True)
-    """Redis URL used when no ``memory`` is given (``None``: the engine's default)."""
-    user_id: str | None = None
-    """Acting user used when no ``memory`` is given."""
-    workspace: str | None = None
-    """Workspace used when no ``memory`` is given."""
-    memory: MemoryWorkflowPrimitive = Field(default_factory=memory_from_fields, exclude=True)
-    """The engine instance searched."""
 
     k: int = 4
     """Number of documents to return."""

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, BaseToolkit, InjectedToolArg, StructuredTool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from tta_memory import MemoryWorkflowPrimitive
 
-from tta_memory_langchain._memory import memory_from_fields
+from tta_memory_langchain._fields import EngineFields
 
 
 class SaveMemoryInput(BaseModel):
@@ -51,7 +51,7 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-class TTAMemoryToolkit(BaseToolkit):
+class TTAMemoryToolkit(EngineFields, BaseToolkit):
     """The tools an agent needs to use tta-memory.
 
     - ``save_memory(text, tags, memory_type)``: store a deep memory.
@@ -71,16 +71,6 @@ class TTAMemoryToolkit(BaseToolkit):
         ```
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    redis_url: str | None = Field(default=None, exclude=True)
-    """Redis URL used when no ``memory`` is given (``None``: the engine's default)."""
-    user_id: str | None = None
-    """Acting user used when no ``memory`` is given."""
-    workspace: str | None = None
-    """Workspace used when no ``memory`` is given."""
-    memory: MemoryWorkflowPrimitive = Field(default_factory=memory_from_fields, exclude=True)
-    """The engine instance the tools call."""
     session_id: str | None = None
     """Default session recorded on saved memories."""
     max_chars_per_memory: int = 400

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from llama_index.core.schema import NodeWithScore, TextNode
 from tta_memory import DeepMemory
 
@@ -17,10 +15,6 @@ _HIDDEN_FROM_LLM = [
     "updated_at",
     "metadata",
 ]
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def memory_to_node(memory: DeepMemory) -> NodeWithScore:
@@ -39,15 +33,7 @@ def memory_to_node(memory: DeepMemory) -> NodeWithScore:
         text=memory.text,
         metadata={
             "memory_id": memory.id,
-            "layer": "deep",
-            "tags": list(memory.tags),
-            "memory_type": memory.memory_type,
-            "author": memory.author,
-            "session_id": memory.session_id,
-            "private": memory.private,
-            "created_at": _iso(memory.created_at),
-            "updated_at": _iso(memory.updated_at),
-            "event_time": _iso(memory.event_time),
+            **memory.flat_metadata(),
             "metadata": dict(memory.metadata),
         },
         excluded_llm_metadata_keys=list(_HIDDEN_FROM_LLM),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage
@@ -12,7 +13,6 @@ from tta_memory import MemoryWorkflowPrimitive
 from tta_memory.errors import InvalidInputError
 from tta_memory.models import SessionMessage
 
-from tta_memory_llamaindex._engine import build_memory
 from tta_memory_llamaindex._messages import (
     from_engine_message,
     from_engine_messages,
@@ -92,9 +92,12 @@ class TTAChatStore(AsyncDBChatStore):
                 embedded server).
             user_id: Without ``memory``: the acting user.
             workspace: Without ``memory``: the tenant.
+
+        Raises:
+            InvalidInputError: ``memory`` is not an engine client, or is given with a scope.
         """
         super().__init__()
-        self._memory = build_memory(
+        self._memory = MemoryWorkflowPrimitive.resolve(
             memory, redis_url=redis_url, user_id=user_id, workspace=workspace
         )
 
@@ -262,6 +265,16 @@ class TTAChatStore(AsyncDBChatStore):
         else:
             await self._memory.replace_session_messages(key, [], archived=_archived(st))
 
+    @staticmethod
+    async def _oldest(
+        take: Callable[[str, int], Awaitable[list[SessionMessage]]], key: str, n: Any
+    ) -> list[ChatMessage]:
+        """Apply ``take`` (trim or archive) to the oldest ``n`` active messages of ``key``."""
+        n = _count(n)
+        if n == 0:
+            return []
+        return from_engine_messages(await take(key, n))
+
     async def delete_oldest_messages(self, key: str, n: int) -> list[ChatMessage]:
         """Delete the oldest ``n`` active messages of session ``key``.
 
@@ -272,10 +285,7 @@ class TTAChatStore(AsyncDBChatStore):
         Returns:
             The deleted messages, oldest first.
         """
-        n = _count(n)
-        if n == 0:
-            return []
-        return from_engine_messages(await self._memory.trim_session_messages(key, n))
+        return await self._oldest(self._memory.trim_session_messages, key, n)
 
     async def archive_oldest_messages(self, key: str, n: int) -> list[ChatMessage]:
         """Move the oldest ``n`` active messages of session ``key`` to its archive.
@@ -289,10 +299,7 @@ class TTAChatStore(AsyncDBChatStore):
         Returns:
             The archived messages, oldest first.
         """
-        n = _count(n)
-        if n == 0:
-            return []
-        return from_engine_messages(await self._memory.archive_session_messages(key, n))
+        return await self._oldest(self._memory.archive_session_messages, key, n)
 
     async def get_keys(self) -> list[str]:
         """List the sessions of the store's workspace.

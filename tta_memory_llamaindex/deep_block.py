@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any, Literal
 
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
-from llama_index.core.memory.memory import BaseMemoryBlock
-from tta_memory import DeepMemory, MemoryWorkflowPrimitive
+from tta_memory import DeepMemory
 
+from tta_memory_llamaindex._block import EngineMemoryBlock, Renders
 from tta_memory_llamaindex._budget import chars_for_tokens
-from tta_memory_llamaindex._engine import with_memory
 from tta_memory_llamaindex._messages import message_text
-
-_KEEP_RENDERS = 16
 
 
 def _turns(messages: list[ChatMessage]) -> list[list[ChatMessage]]:
@@ -33,7 +29,7 @@ def _turns(messages: list[ChatMessage]) -> list[list[ChatMessage]]:
     return turns
 
 
-class DeepMemoryBlock(BaseMemoryBlock[str]):
+class DeepMemoryBlock(EngineMemoryBlock):
     """A memory block backed by tta_memory deep memory (hybrid BM25 + vector search).
 
     ``aput`` receives the messages ``Memory`` flushes out of its short-term window and writes
@@ -58,9 +54,6 @@ class DeepMemoryBlock(BaseMemoryBlock[str]):
         description="Memory truncates blocks in ascending priority (0: never): targeted "
         "recall outlasts the stage context (priority 1).",
     )
-    memory: MemoryWorkflowPrimitive = Field(
-        exclude=True, description="The tta_memory engine client (workspace and user)."
-    )
     similarity_top_k: int = Field(default=5, ge=1, description="Memories to retrieve.")
     retrieval_context_window: int = Field(
         default=3, ge=1, description="Latest messages used as the search query."
@@ -79,18 +72,7 @@ class DeepMemoryBlock(BaseMemoryBlock[str]):
     search_mode: Literal["hybrid", "vector", "text"] = Field(default="hybrid")
     private: bool = Field(default=False, description="Write flushed memories as private.")
 
-    _renders: OrderedDict[str, list[str]] = PrivateAttr(default_factory=OrderedDict)
-
-    def __init__(self, **data: Any) -> None:
-        """Create the block.
-
-        Args:
-            **data: ``memory`` (an engine client) or ``redis_url``/``user_id``/``workspace``;
-                ``similarity_top_k``, ``retrieval_context_window``, ``tags``, ``memory_type``,
-                ``filter_tags``, ``session_only``, ``search_mode``, ``private``, ``name``,
-                ``priority``, ``accept_short_term_memory``.
-        """
-        super().__init__(**with_memory(data))
+    _renders: Renders[list[str]] = PrivateAttr(default_factory=Renders)
 
     async def _aput(self, messages: list[ChatMessage]) -> None:
         """Write flushed messages to deep memory, one memory per turn, in one batch."""
@@ -155,10 +137,7 @@ class DeepMemoryBlock(BaseMemoryBlock[str]):
         )
         lines = [self._line(m) for m in found]
         text = "\n".join(lines)
-        if text:
-            self._renders[text] = lines
-            while len(self._renders) > _KEEP_RENDERS:
-                self._renders.popitem(last=False)
+        self._renders.add(text, lines)
         return text
 
     @staticmethod

@@ -6,14 +6,13 @@ from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.bridge.pydantic import Field
-from llama_index.core.memory.memory import BaseMemoryBlock
-from tta_memory import MemoryWorkflowPrimitive, WorkflowContext, render_context
+from tta_memory import WorkflowContext, render_context
 from tta_memory.errors import InvalidInputError
 
-from tta_memory_llamaindex._engine import with_memory
+from tta_memory_llamaindex._block import EngineMemoryBlock
 
 
-class PAFMemoryBlock(BaseMemoryBlock[str]):
+class PAFMemoryBlock(EngineMemoryBlock):
     """A memory block holding the active Permanent Architectural Facts (PAFs) of a workspace.
 
     PAFs are authoritative constraints ("AUTH-001: use PyJWT"), so the block has priority 0:
@@ -34,9 +33,6 @@ class PAFMemoryBlock(BaseMemoryBlock[str]):
     accept_short_term_memory: bool = Field(
         default=False, description="PAFs are not derived from flushed chat messages."
     )
-    memory: MemoryWorkflowPrimitive = Field(
-        exclude=True, description="The tta_memory engine client (workspace and user)."
-    )
     categories: list[str] | None = Field(
         default=None, description="Only these PAF categories (e.g. ['AUTH']); None: all."
     )
@@ -54,7 +50,7 @@ class PAFMemoryBlock(BaseMemoryBlock[str]):
         # Checked before pydantic, which would wrap the typed error in a ValidationError.
         if data.get("priority", 0) != 0:
             raise InvalidInputError("a PAF block is never truncated: its priority must be 0")
-        super().__init__(**with_memory(data))
+        super().__init__(**data)
 
     async def _aget(self, messages: list[ChatMessage] | None = None, **block_kwargs: Any) -> str:
         """Return the active PAFs rendered as a markdown list ("" when there are none)."""

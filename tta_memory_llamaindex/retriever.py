@@ -13,7 +13,6 @@ from llama_index.core.vector_stores.types import MetadataFilters
 from tta_memory import MemoryWorkflowPrimitive
 from tta_memory.errors import InvalidInputError
 
-from tta_memory_llamaindex._engine import build_memory
 from tta_memory_llamaindex._filters import filters_to_kwargs
 from tta_memory_llamaindex._nodes import memory_to_node
 
@@ -75,7 +74,8 @@ class TTAMemoryRetriever(BaseRetriever):
             verbose: LlamaIndex verbose flag.
 
         Raises:
-            InvalidInputError: An unsupported filter, or a filter set twice.
+            InvalidInputError: An unsupported filter, or a filter set twice; ``memory`` is not
+                an engine client, or is given with a scope.
         """
         super().__init__(callback_manager=callback_manager, verbose=verbose)
         if (
@@ -86,7 +86,7 @@ class TTAMemoryRetriever(BaseRetriever):
             raise InvalidInputError(
                 f"similarity_top_k must be a positive integer, got {similarity_top_k!r}"
             )
-        self._memory = build_memory(
+        self._memory = MemoryWorkflowPrimitive.resolve(
             memory, redis_url=redis_url, user_id=user_id, workspace=workspace
         )
         self.similarity_top_k = similarity_top_k

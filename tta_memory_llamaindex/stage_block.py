@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
-from llama_index.core.memory.memory import BaseMemoryBlock
 from tta_memory import (
-    MemoryWorkflowPrimitive,
     StagePolicy,
     WorkflowContext,
     WorkflowMode,
@@ -17,16 +14,12 @@ from tta_memory import (
 )
 from tta_memory.policy import normalize_mode, normalize_stage
 
+from tta_memory_llamaindex._block import EngineMemoryBlock, Renders
 from tta_memory_llamaindex._budget import chars_for_tokens
-from tta_memory_llamaindex._engine import with_memory
 from tta_memory_llamaindex._messages import message_text
 
-# Rendered contexts kept so ``atruncate`` can re-render the same load with a smaller budget
-# instead of loading again (several Memory objects may share one block).
-_KEEP_RENDERS = 16
 
-
-class StageMemoryBlock(BaseMemoryBlock[str]):
+class StageMemoryBlock(EngineMemoryBlock):
     """A memory block that loads ``load_workflow_context`` for a workflow stage and mode.
 
     On each ``Memory.aget`` it loads the layered context of the Memory's session for
@@ -55,9 +48,6 @@ class StageMemoryBlock(BaseMemoryBlock[str]):
     accept_short_term_memory: bool = Field(
         default=False, description="Loading only; flushed messages are stored elsewhere."
     )
-    memory: MemoryWorkflowPrimitive = Field(
-        exclude=True, description="The tta_memory engine client (workspace and user)."
-    )
     stage: str = Field(default="implement", description="Workflow stage to load for.")
     mode: WorkflowMode = Field(default=WorkflowMode.STANDARD, description="Workflow mode.")
     workflow_id: str = Field(default="llamaindex", description="The WorkflowContext id.")
@@ -84,7 +74,7 @@ class StageMemoryBlock(BaseMemoryBlock[str]):
         default=1, ge=1, description="Latest user messages used as the deep-search query."
     )
 
-    _renders: OrderedDict[str, WorkflowContext] = PrivateAttr(default_factory=OrderedDict)
+    _renders: Renders[WorkflowContext] = PrivateAttr(default_factory=Renders)
 
     def __init__(self, **data: Any) -> None:
         """Create the block.
@@ -103,7 +93,7 @@ class StageMemoryBlock(BaseMemoryBlock[str]):
             data["stage"] = normalize_stage(data["stage"])
         if "mode" in data:
             data["mode"] = normalize_mode(data["mode"])
-        super().__init__(**with_memory(data))
+        super().__init__(**data)
 
     def _query(self, messages: list[ChatMessage] | None) -> str | None:
         """The latest user turns, so the deep search follows the conversation's topic."""
@@ -143,10 +133,7 @@ class StageMemoryBlock(BaseMemoryBlock[str]):
             policy=self._policy(),
         )
         text = self._render(enriched, self.max_chars)
-        if text:
-            self._renders[text] = enriched
-            while len(self._renders) > _KEEP_RENDERS:
-                self._renders.popitem(last=False)
+        self._renders.add(text, enriched)
         return text
 
     def _policy(self) -> StagePolicy | dict[str, Any] | None:

@@ -110,6 +110,29 @@ class DeepMemory(Record):
     event_time: datetime | None = None
     score: float | None = None
 
+    def flat_metadata(self) -> dict[str, Any]:
+        """The memory's attributes as flat, JSON-ready metadata for retrieval frameworks.
+
+        What the LangChain documents and LlamaIndex nodes of a deep memory carry in common;
+        each adapter adds its own keys (the id, the score, the memory's own ``metadata``).
+
+        Returns:
+            ``layer`` (``"deep"``), ``tags``, ``memory_type``, ``author``, ``session_id``,
+            ``private``, and ``created_at``, ``updated_at``, ``event_time`` as ISO 8601
+            strings (``event_time`` ``None`` when unset).
+        """
+        return {
+            "layer": "deep",
+            "tags": list(self.tags),
+            "memory_type": self.memory_type,
+            "author": self.author,
+            "session_id": self.session_id,
+            "private": self.private,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "event_time": self.event_time.isoformat() if self.event_time is not None else None,
+        }
+
 
 class PAFVersion(Record):
     """A past state of a PAF, kept when it is updated, deprecated or replaced."""

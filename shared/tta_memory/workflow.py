@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Mapping
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from redisvl.query.filter import Tag
 
@@ -68,6 +68,52 @@ class MemoryWorkflowPrimitive(DeepLayer):
     def __init__(self, redis_url: str | None = None, user_id: str = "default", **kwargs: Any):
         super().__init__(redis_url, user_id, **kwargs)
         self.policy: dict[tuple[str, str], StagePolicy] = dict(DEFAULT_POLICY)
+
+    @classmethod
+    def resolve(
+        cls,
+        memory: Self | None = None,
+        *,
+        redis_url: str | None = None,
+        user_id: str | None = None,
+        workspace: str | None = None,
+    ) -> Self:
+        """Return ``memory`` if given, else a new engine for the given server and scope.
+
+        The one way the LangChain and LlamaIndex adapters get hold of an engine: either the
+        caller's instance (sharing its connections, workspace and user) or one built from
+        ``redis_url``, ``user_id`` and ``workspace``, never a mix of both.
+
+        Args:
+            memory: An existing engine instance, or ``None`` to build one.
+            redis_url: Redis URL; ``None`` lets the engine choose (``TTA_MEMORY_REDIS_URL``,
+                ``REDIS_URL``, else its embedded server).
+            user_id: The acting user; ``None`` keeps the engine's default.
+            workspace: The tenant; ``None`` keeps the engine's default.
+
+        Returns:
+            ``memory``, or the new engine instance.
+
+        Raises:
+            InvalidInputError: ``memory`` is not an instance of this class, or is given
+                together with ``redis_url``, ``user_id`` or ``workspace``.
+        """
+        if memory is not None:
+            if not isinstance(memory, cls):
+                raise InvalidInputError(
+                    f"memory must be a {cls.__name__}, got {type(memory).__name__}"
+                )
+            if any(v is not None for v in (redis_url, user_id, workspace)):
+                raise InvalidInputError(
+                    "pass either memory= or redis_url/user_id/workspace, not both"
+                )
+            return memory
+        kwargs: dict[str, Any] = {"redis_url": redis_url}
+        if user_id is not None:
+            kwargs["user_id"] = user_id
+        if workspace is not None:
+            kwargs["workspace"] = workspace
+        return cls(**kwargs)
 
     @cached_property
     def paf_primitive(self) -> PAFPrimitive:

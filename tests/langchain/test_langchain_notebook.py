@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
-import pytest
-from nbclient import NotebookClient
 from tta_memory import MemoryWorkflowPrimitive
 
 from tta_memory_langchain import TTAChatMessageHistory
@@ -22,18 +21,10 @@ def _text(cell: nbformat.NotebookNode) -> str:
     return "".join(parts)
 
 
-def test_notebook_executes(redis_url: str, workspace: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The kernel is a subprocess: it inherits these variables.
-    monkeypatch.setenv("TTA_MEMORY_REDIS_URL", redis_url)
-    monkeypatch.setenv("TTA_MEMORY_WORKSPACE", workspace)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(
-        nb,
-        timeout=120,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
-    ).execute()
+def test_notebook_executes(
+    run_notebook: Callable[[Path], nbformat.NotebookNode], redis_url: str, workspace: str
+) -> None:
+    nb = run_notebook(NOTEBOOK)
 
     output = "\n".join(_text(cell) for cell in nb.cells if cell.cell_type == "code")
     assert "memory injected into the prompt" in output
