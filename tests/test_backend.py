@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import redis
-
 from tta_memory import MemoryWorkflowPrimitive, QueryEngineMissingError, Settings
 from tta_memory.server import find_redis_server
 

@@ -296,4 +296,3 @@ async def test_invalid_metadata_is_refused(memory, groups):
         await groups.create_group("g", metadata=bad)
     assert await memory.get_session_context("s") == []
     assert await groups.list_groups() == []
-
