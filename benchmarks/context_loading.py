@@ -25,6 +25,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -424,7 +425,7 @@ async def run(args: Any, url: str) -> dict[str, Any]:
         sizes["embedded_corpus"] = 0
     info = h.machine_info()
     h.print_header("Context loading at scale", info, url)
-    ws = Workspace(url, f"bench-ctx-{uuid.uuid4().hex[:8]}", sizes, args.out / "cache")
+    ws = Workspace(url, f"bench-ctx-{uuid.uuid4().hex[:8]}", sizes, args.cache_dir)
     print(
         f"  building {sizes['sessions']} sessions × {sizes['messages']} messages, "
         f"{sizes['pafs']} PAFs, {sizes['groups']} groups ..."
@@ -476,6 +477,12 @@ def add_arguments(parser: Any) -> None:
     """Context-loading options."""
     parser.add_argument(
         "--sizes", default=None, help="comma list of deep-memory counts, e.g. 10000,100000,1000000"
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=h.DEFAULT_OUT / "cache",
+        help="where embedded corpus vectors are cached (default benchmarks/results/cache/)",
     )
     parser.add_argument(
         "--full-grid-at",

@@ -14,6 +14,7 @@ import contextlib
 import copy
 import time
 import uuid
+import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -126,12 +127,15 @@ class LangChainRedis(System):
 
         if session not in self._histories:
             if not self._histories:
-                self._histories[session] = RedisChatMessageHistory(
-                    session_id=session,
-                    redis_url=self.url,
-                    index_name=f"bench_lc_{self.run_id}",
-                    key_prefix=f"bench_lc_{self.run_id}:",
-                )
+                with warnings.catch_warnings():
+                    # Deprecated in langchain-core 1.x, still the class users run.
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    self._histories[session] = RedisChatMessageHistory(
+                        session_id=session,
+                        redis_url=self.url,
+                        index_name=f"bench_lc_{self.run_id}",
+                        key_prefix=f"bench_lc_{self.run_id}:",
+                    )
             else:
                 # langchain-redis 0.2.6 cannot construct a history once its index exists under
                 # redis-py 8 (it parses FT.INFO as a list: AttributeError 'dict' object has no
