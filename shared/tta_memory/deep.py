@@ -354,6 +354,7 @@ class DeepLayer(CacheLayer):
         mode: str,
         *,
         policy: str | None = None,
+        max_terms: int = MAX_TEXT_TERMS,
     ) -> tuple[AsyncSearchIndex, list[Any]]:
         """The redisvl queries a search sends (one per ranking), sharing one filter.
 
@@ -363,6 +364,7 @@ class DeepLayer(CacheLayer):
             f: The filter.
             mode: ``hybrid``, ``vector`` or ``text``.
             policy: KNN hybrid policy (see :meth:`vector_policy`).
+            max_terms: BM25 keeps the last this many distinct terms of the query.
 
         Returns:
             The index and the queries to send together.
@@ -370,7 +372,7 @@ class DeepLayer(CacheLayer):
         index = await self._backend.deep_index(self.embedder)
         # BM25 cost grows with the number of OR'ed terms; the latest ones carry the intent.
         terms = list(dict.fromkeys(_NON_WORD.sub(" ", query).split()))
-        words = " ".join(terms[-MAX_TEXT_TERMS:])
+        words = " ".join(terms[-max_terms:])
         if not query.strip():
             q = FilterQuery(filter_expression=f, return_fields=RANK_FIELDS, num_results=limit)
             q.sort_by("created_at", asc=False)
@@ -511,6 +513,7 @@ class DeepLayer(CacheLayer):
         tags: list[str] | None = None,
         match_all_tags: bool = False,
         narrowed: bool = False,
+        max_terms: int = MAX_TEXT_TERMS,
     ) -> list[DeepMemory]:
         """Run the queries of a search in one round trip and fuse their rankings.
 
@@ -522,6 +525,7 @@ class DeepLayer(CacheLayer):
             tags: The filter's tags, for the query planner.
             match_all_tags: Whether the filter requires all tags.
             narrowed: Whether the filter narrows by anything but workspace and tags.
+            max_terms: BM25 keeps the last this many distinct terms of the query.
 
         Returns:
             The memories, best first.
@@ -530,7 +534,9 @@ class DeepLayer(CacheLayer):
         if query.strip() and mode != "text":
             depth = limit if mode != "hybrid" else max(limit * 3, 30)
             policy = await self.vector_policy(tags, match_all_tags, narrowed, depth)
-        index, queries = await self.deep_queries(query, limit, f, mode, policy=policy)
+        index, queries = await self.deep_queries(
+            query, limit, f, mode, policy=policy, max_terms=max_terms
+        )
         if not queries:
             return []
         results = (

@@ -41,6 +41,9 @@ from tta_memory.validation import check_id, check_text
 T = TypeVar("T")
 QUERY_MESSAGES = 3
 QUERY_CHARS = 1000
+# The conversation-derived query is long; its BM25 part keeps the latest terms (the vector
+# part reads it all): 24 OR'ed terms over 100k notes cost ~3x the time of 10.
+CONTEXT_TERMS = 10
 
 
 async def _timed(aw: Awaitable[T]) -> tuple[T, float]:
@@ -315,11 +318,14 @@ class MemoryWorkflowPrimitive(DeepLayer):
         """Hybrid search focused on ``tags``, topped up from unfocused results if it finds < k."""
         found: list[DeepMemory] = []
         if tags:
-            found = await self.ranked(text, k, self.deep_filter(tags), "hybrid", tags=tags)
+            found = await self.ranked(
+                text, k, self.deep_filter(tags), "hybrid", tags=tags, max_terms=CONTEXT_TERMS
+            )
             if len(found) >= k:
                 return found
         seen = {m.id for m in found}
-        for m in await self.ranked(text, k, self.deep_filter(), "hybrid"):
+        unfocused = self.ranked(text, k, self.deep_filter(), "hybrid", max_terms=CONTEXT_TERMS)
+        for m in await unfocused:
             if len(found) >= k:
                 break
             if m.id not in seen:
