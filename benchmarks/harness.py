@@ -18,7 +18,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -454,6 +462,33 @@ def redis_server(url: str | None) -> Iterator[str]:
         EmbeddedRedis(data_dir=Path(tmp)) as server,
     ):
         yield server.url
+
+
+def cli(
+    doc: str | None,
+    name: str,
+    run: Callable[[argparse.Namespace, str], Coroutine[Any, Any, dict[str, Any]]],
+    argv: Sequence[str] | None,
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> dict[str, Any]:
+    """The command-line entry point every benchmark module shares.
+
+    Args:
+        doc: The module docstring (its first line describes the command).
+        name: The benchmark's name.
+        run: The benchmark's ``run(args, url)``.
+        argv: Command-line arguments (``None``: ``sys.argv``).
+        add_arguments: The benchmark's own options, if any.
+
+    Returns:
+        The benchmark's result payload.
+    """
+    parser = base_parser(doc.splitlines()[0] if doc else name)
+    if add_arguments is not None:
+        add_arguments(parser)
+    args = parser.parse_args(argv)
+    with redis_server(args.url) as url:
+        return asyncio.run(run(args, url))
 
 
 def redis_client_kwargs(url: str) -> dict[str, Any]:

@@ -334,11 +334,7 @@ def add_arguments(parser: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command-line entry point."""
-    parser = h.base_parser(__doc__.splitlines()[0] if __doc__ else NAME)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    with h.redis_server(args.url) as url:
-        return asyncio.run(run(args, url))
+    return h.cli(__doc__, NAME, run, argv, add_arguments)
 
 
 if __name__ == "__main__":

@@ -417,9 +417,7 @@ async def run(args: Any, url: str) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command-line entry point."""
-    args = h.base_parser(__doc__.splitlines()[0] if __doc__ else NAME).parse_args(argv)
-    with h.redis_server(args.url) as url:
-        return asyncio.run(run(args, url))
+    return h.cli(__doc__, NAME, run, argv)
 
 
 if __name__ == "__main__":
