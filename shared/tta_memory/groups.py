@@ -89,6 +89,27 @@ def decode_group(doc: dict[str, Any]) -> SessionGroup:
     )
 
 
+def encode_group(group: SessionGroup, workspace: str) -> Mapping[Any, Any]:
+    """The hash fields of a group (the inverse of :func:`decode_group`)."""
+    created = repr(group.created_at.timestamp())
+    return {
+        "group_id": group.id,
+        "workspace": workspace,
+        "name": group.name,
+        "description": group.description,
+        "tags": TAG_SEPARATOR.join(group.tags),
+        "status": group.status.value,
+        "metadata": json.dumps(group.metadata, ensure_ascii=False),
+        "session_ids": TAG_SEPARATOR.join(group.session_ids),
+        "author": group.author,
+        "created_at": created,
+        "created": created,
+        "updated_at": repr(group.updated_at.timestamp()),
+        "closed_at": repr(group.closed_at.timestamp()) if group.closed_at else "",
+        "summary": group.summary or "",
+    }
+
+
 def _decode_row(values: list[Any]) -> dict[str, Any] | None:
     if values[0] is None:
         return None
@@ -186,24 +207,21 @@ class SessionGroupPrimitive(ScopedPrimitive):
         check_text("name", name)
         check_text("description", description, allow_empty=True)
         state = check_choice("status", status, STATUSES)
-        group_id = f"grp-{uuid.uuid4().hex[:16]}"
-        now = repr(time.time())
-        doc: Mapping[Any, Any] = {
-            "group_id": group_id,
-            "workspace": self.workspace,
-            "name": name,
-            "description": description,
-            "tags": TAG_SEPARATOR.join(check_tags(tags)),
-            "status": state,
-            "metadata": json.dumps(check_metadata(metadata), ensure_ascii=False),
-            "session_ids": "",
-            "author": self.user_id,
-            "created_at": now,
-            "created": now,
-            "updated_at": now,
-            "closed_at": now if state != "active" else "",
-            "summary": "",
-        }
+        now = datetime.now(UTC)
+        group = SessionGroup(
+            id=f"grp-{uuid.uuid4().hex[:16]}",
+            name=name,
+            description=description,
+            tags=check_tags(tags),
+            status=GroupStatus(state),
+            metadata=check_metadata(metadata),
+            author=self.user_id,
+            created_at=now,
+            updated_at=now,
+            closed_at=now if state != "active" else None,
+        )
+        group_id = group.id
+        doc = encode_group(group, self.workspace)
         await (await self._backend.client()).hset(self._keys.group(group_id), mapping=doc)
         return group_id
 

@@ -7,7 +7,6 @@ workspace moves to another embedding model.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -16,9 +15,9 @@ from redisvl.query.filter import Tag
 
 from tta_memory.deep import DEEP_FIELDS, decode_memory
 from tta_memory.errors import InvalidInputError
-from tta_memory.groups import GROUP_FIELDS, decode_group
+from tta_memory.groups import GROUP_FIELDS, decode_group, encode_group
 from tta_memory.models import PAF, DeepMemory, SessionGroup, SessionMessage
-from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
+from tta_memory.schema import SORTED_DIALECT
 from tta_memory.session import _dumps
 from tta_memory.workflow import MemoryWorkflowPrimitive
 
@@ -36,7 +35,6 @@ async def export_workspace(memory: MemoryWorkflowPrimitive) -> AsyncIterator[dic
         JSON-ready dicts with a ``type`` key.
     """
     st = await memory._backend.state()
-    k = memory._keys
     for session_id in reversed(await memory.list_sessions(limit=None)):
         for archived in (False, True):
             for m in await memory.get_session_context(session_id, None, archived=archived):
@@ -67,7 +65,6 @@ async def export_workspace(memory: MemoryWorkflowPrimitive) -> AsyncIterator[dic
     async for page in st.group_index.paginate(gq, page_size=PAGE):
         for doc in page:
             yield {"type": "group", **decode_group(doc).model_dump(mode="json")}
-    del k
 
 
 async def import_workspace(
@@ -124,25 +121,7 @@ async def import_workspace(
                 pipe.hset(k.pafs(), paf.id, paf.model_dump_json())
             else:
                 g = SessionGroup.model_validate(body)
-                pipe.hset(
-                    k.group(g.id),
-                    mapping={
-                        "group_id": g.id,
-                        "workspace": memory.workspace,
-                        "name": g.name,
-                        "description": g.description,
-                        "tags": TAG_SEPARATOR.join(g.tags),
-                        "status": g.status.value,
-                        "metadata": json.dumps(g.metadata, ensure_ascii=False),
-                        "session_ids": TAG_SEPARATOR.join(g.session_ids),
-                        "author": g.author,
-                        "created_at": repr(g.created_at.timestamp()),
-                        "created": repr(g.created_at.timestamp()),
-                        "updated_at": repr(g.updated_at.timestamp()),
-                        "closed_at": repr(g.closed_at.timestamp()) if g.closed_at else "",
-                        "summary": g.summary or "",
-                    },
-                )
+                pipe.hset(k.group(g.id), mapping=encode_group(g, memory.workspace))
         await pipe.execute()
     if deep:
         await _import_deep(memory, deep)
