@@ -35,16 +35,16 @@ async def test_concurrent_writers_from_several_primitives(redis_url, workspace):
         MemoryWorkflowPrimitive(redis_url, user_id=f"agent-{w}", workspace=workspace)
         for w in range(4)
     ]
-    await asyncio.gather(
-        *(
-            w.add_session_message("shared", "assistant", f"{w.user_id} #{i}")
-            for i in range(30)
-            for w in writers
-        )
-    )
+
+    async def write(w: MemoryWorkflowPrimitive) -> None:
+        # Calls in flight together have no promised order; one writer's awaited calls do.
+        for i in range(30):
+            await w.add_session_message("shared", "assistant", f"{w.user_id} #{i}")
+
+    await asyncio.gather(*(write(w) for w in writers))
     msgs = await writers[0].get_session_context("shared", limit=None)
     assert_strict_order(msgs, {f"{w.user_id} #{i}" for i in range(30) for w in writers})
-    # per writer, its own messages keep the order it issued them in
+    # per writer, the messages it awaited one after another keep that order
     for w in writers:
         mine = [int(m.content.split("#")[1]) for m in msgs if m.user_id == w.user_id]
         assert mine == sorted(mine) and len(mine) == 30

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from tta_memory import MemoryWorkflowPrimitive
 from tta_memory.errors import InvalidInputError, NotFoundError
+from tta_memory.stores.deep.planning import RRF_K
 
 CORPUS = [
     (
@@ -98,6 +99,44 @@ async def test_hybrid_search_ranks_the_relevant_memory_first(memory):
     assert results[0].id == ids[CORPUS[1][0]]
     assert all(r.score is not None for r in results)
     assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+
+
+async def test_hybrid_keeps_a_hit_only_the_full_text_ranking_finds(memory):
+    # 40 memories close in meaning to the query but sharing none of its words, and one far in
+    # meaning that holds its rare word: only BM25 ranks that one, and fusion must keep it.
+    await memory.create_deep_memories(
+        [{"text": f"Postgres connection pool sizes for service {i} were raised"} for i in range(40)]
+    )
+    odd = await memory.create_deep_memory("zq7 kettle descaling with vinegar")
+    query = "zq7 RDBMS throughput, SQL database capacity and concurrency limits"
+    vector_only = await memory.search_deep_memory(query, 10, search_mode="vector")
+    assert odd.id not in [h.id for h in vector_only]
+    assert [h.id for h in await memory.search_deep_memory(query, 10, search_mode="text")] == [
+        odd.id
+    ]
+    hybrid = await memory.search_deep_memory(query, limit=3)
+    assert odd.id in [h.id for h in hybrid]
+
+
+async def test_hybrid_scores_sum_both_rankings(memory):
+    ids = await _seed(memory)
+    hybrid = await memory.search_deep_memory("slow Postgres queries index", limit=5)
+    vector = await memory.search_deep_memory(
+        "slow Postgres queries index", limit=30, search_mode="vector"
+    )
+    text = await memory.search_deep_memory(
+        "slow Postgres queries index", limit=30, search_mode="text"
+    )
+    target = ids[CORPUS[2][0]]
+    # first in both rankings: its fused score is the sum of both reciprocal ranks
+    assert vector[0].id == text[0].id == target
+    assert hybrid[0].id == target
+    assert hybrid[0].score == pytest.approx(2 / (RRF_K + 1))
+    # a memory that only one ranking holds scores that ranking's share alone
+    only_vector = [h for h in hybrid if h.id not in {t.id for t in text}]
+    for h in only_vector:
+        rank = [v.id for v in vector].index(h.id) + 1
+        assert h.score == pytest.approx(1 / (RRF_K + rank))
 
 
 @pytest.mark.parametrize("mode", ["vector", "text"])

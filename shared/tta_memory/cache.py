@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redisvl.query import FilterQuery
-from redisvl.query.filter import FilterExpression, Num, Tag
+from redisvl.query.filter import FilterExpression, Num
 
 from tta_memory.backend import guarded
 from tta_memory.errors import InvalidInputError, NotFoundError
 from tta_memory.models import CacheEntry, DeepMemory
+from tta_memory.names import Tag
 from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
 from tta_memory.session import SessionLayer
 from tta_memory.validation import (
@@ -39,6 +40,7 @@ CACHE_FIELDS = [
     "metadata",
     "created",
     "expires_at",
+    "workspace",
 ]
 
 
@@ -62,13 +64,14 @@ def decode_entry(doc: dict[str, Any]) -> CacheEntry:
     )
 
 
-def decode_entries(docs: list[dict[str, Any]]) -> list[CacheEntry]:
-    """Rebuild the entries of a search result, skipping those that expired meanwhile.
+def decode_entries(docs: list[dict[str, Any]], workspace: str) -> list[CacheEntry]:
+    """Rebuild the entries of a search result of ``workspace``.
 
     An entry whose TTL ran out between the index match and the read comes back as a bare
-    key without fields; it is gone, so it is not returned.
+    key without fields; it is gone, so it is not returned. A row of another workspace is
+    never returned, whatever the tag matching did.
     """
-    return [decode_entry(d) for d in docs if "entry_id" in d]
+    return [decode_entry(d) for d in docs if "entry_id" in d and d.get("workspace") == workspace]
 
 
 class CacheLayer(SessionLayer):
@@ -191,7 +194,7 @@ class CacheLayer(SessionLayer):
         docs = await st.cache_index.query(
             self.cache_query(self.cache_filter(sessions, time_window_hours), limit)
         )
-        return decode_entries(docs)
+        return decode_entries(docs, self.workspace)
 
     async def _load_group(self, group_id: str) -> Any:
         from tta_memory.groups import fetch_group
@@ -216,7 +219,7 @@ class CacheLayer(SessionLayer):
         st = await self._backend.state()
         f = (Tag("workspace") == self.workspace) & (Tag("entry_id") == entry_id)
         docs = await st.cache_index.query(self.cache_query(f, 1))
-        entries = decode_entries(docs)
+        entries = decode_entries(docs, self.workspace)
         if not entries:
             raise NotFoundError(f"no cache entry {entry_id!r} (it may have expired)")
         entry = entries[0]

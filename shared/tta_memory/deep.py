@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,14 +18,23 @@ from typing import Any, Literal
 
 from redisvl.index import AsyncSearchIndex
 from redisvl.query import FilterQuery, TextQuery, VectorQuery
-from redisvl.query.filter import FilterExpression, Num, Tag
+from redisvl.query.filter import FilterExpression, Num
 
 from tta_memory.backend import guarded
 from tta_memory.cache import CacheLayer
 from tta_memory.errors import InvalidInputError, NotFoundError
 from tta_memory.keys import Keys
 from tta_memory.models import DeepMemory
+from tta_memory.names import Tag
 from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
+from tta_memory.stores.deep.planning import (
+    MAX_TEXT_TERMS,
+    Ranking,
+    fuse,
+    knn_policy,
+    search_depth,
+    text_terms,
+)
 from tta_memory.validation import (
     check_choice,
     check_datetime,
@@ -55,21 +63,10 @@ DEEP_FIELDS = [
     "event_time",
     "content_hash",
 ]
-# Hybrid fuses the KNN and BM25 rankings by reciprocal rank with a small constant, so each
-# ranking's top hits dominate: with the usual k=60 the long tails of two deep lists drown
-# them. LoCoMo recall@10 (1,982 questions): KNN 46.6, BM25 53.5, fused at k=60 47.8, at k=2
-# 61.4 (adding RediSearch's classic BM25 as a third ranking: 60.1).
-RRF_K = 2
-# Filters matching at least this share of the index run KNN over HNSW in batches; narrower
-# ones are brute-forced over the matches (RediSearch's own choice misjudges wide filters).
-BATCHES_MIN_SHARE = 0.05
-# A bound on BM25's OR'ed terms (its cost grows with them); questions fit well within it.
-MAX_TEXT_TERMS = 24
 # Rankings carry ids only; the winners' fields are read afterwards (less for Redis to load).
 RANK_FIELDS = ["memory_id"]
 MAX_LIMIT = 1000
 MAX_DEDUP = 10_000
-_NON_WORD = re.compile(r"[^\w\s]+")
 
 
 def _hash(*parts: str) -> str:
@@ -232,7 +229,7 @@ class DeepLayer(CacheLayer):
         lookup = FilterQuery(
             filter_expression=(Tag("workspace") == self.workspace)
             & (Tag("content_hash") == hashes),
-            return_fields=DEEP_FIELDS,
+            return_fields=[*DEEP_FIELDS, "workspace"],
             num_results=MAX_DEDUP,
         )
 
@@ -246,7 +243,9 @@ class DeepLayer(CacheLayer):
         stored = {
             (row["content_hash"], row["author"] if row.get("visibility") == "private" else ""): row
             for row in found
-            if "content_hash" in row
+            # The index matched the workspace tag; the row must hold exactly this workspace
+            # (dedup never returns another workspace's memory, whatever the tag matching does).
+            if "content_hash" in row and row.get("workspace") == self.workspace
         }
         result: list[DeepMemory | None] = [None] * len(docs)
         new: list[int] = []
@@ -339,12 +338,13 @@ class DeepLayer(CacheLayer):
             pipe.hmget(self._keys.deep_stats(), ["n", *(f"t:{t}" for t in tags)])
             pipe.hget(Keys.deep_total(self.settings.prefix), "n")
             counts, total = await pipe.execute()
-        ws, per_tag = int(counts[0] or 0), [int(c or 0) for c in counts[1:]]
-        estimate = ws
-        if per_tag:
-            estimate = min(per_tag) if match_all_tags else min(ws, sum(per_tag))
-        wide = total and estimate >= BATCHES_MIN_SHARE * int(total) and estimate >= 5 * depth
-        return "BATCHES" if wide else None
+        return knn_policy(
+            workspace_count=int(counts[0] or 0),
+            tag_counts=[int(c or 0) for c in counts[1:]],
+            match_all_tags=match_all_tags,
+            total=int(total or 0),
+            depth=depth,
+        )
 
     async def deep_queries(
         self,
@@ -371,14 +371,13 @@ class DeepLayer(CacheLayer):
         """
         index = await self._backend.deep_index(self.embedder)
         # BM25 cost grows with the number of OR'ed terms; the latest ones carry the intent.
-        terms = list(dict.fromkeys(_NON_WORD.sub(" ", query).split()))
-        words = " ".join(terms[-max_terms:])
+        words = " ".join(text_terms(query, max_terms))
         if not query.strip():
             q = FilterQuery(filter_expression=f, return_fields=RANK_FIELDS, num_results=limit)
             q.sort_by("created_at", asc=False)
             q.dialect(SORTED_DIALECT)
             return index, [q]
-        depth = limit if mode != "hybrid" else max(limit * 3, 30)
+        depth = search_depth(limit, mode)
         queries: list[Any] = []
         if mode in ("hybrid", "vector"):
             st = await self._backend.state()
@@ -410,32 +409,19 @@ class DeepLayer(CacheLayer):
         return index, queries
 
     @staticmethod
-    def fuse(
-        results: list[list[dict[str, Any]]], queries: list[Any], limit: int
-    ) -> list[tuple[str, float | None]]:
-        """Merge the rankings of :meth:`deep_queries`: RRF when several, else the query's score.
-
-        Returns:
-            ``(memory_id, score)`` pairs, best first.
-        """
-        if len(results) == 1:
-            q, rows = queries[0], results[0]
-            ranked: list[tuple[str, float | None]] = []
-            for row in rows[:limit]:
-                if isinstance(q, VectorQuery):
-                    ranked.append((row["memory_id"], 1.0 - float(row.get("vector_distance", 1.0))))
-                else:
-                    ranked.append(
-                        (row["memory_id"], float(row["score"]) if "score" in row else None)
-                    )
-            return ranked
-        fused: dict[str, float] = {}
-        for rows in results:
-            for rank, row in enumerate(rows):
-                memory_id = row["memory_id"]
-                fused[memory_id] = fused.get(memory_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-        best = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
-        return [(m, fused[m]) for m in best]
+    def rankings(results: list[list[dict[str, Any]]], queries: list[Any]) -> list[Ranking]:
+        """Each query's rows as a ranking of ``(memory_id, score)``, higher scores better."""
+        out: list[Ranking] = []
+        for q, rows in zip(queries, results, strict=True):
+            if isinstance(q, VectorQuery):
+                out.append(
+                    [(r["memory_id"], 1.0 - float(r.get("vector_distance", 1.0))) for r in rows]
+                )
+            else:
+                out.append(
+                    [(r["memory_id"], float(r["score"]) if "score" in r else None) for r in rows]
+                )
+        return out
 
     async def hydrate(self, ranked: list[tuple[str, float | None]]) -> list[DeepMemory]:
         """Load the ranked memories in one round trip (ones deleted meanwhile are skipped)."""
@@ -444,13 +430,19 @@ class DeepLayer(CacheLayer):
         client = await self._backend.client()
         async with client.pipeline(transaction=False) as pipe:
             for memory_id, _ in ranked:
-                pipe.hmget(self._keys.deep(memory_id), DEEP_FIELDS)
+                pipe.hmget(self._keys.deep(memory_id), [*DEEP_FIELDS, "workspace"])
             rows = await pipe.execute()
         return [
             decode_memory(row, score)
             for (_, score), row in zip(ranked, map(_row, rows), strict=True)
-            if row is not None
+            if row is not None and self._readable(row)
         ]
+
+    def _readable(self, row: Mapping[str, Any]) -> bool:
+        """Whether a stored row belongs to this workspace and is visible to this user."""
+        return row.get("workspace") == self.workspace and (
+            row.get("visibility") != "private" or row.get("author") == self.user_id
+        )
 
     @guarded
     async def search_deep_memory(
@@ -532,7 +524,7 @@ class DeepLayer(CacheLayer):
         """
         policy = None
         if query.strip() and mode != "text":
-            depth = limit if mode != "hybrid" else max(limit * 3, 30)
+            depth = search_depth(limit, mode)
             policy = await self.vector_policy(tags, match_all_tags, narrowed, depth)
         index, queries = await self.deep_queries(
             query, limit, f, mode, policy=policy, max_terms=max_terms
@@ -544,17 +536,13 @@ class DeepLayer(CacheLayer):
             if len(queries) > 1
             else [await index.query(queries[0])]
         )
-        return await self.hydrate(self.fuse(results, queries, limit))
+        return await self.hydrate(fuse(self.rankings(results, queries), limit))
 
     async def _fetch(self, memory_id: str) -> dict[str, Any]:
         check_id("memory_id", memory_id)
         client = await self._backend.client()
         row = _row(await client.hmget(self._keys.deep(memory_id), [*DEEP_FIELDS, "workspace"]))
-        if (
-            row is None
-            or row.get("workspace") != self.workspace
-            or (row.get("visibility") == "private" and row.get("author") != self.user_id)
-        ):
+        if row is None or not self._readable(row):
             raise NotFoundError(f"no deep memory {memory_id!r} in workspace {self.workspace!r}")
         return row
 

@@ -16,13 +16,14 @@ from typing import Any
 from pydantic import Field
 from redis.exceptions import WatchError
 from redisvl.query import FilterQuery
-from redisvl.query.filter import FilterExpression, Tag
+from redisvl.query.filter import FilterExpression
 
 from tta_memory.backend import Backend, guarded
 from tta_memory.base import ScopedPrimitive
 from tta_memory.errors import GroupClosedError, NotFoundError
 from tta_memory.keys import Keys
 from tta_memory.models import GroupStatus, SessionGroup, SessionMessage
+from tta_memory.names import Tag
 from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
 from tta_memory.session import decode_message
 from tta_memory.validation import (
@@ -311,14 +312,16 @@ class SessionGroupPrimitive(ScopedPrimitive):
         wanted = check_choice("status", status, STATUSES) if status is not None else None
         f = group_filter(self.workspace, tags=check_tags(tags), status=wanted)
         st = await self._backend.state()
-        return [decode_group(d) for d in await st.group_index.query(group_query(f))]
+        found = await st.group_index.query(group_query(f))
+        return [decode_group(d) for d in found if d.get("workspace") == self.workspace]
 
     @guarded
     async def get_session_groups(self, session_id: str) -> list[SessionGroup]:
         """The groups a session belongs to."""
         f = group_filter(self.workspace, session_id=check_id("session_id", session_id))
         st = await self._backend.state()
-        return [decode_group(d) for d in await st.group_index.query(group_query(f))]
+        found = await st.group_index.query(group_query(f))
+        return [decode_group(d) for d in found if d.get("workspace") == self.workspace]
 
     @guarded
     async def get_grouped_context(

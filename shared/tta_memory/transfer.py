@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from redisvl.query import FilterQuery
-from redisvl.query.filter import Tag
 
 from tta_memory.deep import DEEP_FIELDS, decode_memory
 from tta_memory.errors import InvalidInputError
 from tta_memory.groups import GROUP_FIELDS, decode_group, encode_group
 from tta_memory.models import PAF, DeepMemory, SessionGroup, SessionMessage
+from tta_memory.names import Tag
 from tta_memory.schema import SORTED_DIALECT
 from tta_memory.session import _dumps
 from tta_memory.workflow import MemoryWorkflowPrimitive

@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from tta_memory.errors import InvalidInputError
+from tta_memory.names import check_name, check_tags  # noqa: F401 (re-exported)
 
 MAX_CONTENT_CHARS = 1_000_000
-MAX_ID_CHARS = 512
-MAX_TAG_CHARS = 256
-MAX_TAGS = 64
-# Control characters are refused in ids and tags: \x1f separates tags inside the index.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def check_id(name: str, value: Any) -> str:
-    """Return ``value`` if it is a usable id (non-empty, no control characters, bounded)."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{name} must be a non-empty string, got {value!r}")
-    if len(value) > MAX_ID_CHARS:
-        raise InvalidInputError(f"{name} is longer than {MAX_ID_CHARS} characters")
-    if _CONTROL.search(value):
-        raise InvalidInputError(f"{name} must not contain control characters: {value!r}")
-    return value
+# The name rule (ids, scopes, tags) lives in tta_memory.names; these names keep old imports.
+check_id = check_name
 
 
 def check_text(name: str, value: Any, *, allow_empty: bool = False) -> str:
@@ -39,6 +25,10 @@ def check_text(name: str, value: Any, *, allow_empty: bool = False) -> str:
         raise InvalidInputError(
             f"{name} is {len(value):,} characters; the limit is {MAX_CONTENT_CHARS:,}"
         )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(f"{name} is not valid Unicode text (lone surrogate)") from exc
     return value
 
 
@@ -49,27 +39,6 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     if not isinstance(raw, str) or raw.lower() not in options:
         raise InvalidInputError(f"unknown {name} {value!r}; valid: {', '.join(options)}")
     return raw.lower()
-
-
-def check_tags(value: Any) -> list[str]:
-    """Return the tags as a de-duplicated list in their given order."""
-    if value is None:
-        return []
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise InvalidInputError(f"tags must be a list of strings, got {value!r}")
-    tags: list[str] = []
-    for tag in value:
-        if not isinstance(tag, str) or not tag.strip():
-            raise InvalidInputError(f"each tag must be a non-empty string, got {tag!r}")
-        if len(tag) > MAX_TAG_CHARS or _CONTROL.search(tag):
-            raise InvalidInputError(f"tag {tag!r} is too long or contains control characters")
-        if tag != tag.strip():
-            raise InvalidInputError(f"tag {tag!r} has leading or trailing whitespace")
-        if tag not in tags:
-            tags.append(tag)
-    if len(tags) > MAX_TAGS:
-        raise InvalidInputError(f"at most {MAX_TAGS} tags, got {len(tags)}")
-    return tags
 
 
 def check_metadata(value: Any) -> dict[str, Any]:

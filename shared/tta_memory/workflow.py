@@ -8,8 +8,6 @@ from collections.abc import Awaitable, Mapping
 from functools import cached_property
 from typing import Any, Self, TypeVar
 
-from redisvl.query.filter import Tag
-
 from tta_memory.backend import guarded
 from tta_memory.cache import decode_entries
 from tta_memory.deep import DeepLayer
@@ -27,6 +25,7 @@ from tta_memory.models import (
     WorkflowContext,
     WorkflowMode,
 )
+from tta_memory.names import Tag
 from tta_memory.paf import PAFPrimitive, decode_pafs, filter_pafs
 from tta_memory.policy import (
     DEFAULT_POLICY,
@@ -215,7 +214,7 @@ class MemoryWorkflowPrimitive(DeepLayer):
             report["paf"] = LayerReport(count=len(pafs), ms=direct_ms)
         if cell.groups:
             found, ms = rest.pop(0)
-            groups = [decode_group(d) for d in found]
+            groups = [decode_group(d) for d in found if d.get("workspace") == self.workspace]
             if meta_group:
                 row = _decode_row(rows[pos])
                 if (
@@ -227,7 +226,7 @@ class MemoryWorkflowPrimitive(DeepLayer):
             report["groups"] = LayerReport(count=len(groups), ms=ms)
         elif cell.cache_hours:
             found, ms = rest.pop(0)
-            cache = decode_entries(found)
+            cache = decode_entries(found, self.workspace)
             report["cache"] = LayerReport(count=len(cache), ms=ms)
 
         # Round 2: the deep search (and the cache across the group's sessions) together.
@@ -242,7 +241,7 @@ class MemoryWorkflowPrimitive(DeepLayer):
         results2 = list(await asyncio.gather(*round2))
         if cell.groups and cell.cache_hours:
             found, ms = results2.pop(0)
-            cache = decode_entries(found)
+            cache = decode_entries(found, self.workspace)
             report["cache"] = LayerReport(count=len(cache), ms=ms)
         deep: list[DeepMemory] = []
         if cell.deep_k:

@@ -1,0 +1,1 @@
+"""Deep memory: storage (CRUD, dedup, counters), search (filters, queries) and pure planning."""

@@ -1,0 +1,71 @@
+"""Deep-search planning without Redis: BM25 terms, the KNN policy and rank fusion."""
+
+from __future__ import annotations
+
+import pytest
+from tta_memory.stores.deep.planning import RRF_K, fuse, knn_policy, search_depth, text_terms
+
+
+def test_fusion_adds_every_rankings_contribution():
+    # "both" is second in each ranking; "vec" and "txt" are first in one ranking only.
+    vector = [("vec", 0.9), ("both", 0.8), ("v3", 0.1)]
+    text = [("txt", 7.0), ("both", 5.0), ("t3", 1.0)]
+    fused = dict(fuse([vector, text], limit=10))
+    assert fused["both"] == pytest.approx(2 / (RRF_K + 2))
+    assert fused["vec"] == pytest.approx(1 / (RRF_K + 1))
+    assert fused["txt"] == pytest.approx(1 / (RRF_K + 1))
+    # liked by both rankings beats liked by one (an overwrite instead of a sum fails here)
+    assert next(iter(fuse([vector, text], limit=10)))[0] == "both"
+
+
+def test_fusion_keeps_what_only_the_full_text_ranking_found():
+    vector = [(f"v{i}", 1.0 - i / 100) for i in range(30)]
+    text = [("keyword-hit", 12.0)]
+    top = [m for m, _ in fuse([vector, text], limit=3)]
+    assert "keyword-hit" in top
+    # and symmetrically, what only the vector ranking found
+    top = [m for m, _ in fuse([text, vector], limit=3)]
+    assert "v0" in top and "keyword-hit" in top
+
+
+def test_fusion_order_follows_summed_reciprocal_ranks():
+    a = [("x", None), ("y", None), ("z", None)]
+    b = [("z", None), ("y", None), ("x", None)]
+    c = [("y", None)]
+    assert next(m for m, _ in fuse([a, b, c], limit=3)) == "y"
+
+
+def test_one_ranking_keeps_its_own_scores_and_limit():
+    ranking = [("a", 0.9), ("b", 0.5), ("c", None)]
+    assert fuse([ranking], limit=2) == [("a", 0.9), ("b", 0.5)]
+    assert fuse([], limit=2) == []
+
+
+def test_text_terms_drop_syntax_and_keep_the_latest():
+    assert text_terms('say "hello" | @tags:{x} -world*') == ["say", "hello", "tags", "x", "world"]
+    assert text_terms("a b c a d", max_terms=2) == ["c", "d"]
+    assert text_terms("!!! ???") == []
+
+
+def test_search_depth_looks_deeper_for_hybrid():
+    assert search_depth(5, "hybrid") == 30
+    assert search_depth(20, "hybrid") == 60
+    assert search_depth(5, "vector") == 5
+
+
+@pytest.mark.parametrize(
+    ("counts", "tags", "all_tags", "total", "expected"),
+    [
+        (10_000, [], False, 100_000, "BATCHES"),  # a large workspace, no tags: wide
+        (100, [], False, 100_000, None),  # a small workspace: brute force
+        (10_000, [50, 60], False, 100_000, None),  # rare tags
+        (10_000, [9_000, 8_000], True, 100_000, "BATCHES"),  # common tags, all required
+        (10_000, [9_000, 10], True, 100_000, None),  # one rare tag, all required
+        (0, [], False, 0, None),  # empty index
+    ],
+)
+def test_knn_policy(counts, tags, all_tags, total, expected):
+    got = knn_policy(
+        workspace_count=counts, tag_counts=tags, match_all_tags=all_tags, total=total, depth=30
+    )
+    assert got == expected
