@@ -12,7 +12,7 @@ from tta_memory import (
     WorkflowMode,
     render_context,
 )
-from tta_memory.policy import normalize_mode, normalize_stage
+from tta_memory.loading.policy import normalize_mode, normalize_stage
 
 from tta_memory_llamaindex._block import EngineMemoryBlock, Renders
 from tta_memory_llamaindex._budget import chars_for_tokens

@@ -19,11 +19,15 @@ from tta_memory.errors import (
     UnsupportedURLError,
 )
 from tta_memory.groups import GroupSummary, SessionGroupPrimitive
+from tta_memory.literals import Layer, Role, SearchMode
+from tta_memory.loading.policy import DEFAULT_POLICY, StagePolicy
+from tta_memory.loading.render import render_context
 from tta_memory.models import (
     PAF,
     CacheEntry,
     DeepMemory,
     GroupStatus,
+    LoadedContext,
     LoadedItem,
     MemoryReport,
     PAFStatus,
@@ -33,8 +37,6 @@ from tta_memory.models import (
     WorkflowMode,
 )
 from tta_memory.paf import PAFPrimitive
-from tta_memory.policy import DEFAULT_POLICY, StagePolicy
-from tta_memory.render import render_context
 from tta_memory.sync import run_sync
 from tta_memory.workflow import MemoryWorkflowPrimitive
 
@@ -63,6 +65,8 @@ __all__ = [
     "GroupStatus",
     "GroupSummary",
     "InvalidInputError",
+    "Layer",
+    "LoadedContext",
     "LoadedItem",
     "MemoryReport",
     "MemoryWorkflowPrimitive",
@@ -70,6 +74,8 @@ __all__ = [
     "PAFPrimitive",
     "PAFStatus",
     "QueryEngineMissingError",
+    "Role",
+    "SearchMode",
     "ServerNotFoundError",
     "SessionGroup",
     "SessionGroupPrimitive",

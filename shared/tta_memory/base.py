@@ -1,19 +1,13 @@
-"""What every primitive shares: its scope (workspace, user) and its backend."""
+"""What every public primitive shares: its engine context (scope, keys, backend, settings,
+embedder)."""
 
 from __future__ import annotations
 
-import os
-from functools import cached_property
 from typing import Any
 
-from tta_memory.backend import Backend
 from tta_memory.config import Settings
-from tta_memory.embeddings import Embedder, make_embedder
-from tta_memory.keys import Keys
-from tta_memory.sync import SyncProxy
-from tta_memory.validation import check_id
-
-DEFAULT_WORKSPACE = "default"
+from tta_memory.context import EngineContext
+from tta_memory.embeddings import Embedder
 
 
 class ScopedPrimitive:
@@ -28,6 +22,8 @@ class ScopedPrimitive:
         vectorizer: Embedding model (redisvl vectorizer, LangChain ``Embeddings``, LlamaIndex
             ``BaseEmbedding``); ``None`` for the offline default.
         settings: Engine settings (key prefix, timeouts, retention).
+        context: An existing engine context to share (its connections and scope) instead of
+            the arguments above.
     """
 
     def __init__(
@@ -38,34 +34,45 @@ class ScopedPrimitive:
         workspace: str | None = None,
         vectorizer: Any = None,
         settings: Settings | None = None,
+        context: EngineContext | None = None,
     ) -> None:
-        self.user_id = check_id("user_id", user_id)
-        self.workspace = check_id(
-            "workspace", workspace or os.environ.get("TTA_MEMORY_WORKSPACE") or DEFAULT_WORKSPACE
+        self._ctx = context or EngineContext(
+            redis_url, user_id, workspace=workspace, vectorizer=vectorizer, settings=settings
         )
-        self.settings = settings or Settings()
-        self._backend = Backend.shared(redis_url, self.settings)
-        self._vectorizer_arg = vectorizer
-        self._keys = Keys(self.settings.prefix, self.workspace)
 
-    @cached_property
+    @property
+    def context(self) -> EngineContext:
+        """The engine context (scope, keys, backend, settings, embedder) this primitive uses."""
+        return self._ctx
+
+    @property
+    def user_id(self) -> str:
+        """The actor."""
+        return self._ctx.user_id
+
+    @property
+    def workspace(self) -> str:
+        """The tenant."""
+        return self._ctx.workspace
+
+    @property
+    def settings(self) -> Settings:
+        """The engine settings."""
+        return self._ctx.settings
+
+    @property
     def embedder(self) -> Embedder:
         """The embedding model of this primitive (loaded on first use)."""
-        return make_embedder(self._vectorizer_arg)
-
-    @cached_property
-    def sync(self) -> Any:
-        """Blocking twins of every coroutine method, usable inside a running loop too."""
-        return SyncProxy(self)
+        return self._ctx.embedder
 
     async def aclose(self) -> None:
         """Close this event loop's connections to Redis (they reopen on the next call)."""
-        await self._backend.aclose()
+        await self._ctx.backend.aclose()
 
     @property
     def redis_url(self) -> str:
         """The Redis URL in use."""
-        return self._backend.url
+        return self._ctx.backend.url
 
     def __repr__(self) -> str:
         return (

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Role = Literal["user", "assistant", "system", "tool"]
-ROLES: tuple[str, ...] = ("user", "assistant", "system", "tool")
-Layer = Literal["session", "cache", "deep", "paf"]
+from tta_memory.literals import ROLES as ROLES  # re-exported for older imports
+from tta_memory.literals import Layer, Role
 
 
 def utcnow() -> datetime:
@@ -180,6 +179,13 @@ class SessionGroup(Record):
     summary: str | None = None
 
 
+class GroupSummary(SessionGroup):
+    """A group with the size of each member session."""
+
+    message_counts: dict[str, int] = Field(default_factory=dict)
+    total_messages: int = 0
+
+
 class LayerReport(Record):
     """What one layer contributed to a loaded context."""
 
@@ -216,3 +222,55 @@ class MemoryReport(Record):
     total_ms: float
     query: str | None = None
     layers: dict[str, LayerReport] = Field(default_factory=dict)
+
+
+class LoadedContext(Record):
+    """What :meth:`~tta_memory.MemoryWorkflowPrimitive.load_context` loaded, typed per layer.
+
+    ``items`` lists everything in the engine's order (PAFs, deep memories best first, cache
+    newest first, session oldest first), each tagged with its layer.
+    """
+
+    stage: str
+    mode: WorkflowMode
+    query: str | None = None
+    session_context: list[SessionMessage] = Field(default_factory=list)
+    cache_memory: list[CacheEntry] = Field(default_factory=list)
+    deep_memory: list[DeepMemory] = Field(default_factory=list)
+    pafs: list[PAF] = Field(default_factory=list)
+    session_groups: list[SessionGroup] = Field(default_factory=list)
+    items: list[LoadedItem] = Field(default_factory=list)
+    report: MemoryReport
+
+    def metadata(self) -> dict[str, Any]:
+        """The guide's ``WorkflowContext.metadata`` keys, filled from this context."""
+        return {
+            "stage": self.stage,
+            "mode": self.mode.value,
+            "session_context": self.session_context,
+            "cache_memory": self.cache_memory,
+            "deep_memory": self.deep_memory,
+            "pafs": self.pafs,
+            "session_groups": self.session_groups,
+            "memories": self.items,
+            "memory_report": self.report,
+        }
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, Any]) -> LoadedContext:
+        """Read back what :meth:`metadata` wrote (missing layers are empty)."""
+        report = metadata.get("memory_report")
+        if not isinstance(report, MemoryReport):
+            report = MemoryReport(stage="", mode=WorkflowMode.STANDARD, total_ms=0.0)
+        return cls(
+            stage=report.stage,
+            mode=report.mode,
+            query=report.query,
+            session_context=list(metadata.get("session_context") or []),
+            cache_memory=list(metadata.get("cache_memory") or []),
+            deep_memory=list(metadata.get("deep_memory") or []),
+            pafs=list(metadata.get("pafs") or []),
+            session_groups=list(metadata.get("session_groups") or []),
+            items=list(metadata.get("memories") or []),
+            report=report,
+        )

@@ -1,74 +1,34 @@
-"""Layer 4 — PAFs, permanent architectural facts: a project's authoritative constraints.
-
-A workspace's PAFs live in one hash (id -> JSON), so loading all of them is one ``HGETALL`` and
-every change is an optimistic (``WATCH``) transaction on that single key.
-"""
+"""``PAFPrimitive``: the guide's PAF API (``memory.paf_primitive``), delegating to the PAF store."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
-from typing import Any
-
-from redis.exceptions import WatchError
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, cast
 
 from tta_memory.backend import guarded
 from tta_memory.base import ScopedPrimitive
-from tta_memory.errors import ConflictError, InvalidInputError, NotFoundError
-from tta_memory.models import PAF, PAFStatus, PAFVersion, utcnow
-from tta_memory.validation import check_choice, check_text
+from tta_memory.models import PAF, PAFStatus
+from tta_memory.stores.pafs import PAFStore
+from tta_memory.sync import SyncProxy
 
-_CATEGORY = re.compile(r"^[A-Z]{1,32}$")
-_FACT_ID = re.compile(r"^[0-9]{1,6}$")
-_PAF_ID = re.compile(r"^([A-Z]{1,32})-([0-9]{1,6})$")
-_MD_LINE = re.compile(r"^\s*[-*]\s+\*\*([A-Z]{1,32}-[0-9]{1,6})\*\*:\s?(.*?)\s*$")
-STATUSES = tuple(s.value for s in PAFStatus)
-
-
-def check_description(description: object) -> str:
-    """A PAF description: non-empty, one line (it is exported as one markdown list item)."""
-    text = check_text("description", description)
-    if "\n" in text or "\r" in text:
-        raise InvalidInputError(
-            "a PAF description is one line (it is exported as a markdown list item); "
-            "put details in the rationale"
-        )
-    return text
-
-
-def check_paf_id(paf_id: object) -> str:
-    """Return ``paf_id`` if it looks like ``AUTH-001``."""
-    if not isinstance(paf_id, str) or not _PAF_ID.match(paf_id):
-        raise InvalidInputError(
-            f"malformed PAF id {paf_id!r}: expected CATEGORY-NNN such as 'AUTH-001'"
-        )
-    return paf_id
-
-
-def decode_pafs(raw: Mapping[Any, Any]) -> list[PAF]:
-    """Parse an ``HGETALL`` of the PAF hash, sorted by id."""
-    return sorted((PAF.model_validate_json(v) for v in raw.values()), key=lambda p: p.id)
+if TYPE_CHECKING:
+    from tta_memory.sync_api import SyncPAFPrimitive
 
 
 class PAFPrimitive(ScopedPrimitive):
-    """Add, change, deprecate and list the PAFs of a workspace (``memory.paf_primitive``)."""
+    """Add, change, deprecate and list the PAFs of a workspace (``memory.paf_primitive``).
 
-    async def _change(self, paf_id: str, mutate: Callable[[PAF | None], PAF]) -> PAF:
-        key = self._keys.pafs()
-        client = await self._backend.client()
-        async with client.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(key)
-                    raw = await pipe.hget(key, paf_id)
-                    current = PAF.model_validate_json(raw) if raw else None
-                    paf = mutate(current)
-                    pipe.multi()
-                    pipe.hset(key, paf_id, paf.model_dump_json())
-                    await pipe.execute()
-                    return paf
-                except WatchError:
-                    continue
+    Takes the arguments of :class:`~tta_memory.base.ScopedPrimitive`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pafs = PAFStore(self._ctx)
+
+    @cached_property
+    def sync(self) -> SyncPAFPrimitive:
+        """Blocking twins of every coroutine method, usable inside a running loop too."""
+        return cast("SyncPAFPrimitive", SyncProxy(self))
 
     @guarded
     async def add_paf(
@@ -85,7 +45,7 @@ class PAFPrimitive(ScopedPrimitive):
         Args:
             category: Upper-case letters, e.g. ``AUTH``.
             fact_id: Digits, e.g. ``001``.
-            description: The constraint.
+            description: The constraint (one line).
             rationale: Why it holds.
             status: ``active`` (default) or ``proposed``.
 
@@ -95,46 +55,7 @@ class PAFPrimitive(ScopedPrimitive):
         Raises:
             ConflictError: The id exists with another description.
         """
-        if not isinstance(category, str) or not _CATEGORY.match(category):
-            raise InvalidInputError(f"category must be upper-case letters, got {category!r}")
-        if not isinstance(fact_id, str) or not _FACT_ID.match(fact_id):
-            raise InvalidInputError(f"fact_id must be digits such as '001', got {fact_id!r}")
-        check_description(description)
-        check_text("rationale", rationale, allow_empty=True)
-        state = PAFStatus(check_choice("status", status, STATUSES))
-        paf_id = f"{category}-{fact_id}"
-
-        def mutate(current: PAF | None) -> PAF:
-            if current is not None:
-                if current.description == description and current.rationale == rationale:
-                    return current
-                raise ConflictError(
-                    f"PAF {paf_id} exists with another description; use update_paf to change it"
-                )
-            now = utcnow()
-            return PAF(
-                id=paf_id,
-                category=category,
-                fact_id=fact_id,
-                description=description,
-                rationale=rationale,
-                status=state,
-                author=self.user_id,
-                created_at=now,
-                updated_at=now,
-            )
-
-        return await self._change(paf_id, mutate)
-
-    def _snapshot(self, paf: PAF) -> PAFVersion:
-        return PAFVersion(
-            version=paf.version,
-            description=paf.description,
-            rationale=paf.rationale,
-            status=paf.status,
-            changed_by=paf.author if paf.version == 1 and not paf.history else self.user_id,
-            changed_at=paf.updated_at,
-        )
+        return await self._pafs.add(category, fact_id, description, rationale, status=status)
 
     @guarded
     async def update_paf(
@@ -145,101 +66,39 @@ class PAFPrimitive(ScopedPrimitive):
         rationale: str | None = None,
         status: PAFStatus | str | None = None,
     ) -> PAF:
-        """Change a PAF; the previous version is kept in ``history``.
-
-        Returns:
-            The new version.
-        """
-        check_paf_id(paf_id)
-        if description is not None:
-            check_description(description)
-        if rationale is not None:
-            check_text("rationale", rationale, allow_empty=True)
-        new_status = PAFStatus(check_choice("status", status, STATUSES)) if status else None
-
-        def mutate(current: PAF | None) -> PAF:
-            if current is None:
-                raise NotFoundError(f"no PAF {paf_id} in workspace {self.workspace!r}")
-            return current.model_copy(
-                update={
-                    "description": description if description is not None else current.description,
-                    "rationale": rationale if rationale is not None else current.rationale,
-                    "status": new_status or current.status,
-                    "version": current.version + 1,
-                    "history": [*current.history, self._snapshot(current)],
-                    "updated_at": utcnow(),
-                }
-            )
-
-        return await self._change(paf_id, mutate)
+        """Change a PAF; the previous version is kept in ``history``. Returns the new version."""
+        return await self._pafs.update(
+            paf_id, description=description, rationale=rationale, status=status
+        )
 
     @guarded
     async def deprecate_paf(
         self, paf_id: str, reason: str, *, replaced_by: str | None = None
     ) -> PAF:
-        """Deprecate a PAF, or mark it replaced by another (which must exist). History is kept.
-
-        Returns:
-            The deprecated PAF.
-        """
-        check_paf_id(paf_id)
-        check_text("reason", reason)
-        if replaced_by is not None:
-            check_paf_id(replaced_by)
-            if replaced_by == paf_id:
-                raise InvalidInputError("a PAF cannot replace itself")
-            await self.get_paf(replaced_by)
-
-        def mutate(current: PAF | None) -> PAF:
-            if current is None:
-                raise NotFoundError(f"no PAF {paf_id} in workspace {self.workspace!r}")
-            return current.model_copy(
-                update={
-                    "status": PAFStatus.REPLACED if replaced_by else PAFStatus.DEPRECATED,
-                    "replaced_by": replaced_by,
-                    "deprecation_reason": reason,
-                    "version": current.version + 1,
-                    "history": [*current.history, self._snapshot(current)],
-                    "updated_at": utcnow(),
-                }
-            )
-
-        return await self._change(paf_id, mutate)
+        """Deprecate a PAF, or mark it replaced by another (which must exist). History is kept."""
+        return await self._pafs.deprecate(paf_id, reason, replaced_by=replaced_by)
 
     @guarded
     async def get_paf(self, paf_id: str) -> PAF:
         """Return one PAF (``NotFoundError`` if absent)."""
-        check_paf_id(paf_id)
-        raw = await (await self._backend.client()).hget(self._keys.pafs(), paf_id)
-        if raw is None:
-            raise NotFoundError(f"no PAF {paf_id} in workspace {self.workspace!r}")
-        return PAF.model_validate_json(raw)
+        return await self._pafs.get(paf_id)
 
     @guarded
     async def list_pafs(
         self, category: str | None = None, status: PAFStatus | str | None = None
     ) -> list[PAF]:
         """All PAFs of the workspace, by id, optionally of one category and status."""
-        if category is not None and (
-            not isinstance(category, str) or not _CATEGORY.match(category)
-        ):
-            raise InvalidInputError(f"category must be upper-case letters, got {category!r}")
-        wanted = check_choice("status", status, STATUSES) if status is not None else None
-        raw = await (await self._backend.client()).hgetall(self._keys.pafs())
-        return filter_pafs(decode_pafs(raw), [category] if category else None, wanted)
+        return await self._pafs.list_pafs(category, status)
 
     @guarded
     async def delete_paf(self, paf_id: str) -> None:
         """Remove a PAF and its history for good (prefer :meth:`deprecate_paf`)."""
-        check_paf_id(paf_id)
-        if not await (await self._backend.client()).hdel(self._keys.pafs(), paf_id):
-            raise NotFoundError(f"no PAF {paf_id} in workspace {self.workspace!r}")
+        await self._pafs.delete(paf_id)
 
     @guarded
     async def export_markdown(self, status: PAFStatus | str | None = PAFStatus.ACTIVE) -> str:
         """The PAFs as a markdown list, one ``- **AUTH-001**: description`` line each."""
-        pafs = await self.list_pafs(status=status)
-        return "".join(f"- **{p.id}**: {p.description}\n" for p in pafs)
+        return await self._pafs.export_markdown(status)
 
     @guarded
     async def import_markdown(self, text: str) -> list[PAF]:
@@ -248,32 +107,4 @@ class PAFPrimitive(ScopedPrimitive):
         Returns:
             The PAFs added or changed (unchanged ones are skipped).
         """
-        check_text("text", text, allow_empty=True)
-        entries = []
-        for line in text.splitlines():
-            match = _MD_LINE.match(line)
-            if match:
-                check_description(match.group(2))
-                entries.append((match.group(1), match.group(2)))
-            elif line.strip().startswith(("- **", "* **")):
-                raise InvalidInputError(f"malformed PAF line: {line!r}")
-        existing = {p.id: p for p in await self.list_pafs(status=None)}
-        changed = []
-        for paf_id, description in entries:
-            current = existing.get(paf_id)
-            if current is None:
-                category, fact_id = paf_id.split("-")
-                changed.append(await self.add_paf(category, fact_id, description))
-            elif current.description != description:
-                changed.append(await self.update_paf(paf_id, description=description))
-        return changed
-
-
-def filter_pafs(pafs: list[PAF], categories: list[str] | None, status: str | None) -> list[PAF]:
-    """Keep the PAFs of the given categories and status."""
-    return [
-        p
-        for p in pafs
-        if (categories is None or p.category in categories)
-        and (status is None or p.status == status)
-    ]
+        return await self._pafs.import_markdown(text)

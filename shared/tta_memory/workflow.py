@@ -1,57 +1,43 @@
-"""``MemoryWorkflowPrimitive``: the four layers behind one object, and stage-aware loading."""
+"""``MemoryWorkflowPrimitive``: the guide's flat API over the sibling stores, and stage-aware
+loading. Every method is an explicit delegation; the stores are also reachable directly as
+``memory.sessions``, ``.cache``, ``.deep``, ``.pafs`` and ``.groups``."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from functools import cached_property
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, cast
 
+from tta_memory import crosslayer
 from tta_memory.backend import guarded
-from tta_memory.cache import decode_entries
-from tta_memory.deep import DeepLayer
+from tta_memory.base import ScopedPrimitive
 from tta_memory.errors import InvalidInputError
-from tta_memory.groups import GROUP_FIELDS, _decode_row, decode_group, group_filter, group_query
+from tta_memory.literals import SearchMode
+from tta_memory.loading.loader import ContextLoader
+from tta_memory.loading.policy import DEFAULT_POLICY, StagePolicy
 from tta_memory.models import (
     PAF,
     CacheEntry,
     DeepMemory,
-    LayerReport,
-    LoadedItem,
-    MemoryReport,
-    SessionGroup,
+    LoadedContext,
     SessionMessage,
     WorkflowContext,
     WorkflowMode,
 )
-from tta_memory.names import Tag
-from tta_memory.paf import PAFPrimitive, decode_pafs, filter_pafs
-from tta_memory.policy import (
-    DEFAULT_POLICY,
-    StagePolicy,
-    normalize_mode,
-    normalize_stage,
-    resolve_policy,
-)
-from tta_memory.session import decode_message
-from tta_memory.validation import check_id, check_text
+from tta_memory.paf import PAFPrimitive
+from tta_memory.stores.cache import CacheStore
+from tta_memory.stores.deep import DeepStore
+from tta_memory.stores.groups import GroupStore
+from tta_memory.stores.pafs import PAFStore
+from tta_memory.stores.sessions import SessionStore
+from tta_memory.sync import SyncProxy
 
-T = TypeVar("T")
-QUERY_MESSAGES = 3
-QUERY_CHARS = 1000
-# The conversation-derived query is long; its BM25 part keeps the latest terms (the vector
-# part reads it all): 24 OR'ed terms over 100k notes cost ~3x the time of 10.
-CONTEXT_TERMS = 10
+if TYPE_CHECKING:
+    from tta_memory.sync_api import SyncMemoryWorkflowPrimitive
 
 
-async def _timed(aw: Awaitable[T]) -> tuple[T, float]:
-    start = time.perf_counter()
-    result = await aw
-    return result, (time.perf_counter() - start) * 1000
-
-
-class MemoryWorkflowPrimitive(DeepLayer):
+class MemoryWorkflowPrimitive(ScopedPrimitive):
     """The layered memory of one user in one workspace.
 
     Args:
@@ -62,6 +48,14 @@ class MemoryWorkflowPrimitive(DeepLayer):
         vectorizer: Embedding model; ``None`` for the offline all-MiniLM-L6-v2.
         settings: Engine settings.
 
+    Attributes:
+        sessions: The session layer (:class:`~tta_memory.stores.sessions.SessionStore`).
+        cache: The cache layer (:class:`~tta_memory.stores.cache.CacheStore`).
+        deep: Deep memory (:class:`~tta_memory.stores.deep.DeepStore`).
+        pafs: PAFs (:class:`~tta_memory.stores.pafs.PAFStore`).
+        groups: Session groups (:class:`~tta_memory.stores.groups.GroupStore`).
+        policy: The stage/mode policy table ``load_workflow_context`` reads.
+
     Example:
         >>> memory = MemoryWorkflowPrimitive(user_id="dev-alice")
         >>> await memory.add_session_message("s1", "user", "Implement JWT auth")
@@ -69,7 +63,16 @@ class MemoryWorkflowPrimitive(DeepLayer):
 
     def __init__(self, redis_url: str | None = None, user_id: str = "default", **kwargs: Any):
         super().__init__(redis_url, user_id, **kwargs)
+        ctx = self._ctx
+        self.sessions = SessionStore(ctx)
+        self.cache = CacheStore(ctx)
+        self.deep = DeepStore(ctx)
+        self.pafs = PAFStore(ctx)
+        self.groups = GroupStore(ctx)
         self.policy: dict[tuple[str, str], StagePolicy] = dict(DEFAULT_POLICY)
+        self._loader = ContextLoader(
+            ctx, self.sessions, self.cache, self.deep, self.pafs, self.groups
+        )
 
     @classmethod
     def resolve(
@@ -82,19 +85,9 @@ class MemoryWorkflowPrimitive(DeepLayer):
     ) -> Self:
         """Return ``memory`` if given, else a new engine for the given server and scope.
 
-        The one way the LangChain and LlamaIndex adapters get hold of an engine: either the
-        caller's instance (sharing its connections, workspace and user) or one built from
-        ``redis_url``, ``user_id`` and ``workspace``, never a mix of both.
-
-        Args:
-            memory: An existing engine instance, or ``None`` to build one.
-            redis_url: Redis URL; ``None`` lets the engine choose (``TTA_MEMORY_REDIS_URL``,
-                ``REDIS_URL``, else its embedded server).
-            user_id: The acting user; ``None`` keeps the engine's default.
-            workspace: The tenant; ``None`` keeps the engine's default.
-
-        Returns:
-            ``memory``, or the new engine instance.
+        The one way the adapters get hold of an engine: the caller's instance (sharing its
+        connections, workspace and user) or one built from ``redis_url``, ``user_id`` and
+        ``workspace``, never a mix of both.
 
         Raises:
             InvalidInputError: ``memory`` is not an instance of this class, or is given
@@ -118,16 +111,286 @@ class MemoryWorkflowPrimitive(DeepLayer):
         return cls(**kwargs)
 
     @cached_property
+    def sync(self) -> SyncMemoryWorkflowPrimitive:
+        """Blocking twins of every coroutine method, usable inside a running loop too."""
+        return cast("SyncMemoryWorkflowPrimitive", SyncProxy(self))
+
+    @cached_property
     def paf_primitive(self) -> PAFPrimitive:
-        """The PAF layer of the same workspace and user."""
-        paf = PAFPrimitive(user_id=self.user_id, workspace=self.workspace, settings=self.settings)
-        paf._backend = self._backend
-        return paf
+        """The guide's PAF API on the same engine context (workspace, user, connections)."""
+        return PAFPrimitive(context=self._ctx)
+
+    # --- layer 1: session ---------------------------------------------------------------
+
+    @guarded
+    async def add_session_message(
+        self,
+        session_id: str,
+        role: str,
+        content: str,
+        metadata: dict[str, Any] | None = None,
+        ttl_seconds: int | None = None,
+    ) -> SessionMessage:
+        """Append a message to a session (layer 1) and to the cache layer.
+
+        Args:
+            session_id: The session.
+            role: ``user``, ``assistant``, ``system`` or ``tool``.
+            content: Non-empty text (up to 1,000,000 characters).
+            metadata: JSON-serialisable data kept with the message, returned exactly.
+            ttl_seconds: Optional retention of the whole session, renewed by each write.
+
+        Returns:
+            The stored message with its sequence number.
+        """
+        return await self.sessions.add(session_id, role, content, metadata, ttl_seconds)
+
+    @guarded
+    async def add_session_messages(
+        self,
+        session_id: str,
+        messages: Iterable[Mapping[str, Any]],
+        ttl_seconds: int | None = None,
+        *,
+        archived: bool = False,
+    ) -> list[SessionMessage]:
+        """Append several messages (dicts of ``role``, ``content``, ``metadata``) atomically,
+        in order, in one round trip; ``archived=True`` appends to the archive instead."""
+        return await self.sessions.add_many(session_id, messages, ttl_seconds, archived=archived)
+
+    @guarded
+    async def get_session_context(
+        self, session_id: str, limit: int | None = 50, *, archived: bool = False
+    ) -> list[SessionMessage]:
+        """The latest ``limit`` messages of a session (``None``: all), oldest first."""
+        return await self.sessions.get(session_id, limit, archived=archived)
+
+    @guarded
+    async def count_session_messages(self, session_id: str, *, archived: bool = False) -> int:
+        """How many active (or archived) messages the session holds."""
+        return await self.sessions.count(session_id, archived=archived)
+
+    @guarded
+    async def delete_session_message(
+        self, session_id: str, *, message_id: str | None = None, position: int | None = None
+    ) -> SessionMessage:
+        """Delete one active message (and its cache copy) by id or 0-based position.
+
+        Raises:
+            NotFoundError: No such message or position.
+        """
+        return await crosslayer.delete_session_message(
+            self.sessions, self.cache, session_id, message_id=message_id, position=position
+        )
+
+    @guarded
+    async def archive_session_messages(self, session_id: str, n: int) -> list[SessionMessage]:
+        """Move the ``n`` oldest active messages to the session's archive, atomically."""
+        return await self.sessions.pop_oldest(session_id, n, archive=True)
+
+    @guarded
+    async def trim_session_messages(self, session_id: str, n: int) -> list[SessionMessage]:
+        """Delete the ``n`` oldest active messages (and their cache entries) atomically."""
+        return await crosslayer.trim_session_messages(self.sessions, self.cache, session_id, n)
+
+    @guarded
+    async def replace_session_messages(
+        self, session_id: str, messages: Iterable[Mapping[str, Any]], *, archived: bool = False
+    ) -> list[SessionMessage]:
+        """Replace the active (or archived) messages of a session atomically."""
+        return await self.sessions.replace(session_id, messages, archived=archived)
+
+    @guarded
+    async def clear_session(self, session_id: str) -> int:
+        """Delete every message of a session and its cache entries; return how many messages."""
+        return await crosslayer.clear_session(self.sessions, self.cache, session_id)
+
+    @guarded
+    async def list_sessions(self, limit: int | None = 1000) -> list[str]:
+        """Sessions of this workspace, most recently active first (``limit=None``: all)."""
+        return await self.sessions.list_sessions(limit)
+
+    # --- layer 2: cache -----------------------------------------------------------------
+
+    @guarded
+    async def add_cache_entry(
+        self,
+        content: str,
+        *,
+        session_id: str | None = None,
+        tags: list[str] | None = None,
+        importance: float = 0.5,
+        ttl_seconds: int = 86400,
+        metadata: dict[str, Any] | None = None,
+    ) -> CacheEntry:
+        """Add a short-lived note (0..1 ``importance``, ``ttl_seconds`` lifetime) to the cache."""
+        return await self.cache.add_note(
+            content,
+            session_id=session_id,
+            tags=tags,
+            importance=importance,
+            ttl_seconds=ttl_seconds,
+            metadata=metadata,
+        )
+
+    @guarded
+    async def get_cache_memory(
+        self,
+        session_id: str | None = None,
+        time_window_hours: float = 24,
+        *,
+        group_id: str | None = None,
+        limit: int = 100,
+    ) -> list[CacheEntry]:
+        """Recent activity, newest first: of one session, of a group's sessions, or (neither)
+        of all the caller's sessions, within ``time_window_hours``."""
+        return await crosslayer.cache_memory(
+            self.cache, self.groups, session_id, time_window_hours, group_id, limit
+        )
+
+    @guarded
+    async def promote_cache_entry(
+        self, entry_id: str, *, tags: list[str] | None = None, memory_type: str | None = None
+    ) -> DeepMemory:
+        """Copy a cache entry into deep memory (its tags, session and metadata come along)."""
+        return await crosslayer.promote_cache_entry(
+            self.cache, self.deep, entry_id, tags=tags, memory_type=memory_type
+        )
+
+    # --- layer 3: deep ------------------------------------------------------------------
+
+    @guarded
+    async def create_deep_memory(
+        self,
+        text: str,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        memory_type: str | None = None,
+        session_id: str | None = None,
+        private: bool = False,
+        event_time: datetime | None = None,
+    ) -> DeepMemory:
+        """Store a long-term memory. Storing the same text again returns the existing memory.
+
+        Args:
+            text: The memory.
+            tags: Tags for filtering.
+            metadata: JSON-serialisable data (``metadata["session_id"]`` fills ``session_id``,
+                ``metadata["category"]`` fills ``memory_type`` when they are not given).
+            memory_type: observation, pattern, decision, bug-resolution, …
+            session_id: The session it came from.
+            private: Visible to its author only.
+            event_time: When the remembered event happened.
+        """
+        item = {
+            "text": text,
+            "tags": tags,
+            "metadata": metadata,
+            "memory_type": memory_type,
+            "session_id": session_id,
+            "private": private,
+            "event_time": event_time,
+        }
+        return (await self.deep.create_many([item]))[0]
+
+    @guarded
+    async def create_deep_memories(
+        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 256
+    ) -> list[DeepMemory]:
+        """Store many memories (dicts of :meth:`create_deep_memory`'s arguments): batched
+        embedding and pipelined writes. Returns them in input order."""
+        return await self.deep.create_many(items, batch_size=batch_size)
+
+    @guarded
+    async def search_deep_memory(
+        self,
+        query: str = "",
+        limit: int = 10,
+        tags: list[str] | None = None,
+        *,
+        match_all_tags: bool = False,
+        memory_type: str | list[str] | None = None,
+        author: str | None = None,
+        session_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        search_mode: SearchMode = "hybrid",
+    ) -> list[DeepMemory]:
+        """Search long-term memories, best first, each with its ``score``.
+
+        Args:
+            query: Natural-language query; empty lists everything, newest first.
+            limit: At most this many results (1..1000).
+            tags: Keep memories with any of these tags (all of them with ``match_all_tags``).
+            match_all_tags: Require every tag.
+            memory_type: One type or a list of types.
+            author: Only memories written by this user.
+            session_id: Only memories from this session.
+            since: Created at or after.
+            until: Created at or before.
+            search_mode: ``hybrid`` (BM25 + vector, fused), ``vector`` or ``text``.
+        """
+        return await self.deep.search(
+            query,
+            limit,
+            tags,
+            match_all_tags=match_all_tags,
+            memory_type=memory_type,
+            author=author,
+            session_id=session_id,
+            since=since,
+            until=until,
+            search_mode=search_mode,
+        )
+
+    @guarded
+    async def get_deep_memory(self, memory_id: str) -> DeepMemory:
+        """Return one memory by id (``NotFoundError`` if absent or not visible)."""
+        return await self.deep.get(memory_id)
+
+    @guarded
+    async def update_deep_memory(
+        self,
+        memory_id: str,
+        *,
+        text: str | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        memory_type: str | None = None,
+    ) -> DeepMemory:
+        """Change a memory; a new text is re-embedded, unspecified fields are kept."""
+        return await self.deep.update(
+            memory_id, text=text, tags=tags, metadata=metadata, memory_type=memory_type
+        )
+
+    @guarded
+    async def delete_deep_memory(self, memory_id: str) -> None:
+        """Delete a memory (``NotFoundError`` if absent or not visible)."""
+        await self.deep.delete(memory_id)
+
+    # --- layer 4: PAFs and stage-aware loading ------------------------------------------
 
     @guarded
     async def get_active_pafs(self, category: str | None = None) -> list[PAF]:
         """All active PAFs of the workspace (of one category if given), in full."""
-        return await self.paf_primitive.list_pafs(category=category, status="active")
+        return await self.pafs.list_pafs(category, "active")
+
+    @guarded
+    async def load_context(
+        self,
+        context: WorkflowContext | Mapping[str, Any],
+        stage: str = "understand",
+        mode: WorkflowMode | str = WorkflowMode.STANDARD,
+        *,
+        query: str | None = None,
+        policy: StagePolicy | Mapping[str, Any] | None = None,
+    ) -> LoadedContext:
+        """What :meth:`load_workflow_context` loads, as a typed :class:`LoadedContext`."""
+        _, loaded = await self._loader.load(
+            context, stage, mode, table=self.policy, query=query, policy=policy
+        )
+        return loaded
 
     @guarded
     async def load_workflow_context(
@@ -152,181 +415,10 @@ class MemoryWorkflowPrimitive(DeepLayer):
 
         Returns:
             A new context whose ``metadata`` holds ``session_context``, ``cache_memory``,
-            ``deep_memory``, ``pafs``, ``session_groups``, ``memories`` and ``memory_report``.
+            ``deep_memory``, ``pafs``, ``session_groups``, ``memories`` and ``memory_report``
+            (filled from the :class:`LoadedContext`).
         """
-        started = time.perf_counter()
-        if isinstance(context, Mapping):
-            context = WorkflowContext.model_validate(dict(context))
-        if not isinstance(context, WorkflowContext):
-            raise InvalidInputError(
-                f"context must be a WorkflowContext, got {type(context).__name__}"
-            )
-        stage_name, mode_value = normalize_stage(stage), normalize_mode(mode)
-        cell = resolve_policy(self.policy, stage_name, mode_value, policy)
-        session_id = check_id("session_id", context.session_id)
-        if query is not None:
-            check_text("query", query, allow_empty=True)
-        meta_group = context.metadata.get("group_id")
-        if meta_group is not None:
-            check_id("group_id", meta_group)
-        st = await self._backend.state()
-        k = self._keys
-        report: dict[str, LayerReport] = {}
-
-        # Round 1: session, PAFs and the context's group in one pipeline; the session's groups
-        # and (outside group mode) the cache as concurrent index queries.
-        async def direct() -> list[Any]:
-            async with st.client.pipeline(transaction=False) as pipe:
-                if cell.messages:
-                    pipe.zrange(k.session_active(session_id), -cell.messages, -1, withscores=True)
-                if cell.pafs:
-                    pipe.hgetall(k.pafs())
-                if cell.groups and meta_group:
-                    pipe.hmget(k.group(meta_group), GROUP_FIELDS)
-                return list(await pipe.execute())
-
-        def cache_q(sessions: list[str] | None) -> Any:
-            f = self.cache_filter(sessions, cell.cache_hours)
-            f &= (Tag("session_id") != session_id) | (Tag("kind") == "note")
-            return self.cache_query(f, 100)
-
-        round1: list[Awaitable[Any]] = [_timed(direct())]
-        if cell.groups:
-            q = group_query(group_filter(self.workspace, session_id=session_id))
-            round1.append(_timed(st.group_index.query(q)))
-        elif cell.cache_hours:
-            round1.append(_timed(st.cache_index.query(cache_q(None))))
-        results = await asyncio.gather(*round1)
-        (rows, direct_ms), rest = results[0], list(results[1:])
-
-        messages: list[SessionMessage] = []
-        pafs: list[PAF] = []
-        groups: list[SessionGroup] = []
-        cache: list[CacheEntry] = []
-        pos = 0
-        if cell.messages:
-            messages = [decode_message(session_id, m, s) for m, s in rows[pos]]
-            pos += 1
-            report["session"] = LayerReport(count=len(messages), ms=direct_ms)
-        if cell.pafs:
-            pafs = filter_pafs(decode_pafs(rows[pos]), cell.paf_categories, "active")
-            pos += 1
-            report["paf"] = LayerReport(count=len(pafs), ms=direct_ms)
-        if cell.groups:
-            found, ms = rest.pop(0)
-            groups = [decode_group(d) for d in found if d.get("workspace") == self.workspace]
-            if meta_group:
-                row = _decode_row(rows[pos])
-                if (
-                    row is not None
-                    and row.get("workspace") == self.workspace
-                    and all(g.id != meta_group for g in groups)
-                ):
-                    groups.insert(0, decode_group(row))
-            report["groups"] = LayerReport(count=len(groups), ms=ms)
-        elif cell.cache_hours:
-            found, ms = rest.pop(0)
-            cache = decode_entries(found, self.workspace)
-            report["cache"] = LayerReport(count=len(cache), ms=ms)
-
-        # Round 2: the deep search (and the cache across the group's sessions) together.
-        search_text = self._deep_query_text(query, messages, context, groups)
-        round2: list[Awaitable[Any]] = []
-        if cell.groups and cell.cache_hours:
-            sessions = sorted({session_id, *(s for g in groups for s in g.session_ids)})
-            round2.append(_timed(st.cache_index.query(cache_q(sessions if groups else None))))
-        if cell.deep_k:
-            tags = sorted({t for g in groups for t in g.tags}) if cell.groups else []
-            round2.append(_timed(self._deep_for_stage(search_text, cell.deep_k, tags)))
-        results2 = list(await asyncio.gather(*round2))
-        if cell.groups and cell.cache_hours:
-            found, ms = results2.pop(0)
-            cache = decode_entries(found, self.workspace)
-            report["cache"] = LayerReport(count=len(cache), ms=ms)
-        deep: list[DeepMemory] = []
-        if cell.deep_k:
-            deep, ms = results2.pop(0)
-            report["deep"] = LayerReport(count=len(deep), ms=ms, query=search_text)
-
-        items = (
-            [
-                LoadedItem(layer="paf", id=p.id, text=p.description, created_at=p.created_at)
-                for p in pafs
-            ]
-            + [
-                LoadedItem(
-                    layer="deep", id=m.id, text=m.text, score=m.score, created_at=m.created_at
-                )
-                for m in deep
-            ]
-            + [
-                LoadedItem(layer="cache", id=e.id, text=e.content, created_at=e.created_at)
-                for e in cache
-            ]
-            + [
-                LoadedItem(layer="session", id=m.id, text=m.content, created_at=m.created_at)
-                for m in messages
-            ]
+        enriched, _ = await self._loader.load(
+            context, stage, mode, table=self.policy, query=query, policy=policy
         )
-        memory_report = MemoryReport(
-            stage=stage_name,
-            mode=mode_value,
-            query=search_text if cell.deep_k else None,
-            total_ms=(time.perf_counter() - started) * 1000,
-            layers=report,
-        )
-        return context.model_copy(
-            update={
-                "metadata": {
-                    **context.metadata,
-                    "stage": stage_name,
-                    "mode": mode_value.value,
-                    "session_context": messages,
-                    "cache_memory": cache,
-                    "deep_memory": deep,
-                    "pafs": pafs,
-                    "session_groups": groups,
-                    "memories": items,
-                    "memory_report": memory_report,
-                }
-            },
-            deep=False,
-        )
-
-    @staticmethod
-    def _deep_query_text(
-        query: str | None,
-        messages: list[SessionMessage],
-        context: WorkflowContext,
-        groups: list[SessionGroup],
-    ) -> str:
-        if query is not None:
-            return query
-        users = [m.content for m in messages if m.role == "user"][-QUERY_MESSAGES:]
-        if users:
-            return " ".join(users)[-QUERY_CHARS:]
-        parts = [
-            str(context.metadata[k])
-            for k in ("feature", "description")
-            if isinstance(context.metadata.get(k), str)
-        ]
-        parts += [g.description for g in groups if g.description]
-        return " ".join(parts)[:QUERY_CHARS] or context.workflow_id
-
-    async def _deep_for_stage(self, text: str, k: int, tags: list[str]) -> list[DeepMemory]:
-        """Hybrid search focused on ``tags``, topped up from unfocused results if it finds < k."""
-        found: list[DeepMemory] = []
-        if tags:
-            found = await self.ranked(
-                text, k, self.deep_filter(tags), "hybrid", tags=tags, max_terms=CONTEXT_TERMS
-            )
-            if len(found) >= k:
-                return found
-        seen = {m.id for m in found}
-        unfocused = self.ranked(text, k, self.deep_filter(), "hybrid", max_terms=CONTEXT_TERMS)
-        for m in await unfocused:
-            if len(found) >= k:
-                break
-            if m.id not in seen:
-                found.append(m)
-        return found
+        return enriched

@@ -1,0 +1,226 @@
+"""The batched loader behind ``load_workflow_context``: what each stage needs, from every
+layer, in as few round trips as the reads allow.
+
+Round 1 sends the session, the PAFs and the context's group as one pipeline (the stores' read
+specs) together with the session's groups (or, outside group mode, the cache) as index queries.
+Round 2 sends the deep search and the cache across the group's sessions together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Mapping
+from typing import Any, TypeVar
+
+from tta_memory.context import EngineContext, ReadSpec, run_specs
+from tta_memory.errors import InvalidInputError
+from tta_memory.literals import LAYERS
+from tta_memory.loading.policy import StagePolicy, normalize_mode, normalize_stage, resolve_policy
+from tta_memory.loading.query import CONTEXT_TERMS, context_query
+from tta_memory.models import (
+    PAF,
+    CacheEntry,
+    DeepMemory,
+    LayerReport,
+    LoadedContext,
+    LoadedItem,
+    MemoryReport,
+    SessionGroup,
+    SessionMessage,
+    WorkflowContext,
+    WorkflowMode,
+)
+from tta_memory.names import check_name
+from tta_memory.stores.cache import CacheStore
+from tta_memory.stores.deep import DeepStore
+from tta_memory.stores.groups import GroupStore
+from tta_memory.stores.pafs import PAFStore
+from tta_memory.stores.sessions import SessionStore
+from tta_memory.validation import check_text
+
+T = TypeVar("T")
+
+
+async def _timed(aw: Awaitable[T]) -> tuple[T, float]:
+    start = time.perf_counter()
+    result = await aw
+    return result, (time.perf_counter() - start) * 1000
+
+
+def ordered_items(
+    pafs: list[PAF], deep: list[DeepMemory], cache: list[CacheEntry], messages: list[SessionMessage]
+) -> list[LoadedItem]:
+    """Every loaded item tagged with its layer, in the engine's order (:data:`LAYERS`):
+    PAFs by id, deep memories best first, cache newest first, session oldest first."""
+    by_layer = {
+        "paf": [
+            LoadedItem(layer="paf", id=p.id, text=p.description, created_at=p.created_at)
+            for p in pafs
+        ],
+        "deep": [
+            LoadedItem(layer="deep", id=m.id, text=m.text, score=m.score, created_at=m.created_at)
+            for m in deep
+        ],
+        "cache": [
+            LoadedItem(layer="cache", id=e.id, text=e.content, created_at=e.created_at)
+            for e in cache
+        ],
+        "session": [
+            LoadedItem(layer="session", id=m.id, text=m.content, created_at=m.created_at)
+            for m in messages
+        ],
+    }
+    return [item for layer in LAYERS for item in by_layer[layer]]
+
+
+class ContextLoader:
+    """Loads a stage's context from the stores of one engine context."""
+
+    def __init__(
+        self,
+        ctx: EngineContext,
+        sessions: SessionStore,
+        cache: CacheStore,
+        deep: DeepStore,
+        pafs: PAFStore,
+        groups: GroupStore,
+    ) -> None:
+        self._ctx = ctx
+        self._sessions, self._cache, self._deep = sessions, cache, deep
+        self._pafs, self._groups = pafs, groups
+
+    async def load(
+        self,
+        context: WorkflowContext | Mapping[str, Any],
+        stage: str,
+        mode: WorkflowMode | str,
+        *,
+        table: Mapping[tuple[str, str], StagePolicy],
+        query: str | None = None,
+        policy: StagePolicy | Mapping[str, Any] | None = None,
+    ) -> tuple[WorkflowContext, LoadedContext]:
+        """Load what ``stage`` needs under ``mode`` (see ``load_workflow_context``)."""
+        started = time.perf_counter()
+        if isinstance(context, Mapping):
+            context = WorkflowContext.model_validate(dict(context))
+        if not isinstance(context, WorkflowContext):
+            raise InvalidInputError(
+                f"context must be a WorkflowContext, got {type(context).__name__}"
+            )
+        stage_name, mode_value = normalize_stage(stage), normalize_mode(mode)
+        cell = resolve_policy(table, stage_name, mode_value, policy)
+        session_id = check_name("session_id", context.session_id)
+        if query is not None:
+            check_text("query", query, allow_empty=True)
+        meta_group = context.metadata.get("group_id")
+        if meta_group is not None:
+            check_name("group_id", meta_group)
+        report: dict[str, LayerReport] = {}
+
+        # Round 1: one pipeline of the stores' read specs, plus one index query.
+        specs: list[ReadSpec[Any]] = []
+        if cell.messages:
+            specs.append(self._sessions.recent_spec(session_id, cell.messages))
+        if cell.pafs:
+            specs.append(self._pafs.list_spec(cell.paf_categories, "active"))
+        if cell.groups and meta_group:
+            specs.append(self._groups.get_spec(meta_group))
+        round1: list[Awaitable[Any]] = [_timed(run_specs(self._ctx, specs))]
+        if cell.groups:
+            round1.append(_timed(self._groups.of_session(session_id)))
+        elif cell.cache_hours:
+            round1.append(_timed(self._cache_for(None, cell, session_id)))
+        (replies, direct_ms), *rest = await asyncio.gather(*round1)
+        replies = list(replies)
+
+        messages: list[SessionMessage] = replies.pop(0) if cell.messages else []
+        if cell.messages:
+            report["session"] = LayerReport(count=len(messages), ms=direct_ms)
+        pafs: list[PAF] = replies.pop(0) if cell.pafs else []
+        if cell.pafs:
+            report["paf"] = LayerReport(count=len(pafs), ms=direct_ms)
+        groups: list[SessionGroup] = []
+        cache: list[CacheEntry] = []
+        if cell.groups:
+            groups, ms = rest.pop(0)
+            named = replies.pop(0) if meta_group else None
+            if named is not None and all(g.id != named.id for g in groups):
+                groups.insert(0, named)
+            report["groups"] = LayerReport(count=len(groups), ms=ms)
+        elif cell.cache_hours:
+            cache, ms = rest.pop(0)
+            report["cache"] = LayerReport(count=len(cache), ms=ms)
+
+        # Round 2: the deep search (and the cache across the group's sessions) together.
+        search_text = query
+        if search_text is None:
+            search_text = context_query(
+                [(m.role, m.content) for m in messages],
+                context.metadata,
+                [g.description for g in groups],
+                context.workflow_id,
+            )
+        round2: list[Awaitable[Any]] = []
+        group_cache = bool(cell.groups and cell.cache_hours)
+        if group_cache:
+            sessions = sorted({session_id, *(s for g in groups for s in g.session_ids)})
+            round2.append(_timed(self._cache_for(sessions if groups else None, cell, session_id)))
+        if cell.deep_k:
+            tags = sorted({t for g in groups for t in g.tags}) if cell.groups else []
+            round2.append(_timed(self._deep_for_stage(search_text, cell.deep_k, tags)))
+        results2 = list(await asyncio.gather(*round2))
+        if group_cache:
+            cache, ms = results2.pop(0)
+            report["cache"] = LayerReport(count=len(cache), ms=ms)
+        deep: list[DeepMemory] = []
+        if cell.deep_k:
+            deep, ms = results2.pop(0)
+            report["deep"] = LayerReport(count=len(deep), ms=ms, query=search_text)
+
+        loaded = LoadedContext(
+            stage=stage_name,
+            mode=mode_value,
+            query=search_text if cell.deep_k else None,
+            session_context=messages,
+            cache_memory=cache,
+            deep_memory=deep,
+            pafs=pafs,
+            session_groups=groups,
+            items=ordered_items(pafs, deep, cache, messages),
+            report=MemoryReport(
+                stage=stage_name,
+                mode=mode_value,
+                query=search_text if cell.deep_k else None,
+                total_ms=(time.perf_counter() - started) * 1000,
+                layers=report,
+            ),
+        )
+        enriched = context.model_copy(
+            update={"metadata": {**context.metadata, **loaded.metadata()}}, deep=False
+        )
+        return enriched, loaded
+
+    def _cache_for(
+        self, sessions: list[str] | None, cell: StagePolicy, session_id: str
+    ) -> Awaitable[list[CacheEntry]]:
+        return self._cache.recent(
+            sessions, cell.cache_hours, limit=100, exclude_messages_of=session_id
+        )
+
+    async def _deep_for_stage(self, text: str, k: int, tags: list[str]) -> list[DeepMemory]:
+        """Hybrid search focused on ``tags``, topped up from unfocused results if it finds < k."""
+        deep = self._deep
+        found: list[DeepMemory] = []
+        if tags:
+            f = deep.filter(tags)
+            found = await deep.ranked(text, k, f, tags=tags, max_terms=CONTEXT_TERMS)
+            if len(found) >= k:
+                return found
+        seen = {m.id for m in found}
+        for m in await deep.ranked(text, k, deep.filter(), max_terms=CONTEXT_TERMS):
+            if len(found) >= k:
+                break
+            if m.id not in seen:
+                found.append(m)
+        return found

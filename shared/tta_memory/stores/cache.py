@@ -1,0 +1,204 @@
+"""Layer 2 — the cache: recent session messages and short-lived notes, read by time window.
+
+Entries are hashes that expire by themselves; a RediSearch index serves the window queries.
+Session messages reach the cache through the session store's append script.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from redisvl.query import FilterQuery
+from redisvl.query.filter import FilterExpression, Num
+
+from tta_memory.context import EngineContext, guard_methods
+from tta_memory.errors import InvalidInputError
+from tta_memory.models import CacheEntry
+from tta_memory.names import Tag, check_name, check_tags
+from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
+from tta_memory.validation import check_metadata, check_positive, check_text
+
+CACHE_FIELDS = [
+    "entry_id",
+    "kind",
+    "content",
+    "role",
+    "session_id",
+    "user_id",
+    "tags",
+    "importance",
+    "metadata",
+    "created",
+    "expires_at",
+    "workspace",
+]
+MAX_DROP = 10_000  # cache entries of one session deleted with it
+
+
+def decode_entry(doc: dict[str, Any]) -> CacheEntry:
+    """Rebuild a :class:`CacheEntry` from a search result."""
+    tags = doc.get("tags") or ""
+    return CacheEntry(
+        id=doc["entry_id"],
+        kind=doc["kind"],
+        content=doc.get("content", ""),
+        role=doc.get("role") or None,
+        session_id=doc.get("session_id") or None,
+        user_id=doc["user_id"],
+        tags=tags.split(TAG_SEPARATOR) if tags else [],
+        importance=float(doc.get("importance") or 0.5),
+        metadata=json.loads(doc.get("metadata") or "{}"),
+        created_at=datetime.fromtimestamp(float(doc.get("created") or doc["created_at"]), UTC),
+        expires_at=datetime.fromtimestamp(float(doc["expires_at"]), UTC)
+        if doc.get("expires_at")
+        else None,
+    )
+
+
+def check_window(time_window_hours: Any) -> float:
+    """A positive number of hours."""
+    if (
+        isinstance(time_window_hours, bool)
+        or not isinstance(time_window_hours, int | float)
+        or not time_window_hours > 0
+    ):
+        raise InvalidInputError(
+            f"time_window_hours must be a positive number, got {time_window_hours!r}"
+        )
+    return float(time_window_hours)
+
+
+@guard_methods
+class CacheStore:
+    """The cache layer of one workspace (``memory.cache``)."""
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self._ctx = ctx
+
+    def _decode(self, docs: list[dict[str, Any]]) -> list[CacheEntry]:
+        # An entry whose TTL ran out between the index match and the read comes back as a
+        # bare key without fields: it is gone. A row of another workspace is never returned.
+        ws = self._ctx.workspace
+        return [decode_entry(d) for d in docs if "entry_id" in d and d.get("workspace") == ws]
+
+    def _filter(
+        self,
+        session_ids: Sequence[str] | None,
+        time_window_hours: float,
+        *,
+        exclude_messages_of: str | None = None,
+    ) -> FilterExpression:
+        since = time.time() - check_window(time_window_hours) * 3600
+        f = (Tag("workspace") == self._ctx.workspace) & (Num("created_at") >= since)
+        if session_ids is not None:
+            if not session_ids:
+                raise InvalidInputError("session_ids must not be empty")
+            f &= Tag("session_id") == [check_name("session_id", s) for s in session_ids]
+        else:
+            f &= Tag("user_id") == self._ctx.user_id
+        if exclude_messages_of is not None:
+            # The session's own messages are loaded by the session layer already.
+            f &= (Tag("session_id") != exclude_messages_of) | (Tag("kind") == "note")
+        return f
+
+    @staticmethod
+    def _query(f: FilterExpression, limit: int) -> FilterQuery:
+        q = FilterQuery(filter_expression=f, return_fields=CACHE_FIELDS, num_results=limit)
+        q.sort_by("created_at", asc=False)
+        q.dialect(SORTED_DIALECT)
+        return q
+
+    async def add_note(
+        self,
+        content: str,
+        *,
+        session_id: str | None = None,
+        tags: list[str] | None = None,
+        importance: float = 0.5,
+        ttl_seconds: int = 86400,
+        metadata: dict[str, Any] | None = None,
+    ) -> CacheEntry:
+        """Add a short-lived note (see ``MemoryWorkflowPrimitive.add_cache_entry``)."""
+        check_text("content", content)
+        if session_id is not None:
+            check_name("session_id", session_id)
+        tag_list = check_tags(tags)
+        if (
+            isinstance(importance, bool)
+            or not isinstance(importance, int | float)
+            or not 0 <= importance <= 1
+        ):
+            raise InvalidInputError(f"importance must be between 0 and 1, got {importance!r}")
+        check_positive("ttl_seconds", ttl_seconds)
+        meta = check_metadata(metadata)
+        now = time.time()
+        entry_id = uuid.uuid4().hex
+        doc = {
+            "entry_id": entry_id,
+            "kind": "note",
+            "workspace": self._ctx.workspace,
+            "user_id": self._ctx.user_id,
+            "session_id": session_id or "",
+            "role": "",
+            "content": content,
+            "metadata": json.dumps(meta, ensure_ascii=False),
+            "tags": TAG_SEPARATOR.join(tag_list),
+            "importance": repr(float(importance)),
+            "created_at": repr(now),
+            "created": repr(now),
+            "expires_at": repr(now + ttl_seconds),
+        }
+        st = await self._ctx.backend.state()
+        key = self._ctx.keys.cache_entry(entry_id, session_id)
+        await st.cache_index.load([doc], keys=[key], ttl=ttl_seconds)
+        return decode_entry(doc)
+
+    async def recent(
+        self,
+        session_ids: Sequence[str] | None = None,
+        time_window_hours: float = 24,
+        *,
+        limit: int = 100,
+        exclude_messages_of: str | None = None,
+    ) -> list[CacheEntry]:
+        """Entries of the window, newest first.
+
+        Args:
+            session_ids: These sessions (any user); ``None``: the caller's entries.
+            time_window_hours: How far back.
+            limit: At most this many.
+            exclude_messages_of: Leave out the messages (not the notes) of this session.
+        """
+        check_positive("limit", limit)
+        f = self._filter(session_ids, time_window_hours, exclude_messages_of=exclude_messages_of)
+        st = await self._ctx.backend.state()
+        return self._decode(await st.cache_index.query(self._query(f, limit)))
+
+    async def get(self, entry_id: str) -> CacheEntry | None:
+        """One entry of this workspace by id (``None`` if absent or expired)."""
+        check_name("entry_id", entry_id)
+        f = (Tag("workspace") == self._ctx.workspace) & (Tag("entry_id") == entry_id)
+        st = await self._ctx.backend.state()
+        entries = self._decode(await st.cache_index.query(self._query(f, 1)))
+        return entries[0] if entries else None
+
+    async def delete_messages(self, session_id: str, message_ids: Sequence[str]) -> None:
+        """Delete the cache mirrors of these session messages."""
+        if message_ids:
+            keys = [self._ctx.keys.cache_entry(m, session_id) for m in message_ids]
+            await (await self._ctx.client()).delete(*keys)
+
+    async def drop_session(self, session_id: str) -> None:
+        """Delete every entry (messages and notes) of a session."""
+        check_name("session_id", session_id)
+        f = (Tag("workspace") == self._ctx.workspace) & (Tag("session_id") == session_id)
+        q = FilterQuery(filter_expression=f, return_fields=["entry_id"], num_results=MAX_DROP)
+        st = await self._ctx.backend.state()
+        docs = await st.cache_index.query(q)
+        if docs:
+            await st.client.delete(*[d["id"] for d in docs])

@@ -1,0 +1,73 @@
+"""How a deep memory is stored: its hash fields and their decoding (shared by storage and
+search)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from tta_memory.models import DeepMemory
+from tta_memory.schema import TAG_SEPARATOR
+
+DEEP_FIELDS = [
+    "memory_id",
+    "text",
+    "tags",
+    "memory_type",
+    "metadata",
+    "author",
+    "session_id",
+    "visibility",
+    "created",
+    "updated",
+    "event",
+    "updated_at",  # rounded; read only for memories written before "updated"/"event" existed
+    "event_time",
+    "content_hash",
+    "workspace",
+]
+
+
+def content_hash(*parts: str) -> str:
+    """A short SHA-256 of the parts (memory ids and dedup keys)."""
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
+
+
+def _ts(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(float(value), UTC) if value not in (None, "") else None
+
+
+def decode_memory(doc: Mapping[str, Any], score: float | None = None) -> DeepMemory:
+    """Rebuild a :class:`DeepMemory` from a search result or a hash."""
+    tags = doc.get("tags") or ""
+    # Indexed numeric fields come back from FT.SEARCH rounded to 12 digits; "created",
+    # "updated" and "event" keep the exact values (the *_at fields are for filtering).
+    created = _ts(doc.get("created") or doc.get("created_at")) or datetime.fromtimestamp(0, UTC)
+    return DeepMemory(
+        id=doc["memory_id"],
+        text=doc["text"],
+        tags=tags.split(TAG_SEPARATOR) if tags else [],
+        memory_type=doc.get("memory_type") or "observation",
+        metadata=json.loads(doc.get("metadata") or "{}"),
+        author=doc["author"],
+        session_id=doc.get("session_id") or None,
+        private=doc.get("visibility") == "private",
+        created_at=created,
+        updated_at=_ts(doc.get("updated") or doc.get("updated_at")) or created,
+        event_time=_ts(doc.get("event") or doc.get("event_time")),
+        score=score,
+    )
+
+
+def decode_row(values: Sequence[Any]) -> dict[str, Any] | None:
+    """The fields of an ``HMGET`` of :data:`DEEP_FIELDS` (``None`` if the key is absent)."""
+    if all(v is None for v in values):
+        return None
+    return {
+        k: (v.decode() if isinstance(v, bytes) else v)
+        for k, v in zip(DEEP_FIELDS, values, strict=True)
+        if v is not None
+    }

@@ -1,0 +1,253 @@
+"""Deep-memory storage: create (with content-hash dedup), read, update, delete, and the
+per-workspace counters the search planner reads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any
+
+from redisvl.query import FilterQuery
+
+from tta_memory.context import EngineContext, guard_methods
+from tta_memory.errors import InvalidInputError, NotFoundError
+from tta_memory.keys import Keys
+from tta_memory.models import DeepMemory
+from tta_memory.names import Tag, check_name, check_tags
+from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
+from tta_memory.stores.deep.records import DEEP_FIELDS, content_hash, decode_memory, decode_row
+from tta_memory.validation import check_datetime, check_metadata, check_positive, check_text
+
+MAX_DEDUP = 10_000
+EXPORT_PAGE = 500
+_ITEM_FIELDS = {"text", "tags", "metadata", "memory_type", "session_id", "private", "event_time"}
+
+
+@guard_methods
+class DeepStorage:
+    """Create, read, update and delete the deep memories of one workspace."""
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self._ctx = ctx
+
+    def encode(self, item: Mapping[str, Any], now: float) -> dict[str, Any]:
+        """Validate one create request and return its hash fields (without id and embedding)."""
+        ctx = self._ctx
+        text = check_text("text", item.get("text"))
+        metadata = check_metadata(item.get("metadata"))
+        session_id = item.get("session_id")
+        if session_id is None and isinstance(metadata.get("session_id"), str):
+            session_id = metadata["session_id"]
+        if session_id is not None:
+            check_name("session_id", session_id)
+        memory_type = item.get("memory_type")
+        if memory_type is None:
+            category = metadata.get("category")
+            memory_type = category if isinstance(category, str) and category else "observation"
+        check_name("memory_type", memory_type)
+        private = item.get("private", False)
+        if not isinstance(private, bool):
+            raise InvalidInputError(f"private must be a bool, got {private!r}")
+        event_time = check_datetime("event_time", item.get("event_time"))
+        unknown = set(item) - _ITEM_FIELDS
+        if unknown:
+            raise InvalidInputError(f"unknown field(s) {sorted(unknown)} in a memory")
+        doc = {
+            "workspace": ctx.workspace,
+            "author": ctx.user_id,
+            "visibility": "private" if private else "shared",
+            "session_id": session_id or "",
+            "memory_type": memory_type,
+            "tags": TAG_SEPARATOR.join(check_tags(item.get("tags"))),
+            "text": text,
+            "metadata": json.dumps(metadata, ensure_ascii=False),
+            "created_at": repr(now),
+            "created": repr(now),
+            "updated_at": repr(now),
+            "updated": repr(now),
+            "content_hash": content_hash(text),
+        }
+        if event_time is not None:
+            doc["event_time"] = doc["event"] = repr(event_time.timestamp())
+        return doc
+
+    async def create_many(
+        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 256
+    ) -> list[DeepMemory]:
+        """Store many memories: batched embedding and pipelined writes, in input order."""
+        check_positive("batch_size", batch_size)
+        now = time.time()
+        docs = [self.encode(item, now) for item in items]
+        out: list[DeepMemory] = []
+        for start in range(0, len(docs), batch_size):
+            out += await self._create_batch(docs[start : start + batch_size])
+        return out
+
+    async def _create_batch(self, docs: list[dict[str, Any]]) -> list[DeepMemory]:
+        ctx = self._ctx
+        index = await ctx.backend.deep_index(ctx.embedder)
+        client = await ctx.client()
+        scopes = [d["author"] if d["visibility"] == "private" else "" for d in docs]
+        ids = [content_hash(ctx.workspace, s, d["text"]) for s, d in zip(scopes, docs, strict=True)]
+        # Same text in the same scope (shared, or private to one author) is the same memory,
+        # found by content hash even when it was written under another id or updated into it.
+        hashes = sorted({d["content_hash"] for d in docs})
+        lookup = FilterQuery(
+            filter_expression=(Tag("workspace") == ctx.workspace) & (Tag("content_hash") == hashes),
+            return_fields=DEEP_FIELDS,
+            num_results=MAX_DEDUP,
+        )
+
+        async def taken() -> list[Any]:
+            async with client.pipeline(transaction=False) as pipe:
+                for memory_id in ids:
+                    pipe.exists(ctx.keys.deep(memory_id))
+                return list(await pipe.execute())
+
+        found, exists = await asyncio.gather(index.query(lookup), taken())
+        stored = {
+            (row["content_hash"], row["author"] if row.get("visibility") == "private" else ""): row
+            for row in found
+            # Dedup never returns another workspace's memory, whatever the tag matching does.
+            if "content_hash" in row and row.get("workspace") == ctx.workspace
+        }
+        result: dict[int, DeepMemory] = {}
+        new: list[int] = []
+        first: dict[tuple[str, str], int] = {}
+        for i, (doc, scope) in enumerate(zip(docs, scopes, strict=True)):
+            key = (doc["content_hash"], scope)
+            if key in stored:
+                result[i] = decode_memory(stored[key])
+            elif key not in first:
+                if exists[i]:  # the id's original text was since updated into another text
+                    ids[i] = uuid.uuid4().hex
+                first[key] = i
+                new.append(i)
+        if new:
+            vectors = await ctx.embedder.embed_many([docs[i]["text"] for i in new], None)
+            payload = [
+                {**docs[i], "memory_id": ids[i], "embedding": vec}
+                for i, vec in zip(new, vectors, strict=True)
+            ]
+            await index.load(payload, keys=[ctx.keys.deep(p["memory_id"]) for p in payload])
+            await self.count_changes(payload, +1)
+            for i, p in zip(new, payload, strict=True):
+                result[i] = decode_memory(p)
+        # A repeat inside the batch shares the first one's memory.
+        return [
+            result[i] if i in result else result[first[(d["content_hash"], scopes[i])]]
+            for i, d in enumerate(docs)
+        ]
+
+    async def count_changes(self, docs: Sequence[Mapping[str, Any]], sign: int) -> None:
+        """Keep the per-workspace and per-tag memory counts the query planner reads."""
+        if not docs:
+            return
+        ctx = self._ctx
+        stats = ctx.keys.deep_stats()
+        client = await ctx.client()
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.hincrby(stats, "n", sign * len(docs))
+            pipe.hincrby(Keys.deep_total(ctx.settings.prefix), "n", sign * len(docs))
+            for doc in docs:
+                tags = doc.get("tags") or ""
+                for tag in tags.split(TAG_SEPARATOR) if tags else []:
+                    pipe.hincrby(stats, f"t:{tag}", sign)
+            await pipe.execute()
+
+    async def _fetch(self, memory_id: str) -> dict[str, Any]:
+        check_name("memory_id", memory_id)
+        ctx = self._ctx
+        client = await ctx.client()
+        row = decode_row(await client.hmget(ctx.keys.deep(memory_id), DEEP_FIELDS))
+        if row is None or not ctx.readable(
+            row.get("workspace"), row.get("visibility"), row.get("author")
+        ):
+            raise NotFoundError(f"no deep memory {memory_id!r} in workspace {ctx.workspace!r}")
+        return row
+
+    async def get(self, memory_id: str) -> DeepMemory:
+        """One memory by id (``NotFoundError`` if absent or not visible)."""
+        return decode_memory(await self._fetch(memory_id))
+
+    async def update(
+        self,
+        memory_id: str,
+        *,
+        text: str | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        memory_type: str | None = None,
+    ) -> DeepMemory:
+        """Change a memory; a new text is re-embedded. Unspecified fields are kept."""
+        ctx = self._ctx
+        row = await self._fetch(memory_id)
+        now = repr(time.time())
+        changes: dict[str, Any] = {"updated_at": now, "updated": now}
+        if text is not None:
+            changes["text"] = check_text("text", text)
+            changes["content_hash"] = content_hash(text)
+        if tags is not None:
+            changes["tags"] = TAG_SEPARATOR.join(check_tags(tags))
+        if metadata is not None:
+            changes["metadata"] = json.dumps(check_metadata(metadata), ensure_ascii=False)
+        if memory_type is not None:
+            changes["memory_type"] = check_name("memory_type", memory_type)
+        await ctx.backend.deep_index(ctx.embedder)  # checks the recorded embedding model
+        if text is not None:
+            st = await ctx.backend.state()
+            changes["embedding"] = await ctx.embedder.embed(text, st.embedding_cache)
+        await (await ctx.client()).hset(ctx.keys.deep(memory_id), mapping=changes)
+        if "tags" in changes:
+            await self.count_changes([row], -1)
+            await self.count_changes([changes], +1)
+        changes.pop("embedding", None)
+        return decode_memory({**row, **changes})
+
+    async def delete(self, memory_id: str) -> None:
+        """Delete a memory (``NotFoundError`` if absent or not visible)."""
+        row = await self._fetch(memory_id)
+        await (await self._ctx.client()).delete(self._ctx.keys.deep(memory_id))
+        await self.count_changes([row], -1)
+
+    async def export(self) -> AsyncIterator[DeepMemory]:
+        """Every memory of the workspace (private ones included), oldest first."""
+        ctx = self._ctx
+        index = await ctx.backend.deep_index(ctx.embedder)
+        q = FilterQuery(
+            filter_expression=Tag("workspace") == ctx.workspace,
+            return_fields=DEEP_FIELDS,
+            num_results=EXPORT_PAGE,
+        )
+        q.sort_by("created_at", asc=True)
+        q.dialect(SORTED_DIALECT)
+        async for page in index.paginate(q, page_size=EXPORT_PAGE):
+            for doc in page:
+                if doc.get("workspace") == ctx.workspace:
+                    yield decode_memory(doc)
+
+    async def restore(self, items: Sequence[DeepMemory]) -> None:
+        """Write exported memories back with their ids, authors and times (re-embedded)."""
+        ctx = self._ctx
+        index = await ctx.backend.deep_index(ctx.embedder)
+        for start in range(0, len(items), EXPORT_PAGE):
+            batch = items[start : start + EXPORT_PAGE]
+            vectors = await ctx.embedder.embed_many([m.text for m in batch], None)
+            docs = []
+            for m, vec in zip(batch, vectors, strict=True):
+                item = m.model_dump(include=_ITEM_FIELDS)
+                doc = self.encode(item, m.created_at.timestamp())
+                updated = repr(m.updated_at.timestamp())
+                doc.update(
+                    memory_id=m.id,
+                    author=m.author,
+                    embedding=vec,
+                    updated_at=updated,
+                    updated=updated,
+                )
+                docs.append(doc)
+            await index.load(docs, keys=[ctx.keys.deep(d["memory_id"]) for d in docs])
+            await self.count_changes(docs, +1)

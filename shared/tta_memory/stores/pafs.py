@@ -1,0 +1,267 @@
+"""Layer 4 — PAFs, permanent architectural facts: a project's authoritative constraints.
+
+A workspace's PAFs live in one hash (id -> JSON), so loading all of them is one ``HGETALL`` and
+every change is a bounded optimistic (``WATCH``) transaction on that single key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from tta_memory.context import EngineContext, ReadSpec, guard_methods, watched
+from tta_memory.errors import ConflictError, InvalidInputError, NotFoundError
+from tta_memory.models import PAF, PAFStatus, PAFVersion, utcnow
+from tta_memory.paf_text import pafs_to_markdown, parse_markdown
+from tta_memory.validation import check_choice, check_text
+
+_CATEGORY = re.compile(r"^[A-Z]{1,32}$")
+_FACT_ID = re.compile(r"^[0-9]{1,6}$")
+_PAF_ID = re.compile(r"^([A-Z]{1,32})-([0-9]{1,6})$")
+STATUSES = tuple(s.value for s in PAFStatus)
+
+
+def check_description(description: object) -> str:
+    """A PAF description: non-empty, one line (it is exported as one markdown list item)."""
+    text = check_text("description", description)
+    if "\n" in text or "\r" in text:
+        raise InvalidInputError(
+            "a PAF description is one line (it is exported as a markdown list item); "
+            "put details in the rationale"
+        )
+    return text
+
+
+def check_paf_id(paf_id: object) -> str:
+    """Return ``paf_id`` if it looks like ``AUTH-001``."""
+    if not isinstance(paf_id, str) or not _PAF_ID.match(paf_id):
+        raise InvalidInputError(
+            f"malformed PAF id {paf_id!r}: expected CATEGORY-NNN such as 'AUTH-001'"
+        )
+    return paf_id
+
+
+def check_category(category: object) -> str:
+    """Upper-case letters such as ``AUTH``."""
+    if not isinstance(category, str) or not _CATEGORY.match(category):
+        raise InvalidInputError(f"category must be upper-case letters, got {category!r}")
+    return category
+
+
+def decode_pafs(raw: Mapping[Any, Any]) -> list[PAF]:
+    """Parse an ``HGETALL`` of the PAF hash, sorted by id."""
+    return sorted((PAF.model_validate_json(v) for v in raw.values()), key=lambda p: p.id)
+
+
+def filter_pafs(
+    pafs: Sequence[PAF], categories: Sequence[str] | None, status: str | None
+) -> list[PAF]:
+    """Keep the PAFs of the given categories and status."""
+    return [
+        p
+        for p in pafs
+        if (categories is None or p.category in categories)
+        and (status is None or p.status == status)
+    ]
+
+
+@guard_methods
+class PAFStore:
+    """The PAFs of one workspace (``memory.pafs``)."""
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self._ctx = ctx
+
+    def _missing(self, paf_id: str) -> NotFoundError:
+        return NotFoundError(f"no PAF {paf_id} in workspace {self._ctx.workspace!r}")
+
+    async def _change(self, paf_id: str, mutate: Callable[[PAF | None], PAF]) -> PAF:
+        key = self._ctx.keys.pafs()
+
+        async def read(pipe: Any) -> PAF | None:
+            raw = await pipe.hget(key, paf_id)
+            return PAF.model_validate_json(raw) if raw else None
+
+        def write(pipe: Any, current: PAF | None) -> PAF:
+            paf = mutate(current)
+            pipe.hset(key, paf_id, paf.model_dump_json())
+            return paf
+
+        result: PAF = await watched(self._ctx, key, read, write)
+        return result
+
+    def _snapshot(self, paf: PAF) -> PAFVersion:
+        return PAFVersion(
+            version=paf.version,
+            description=paf.description,
+            rationale=paf.rationale,
+            status=paf.status,
+            changed_by=paf.author if paf.version == 1 and not paf.history else self._ctx.user_id,
+            changed_at=paf.updated_at,
+        )
+
+    async def add(
+        self,
+        category: str,
+        fact_id: str,
+        description: str,
+        rationale: str = "",
+        *,
+        status: PAFStatus | str = PAFStatus.ACTIVE,
+    ) -> PAF:
+        """Add a PAF ``f"{category}-{fact_id}"``; the same fact again is a no-op.
+
+        Raises:
+            ConflictError: The id exists with another description.
+        """
+        check_category(category)
+        if not isinstance(fact_id, str) or not _FACT_ID.match(fact_id):
+            raise InvalidInputError(f"fact_id must be digits such as '001', got {fact_id!r}")
+        check_description(description)
+        check_text("rationale", rationale, allow_empty=True)
+        state = PAFStatus(check_choice("status", status, STATUSES))
+        paf_id = f"{category}-{fact_id}"
+
+        def mutate(current: PAF | None) -> PAF:
+            if current is not None:
+                if current.description == description and current.rationale == rationale:
+                    return current
+                raise ConflictError(
+                    f"PAF {paf_id} exists with another description; use update_paf to change it"
+                )
+            now = utcnow()
+            return PAF(
+                id=paf_id,
+                category=category,
+                fact_id=fact_id,
+                description=description,
+                rationale=rationale,
+                status=state,
+                author=self._ctx.user_id,
+                created_at=now,
+                updated_at=now,
+            )
+
+        return await self._change(paf_id, mutate)
+
+    async def update(
+        self,
+        paf_id: str,
+        *,
+        description: str | None = None,
+        rationale: str | None = None,
+        status: PAFStatus | str | None = None,
+    ) -> PAF:
+        """Change a PAF; the previous version is kept in ``history``."""
+        check_paf_id(paf_id)
+        if description is not None:
+            check_description(description)
+        if rationale is not None:
+            check_text("rationale", rationale, allow_empty=True)
+        new_status = PAFStatus(check_choice("status", status, STATUSES)) if status else None
+
+        def mutate(current: PAF | None) -> PAF:
+            if current is None:
+                raise self._missing(paf_id)
+            return current.model_copy(
+                update={
+                    "description": description if description is not None else current.description,
+                    "rationale": rationale if rationale is not None else current.rationale,
+                    "status": new_status or current.status,
+                    "version": current.version + 1,
+                    "history": [*current.history, self._snapshot(current)],
+                    "updated_at": utcnow(),
+                }
+            )
+
+        return await self._change(paf_id, mutate)
+
+    async def deprecate(self, paf_id: str, reason: str, *, replaced_by: str | None = None) -> PAF:
+        """Deprecate a PAF, or mark it replaced by another (which must exist)."""
+        check_paf_id(paf_id)
+        check_text("reason", reason)
+        if replaced_by is not None:
+            check_paf_id(replaced_by)
+            if replaced_by == paf_id:
+                raise InvalidInputError("a PAF cannot replace itself")
+            await self.get(replaced_by)
+
+        def mutate(current: PAF | None) -> PAF:
+            if current is None:
+                raise self._missing(paf_id)
+            return current.model_copy(
+                update={
+                    "status": PAFStatus.REPLACED if replaced_by else PAFStatus.DEPRECATED,
+                    "replaced_by": replaced_by,
+                    "deprecation_reason": reason,
+                    "version": current.version + 1,
+                    "history": [*current.history, self._snapshot(current)],
+                    "updated_at": utcnow(),
+                }
+            )
+
+        return await self._change(paf_id, mutate)
+
+    async def get(self, paf_id: str) -> PAF:
+        """One PAF (``NotFoundError`` if absent)."""
+        check_paf_id(paf_id)
+        raw = await (await self._ctx.client()).hget(self._ctx.keys.pafs(), paf_id)
+        if raw is None:
+            raise self._missing(paf_id)
+        return PAF.model_validate_json(raw)
+
+    def list_spec(
+        self, categories: Sequence[str] | None = None, status: str | None = None
+    ) -> ReadSpec[list[PAF]]:
+        """The PAFs of these categories and status, by id, as a batched read."""
+        key = self._ctx.keys.pafs()
+        cats = list(categories) if categories is not None else None
+        return ReadSpec(
+            lambda pipe: pipe.hgetall(key),
+            1,
+            lambda replies: filter_pafs(decode_pafs(replies[0]), cats, status),
+        )
+
+    async def list_pafs(
+        self, category: str | None = None, status: PAFStatus | str | None = None
+    ) -> list[PAF]:
+        """All PAFs of the workspace, by id, optionally of one category and status."""
+        if category is not None:
+            check_category(category)
+        wanted = check_choice("status", status, STATUSES) if status is not None else None
+        spec = self.list_spec([category] if category else None, wanted)
+        return spec.decode([await (await self._ctx.client()).hgetall(self._ctx.keys.pafs())])
+
+    async def delete(self, paf_id: str) -> None:
+        """Remove a PAF and its history for good (prefer :meth:`deprecate`)."""
+        check_paf_id(paf_id)
+        if not await (await self._ctx.client()).hdel(self._ctx.keys.pafs(), paf_id):
+            raise self._missing(paf_id)
+
+    async def export_markdown(self, status: PAFStatus | str | None = PAFStatus.ACTIVE) -> str:
+        """The PAFs as a markdown list, one ``- **AUTH-001**: description`` line each."""
+        return pafs_to_markdown(await self.list_pafs(status=status))
+
+    async def import_markdown(self, text: str) -> list[PAF]:
+        """Add or update the PAFs of a markdown list; returns those added or changed."""
+        check_text("text", text, allow_empty=True)
+        entries = parse_markdown(text)
+        for _, description in entries:
+            check_description(description)
+        existing = {p.id: p for p in await self.list_pafs(status=None)}
+        changed = []
+        for paf_id, description in entries:
+            current = existing.get(paf_id)
+            if current is None:
+                category, fact_id = paf_id.split("-")
+                changed.append(await self.add(category, fact_id, description))
+            elif current.description != description:
+                changed.append(await self.update(paf_id, description=description))
+        return changed
+
+    async def restore(self, pafs: Sequence[PAF]) -> None:
+        """Write exported PAFs back as they were (import)."""
+        if pafs:
+            mapping = {p.id: p.model_dump_json() for p in pafs}
+            await (await self._ctx.client()).hset(self._ctx.keys.pafs(), mapping=mapping)

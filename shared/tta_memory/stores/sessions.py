@@ -1,0 +1,319 @@
+"""Layer 1 — session messages, in strict per-session order (a Redis sequence, not wall time).
+
+Each session is a sorted set scored by its sequence number (``INCR``), written by a Lua script
+that also writes the message's mirror entry of the cache layer (one append = one round trip;
+the cache store reads and expires those entries).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from tta_memory.context import EngineContext, ReadSpec, guard_methods
+from tta_memory.errors import InvalidInputError, NotFoundError
+from tta_memory.literals import ROLES
+from tta_memory.models import SessionMessage
+from tta_memory.names import check_name
+from tta_memory.scripts import APPEND, POP_AT, POP_ID, POP_OLDEST, execute
+from tta_memory.validation import check_choice, check_metadata, check_positive, check_text
+
+MAX_BATCH = 10_000
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON, as messages are stored."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_message(session_id: str, member: bytes | str, score: float) -> SessionMessage:
+    """Rebuild a :class:`SessionMessage` from its stored form."""
+    d = json.loads(member)
+    return SessionMessage(
+        id=d["id"],
+        session_id=session_id,
+        seq=int(score),
+        role=d["role"],
+        content=d["content"],
+        metadata=d.get("metadata") or {},
+        user_id=d["user_id"],
+        created_at=datetime.fromtimestamp(d["created_at"], UTC),
+    )
+
+
+def _ttl(ttl_seconds: Any) -> int | None:
+    return check_positive("ttl_seconds", ttl_seconds) if ttl_seconds is not None else None
+
+
+@guard_methods
+class SessionStore:
+    """The session layer of one workspace (``memory.sessions``)."""
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self._ctx = ctx
+
+    def _zset(self, session_id: str, archived: bool) -> str:
+        k = self._ctx.keys
+        return k.session_archived(session_id) if archived else k.session_active(session_id)
+
+    def _prepare(self, messages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        now = time.time()
+        out = []
+        for m in messages:
+            if not isinstance(m, Mapping):
+                raise InvalidInputError(f"each message must be a dict, got {type(m).__name__}")
+            out.append(
+                {
+                    "id": uuid.uuid4().hex,
+                    "role": check_choice("role", m.get("role"), ROLES),
+                    "content": check_text("content", m.get("content")),
+                    "metadata": check_metadata(m.get("metadata")),
+                    "user_id": self._ctx.user_id,
+                    "created_at": now,
+                }
+            )
+        if not out:
+            raise InvalidInputError("messages must not be empty")
+        if len(out) > MAX_BATCH:
+            raise InvalidInputError(f"at most {MAX_BATCH} messages per call")
+        return out
+
+    async def _write(
+        self,
+        session_id: str,
+        prepared: list[dict[str, Any]],
+        *,
+        ttl: int | None,
+        replace: bool = False,
+        archived: bool = False,
+    ) -> list[SessionMessage]:
+        ctx, k = self._ctx, self._ctx.keys
+        with_cache = not (replace or archived)
+        cache_keys = [k.cache_entry(m["id"], session_id) for m in prepared] if with_cache else []
+        args: list[Any] = [
+            ttl or 0,
+            ctx.settings.cache_retention_seconds if with_cache else 0,
+            1 if replace else 0,
+            ctx.workspace,
+            ctx.user_id,
+            session_id,
+        ]
+        for m in prepared:
+            created = repr(m["created_at"])
+            args += [dumps(m), m["id"], m["role"], m["content"], dumps(m["metadata"]), created]
+        keys = [
+            k.session_seq(session_id),
+            self._zset(session_id, archived),
+            self._zset(session_id, not archived),
+            *cache_keys,
+        ]
+
+        def build(pipe: Any) -> None:
+            APPEND.queue(pipe, keys, args)
+            pipe.zadd(k.sessions_registry(), {session_id: prepared[-1]["created_at"]})
+
+        results = await execute(await ctx.client(), build, [APPEND])
+        return [
+            SessionMessage.model_construct(
+                **{**m, "created_at": datetime.fromtimestamp(m["created_at"], UTC)},
+                session_id=session_id,
+                seq=seq,
+            )
+            for m, seq in zip(prepared, results[0], strict=True)
+        ]
+
+    async def add(
+        self,
+        session_id: str,
+        role: str,
+        content: str,
+        metadata: dict[str, Any] | None = None,
+        ttl_seconds: int | None = None,
+    ) -> SessionMessage:
+        """Append one message (see ``MemoryWorkflowPrimitive.add_session_message``)."""
+        check_name("session_id", session_id)
+        ttl = _ttl(ttl_seconds)
+        prepared = self._prepare([{"role": role, "content": content, "metadata": metadata}])
+        return (await self._write(session_id, prepared, ttl=ttl))[0]
+
+    async def add_many(
+        self,
+        session_id: str,
+        messages: Iterable[Mapping[str, Any]],
+        ttl_seconds: int | None = None,
+        *,
+        archived: bool = False,
+    ) -> list[SessionMessage]:
+        """Append several messages atomically, in order, in one round trip."""
+        check_name("session_id", session_id)
+        ttl = _ttl(ttl_seconds)
+        return await self._write(session_id, self._prepare(messages), ttl=ttl, archived=archived)
+
+    def recent_spec(
+        self, session_id: str, limit: int | None, *, archived: bool = False
+    ) -> ReadSpec[list[SessionMessage]]:
+        """The latest ``limit`` messages (``None``: all), oldest first, as a batched read."""
+        check_name("session_id", session_id)
+        start = 0 if limit is None else -check_positive("limit", limit)
+        key = self._zset(session_id, archived)
+
+        def decode(replies: Sequence[Any]) -> list[SessionMessage]:
+            rows = cast("list[tuple[bytes, float]]", replies[0])
+            return [decode_message(session_id, m, s) for m, s in rows]
+
+        return ReadSpec(lambda pipe: pipe.zrange(key, start, -1, withscores=True), 1, decode)
+
+    def recent_many_spec(
+        self, session_ids: Sequence[str], limit: int
+    ) -> ReadSpec[dict[str, list[SessionMessage]]]:
+        """The latest ``limit`` active messages of each session, as one batched read."""
+        specs = [self.recent_spec(sid, limit) for sid in session_ids]
+
+        def queue(pipe: Any) -> None:
+            for spec in specs:
+                spec.queue(pipe)
+
+        def decode(replies: Sequence[Any]) -> dict[str, list[SessionMessage]]:
+            return {
+                sid: spec.decode([r])
+                for sid, spec, r in zip(session_ids, specs, replies, strict=True)
+            }
+
+        return ReadSpec(queue, len(specs), decode)
+
+    def counts_spec(self, session_ids: Sequence[str]) -> ReadSpec[dict[str, int]]:
+        """How many active messages each session holds, as one batched read."""
+        keys = [self._zset(sid, False) for sid in session_ids]
+
+        def queue(pipe: Any) -> None:
+            for key in keys:
+                pipe.zcard(key)
+
+        return ReadSpec(
+            queue,
+            len(keys),
+            lambda replies: dict(zip(session_ids, map(int, replies), strict=True)),
+        )
+
+    async def get(
+        self, session_id: str, limit: int | None = 50, *, archived: bool = False
+    ) -> list[SessionMessage]:
+        """The latest messages of a session, oldest first (``limit=None``: all)."""
+        spec = self.recent_spec(session_id, limit, archived=archived)
+        client = await self._ctx.client()
+        async with client.pipeline(transaction=False) as pipe:
+            spec.queue(pipe)
+            return spec.decode(await pipe.execute())
+
+    async def count(self, session_id: str, *, archived: bool = False) -> int:
+        """How many active (or archived) messages the session holds."""
+        check_name("session_id", session_id)
+        return int(await (await self._ctx.client()).zcard(self._zset(session_id, archived)))
+
+    async def delete(
+        self, session_id: str, *, message_id: str | None = None, position: int | None = None
+    ) -> SessionMessage:
+        """Delete one active message by id or 0-based position; return it.
+
+        Raises:
+            NotFoundError: No such message or position.
+        """
+        check_name("session_id", session_id)
+        if (message_id is None) == (position is None):
+            raise InvalidInputError("pass exactly one of message_id or position")
+        key = self._zset(session_id, False)
+        if message_id is not None:
+            check_name("message_id", message_id)
+            if '"' in message_id or "\\" in message_id:
+                raise NotFoundError(f"no message {message_id!r} in session {session_id!r}")
+            script, arg = POP_ID, message_id
+        else:
+            if isinstance(position, bool) or not isinstance(position, int):
+                raise InvalidInputError(f"position must be an integer, got {position!r}")
+            script, arg = POP_AT, str(position)
+        client = await self._ctx.client()
+        results = await execute(client, lambda pipe: script.queue(pipe, [key], [arg]), [script])
+        if not results[0]:
+            what = f"message {message_id!r}" if message_id is not None else f"position {position}"
+            raise NotFoundError(f"no {what} in session {session_id!r}")
+        member, score = results[0]
+        return decode_message(session_id, member, float(score))
+
+    async def pop_oldest(self, session_id: str, n: int, *, archive: bool) -> list[SessionMessage]:
+        """Move (``archive``) or delete the ``n`` oldest active messages atomically."""
+        check_name("session_id", session_id)
+        check_positive("n", n)
+        keys = [self._zset(session_id, False), self._zset(session_id, True)]
+        args = [n, 1 if archive else 0]
+        client = await self._ctx.client()
+        results = await execute(
+            client, lambda pipe: POP_OLDEST.queue(pipe, keys, args), [POP_OLDEST]
+        )
+        flat = results[0]
+        return [
+            decode_message(session_id, flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)
+        ]
+
+    async def replace(
+        self, session_id: str, messages: Iterable[Mapping[str, Any]], *, archived: bool = False
+    ) -> list[SessionMessage]:
+        """Replace the active (or archived) messages atomically."""
+        check_name("session_id", session_id)
+        items = list(messages)
+        if not items:
+            await (await self._ctx.client()).delete(self._zset(session_id, archived))
+            return []
+        return await self._write(
+            session_id, self._prepare(items), ttl=None, replace=True, archived=archived
+        )
+
+    async def clear(self, session_id: str) -> int:
+        """Delete every message (active and archived) and the session's registry entry."""
+        check_name("session_id", session_id)
+        active, archived = self._zset(session_id, False), self._zset(session_id, True)
+        client = await self._ctx.client()
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.zcard(active)
+            pipe.zcard(archived)
+            pipe.delete(active, archived)
+            pipe.zrem(self._ctx.keys.sessions_registry(), session_id)
+            counts = await pipe.execute()
+        return int(counts[0]) + int(counts[1])
+
+    async def list_sessions(self, limit: int | None = 1000) -> list[str]:
+        """Sessions of this workspace, most recently active first (``limit=None``: all)."""
+        stop = -1 if limit is None else check_positive("limit", limit) - 1
+        client = await self._ctx.client()
+        key = self._ctx.keys.sessions_registry()
+        rows = cast("list[bytes]", await client.zrevrange(key, 0, stop))
+        return [r.decode() for r in rows]
+
+    async def restore(self, messages: Sequence[tuple[SessionMessage, bool]]) -> None:
+        """Write exported messages back with their ids, sequence numbers and times (import)."""
+        k = self._ctx.keys
+        client = await self._ctx.client()
+        async with client.pipeline(transaction=False) as pipe:
+            for m, archived in messages:
+                payload = {
+                    "id": m.id,
+                    "role": m.role,
+                    "content": m.content,
+                    "metadata": m.metadata,
+                    "user_id": m.user_id,
+                    "created_at": m.created_at.timestamp(),
+                }
+                pipe.zadd(self._zset(m.session_id, archived), {dumps(payload): m.seq})
+                # Keep the sequence ahead of every imported message.
+                pipe.eval(
+                    "local c = tonumber(redis.call('GET', KEYS[1]) or '0') "
+                    "if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end",
+                    1,
+                    k.session_seq(m.session_id),
+                    m.seq,
+                )
+                pipe.zadd(k.sessions_registry(), {m.session_id: m.created_at.timestamp()}, gt=True)
+            await pipe.execute()
