@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
@@ -12,8 +11,9 @@ from langchain_core.callbacks import (
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableConfig
-from tta_memory import WorkflowContext
+from tta_memory import Layer, LoadedContext, WorkflowContext
 from tta_memory.errors import InvalidInputError
+from tta_memory.literals import LAYERS
 from typing_extensions import override
 
 from tta_memory_langchain._documents import (
@@ -24,12 +24,9 @@ from tta_memory_langchain._documents import (
 )
 from tta_memory_langchain._fields import StageFields
 
-Layer = Literal["paf", "deep", "cache", "session"]
-
 # Per-call keyword arguments; also read from ``config["configurable"]``.
 _CALL_ARGS = ("session_id", "stage", "mode", "workflow_id")
 _RUNNABLE_ARGS = frozenset({"verbose"})
-_ALL_LAYERS: tuple[Layer, ...] = ("paf", "deep", "cache", "session")
 
 
 class TTALayeredRetriever(StageFields, BaseRetriever):
@@ -60,7 +57,7 @@ class TTALayeredRetriever(StageFields, BaseRetriever):
         "pass session_id=... or config={'configurable': {'session_id': ...}}"
     )
 
-    layers: tuple[Layer, ...] = _ALL_LAYERS
+    layers: tuple[Layer, ...] = LAYERS
     """Layers to return, in the fixed order paf, deep, cache, session."""
 
     @override
@@ -96,20 +93,15 @@ class TTALayeredRetriever(StageFields, BaseRetriever):
         return self._load_args(self._session(overrides), query or None, overrides)
 
     def _documents(self, enriched: WorkflowContext) -> list[Document]:
-        """Turn the loaded layers into documents, PAFs first."""
-        loaded = enriched.metadata
-        build: dict[str, tuple[Any, Callable[[Any], Document]]] = {
-            "paf": (loaded.get("pafs"), paf_document),
-            "deep": (loaded.get("deep_memory"), deep_memory_document),
-            "cache": (loaded.get("cache_memory"), cache_entry_document),
-            "session": (loaded.get("session_context"), session_message_document),
+        """Translate the loaded layers into documents, in the engine's layer order."""
+        loaded = LoadedContext.from_metadata(enriched.metadata)
+        by_layer: dict[str, list[Document]] = {
+            "paf": [paf_document(p) for p in loaded.pafs],
+            "deep": [deep_memory_document(m) for m in loaded.deep_memory],
+            "cache": [cache_entry_document(e) for e in loaded.cache_memory],
+            "session": [session_message_document(m) for m in loaded.session_context],
         }
-        documents: list[Document] = []
-        for layer in _ALL_LAYERS:
-            if layer in self.layers:
-                items, to_document = build[layer]
-                documents.extend(to_document(item) for item in items or [])
-        return documents
+        return [doc for layer in LAYERS if layer in self.layers for doc in by_layer[layer]]
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
@@ -11,12 +11,11 @@ from langchain_core.callbacks import (
 )
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from tta_memory import SearchMode
 from tta_memory.errors import InvalidInputError
 
 from tta_memory_langchain._documents import deep_memory_document
 from tta_memory_langchain._fields import EngineFields
-
-SearchMode = Literal["hybrid", "vector", "text"]
 
 # Retriever field (also a per-call keyword argument) -> search_deep_memory keyword argument.
 _SEARCH_ARGS: dict[str, str] = {

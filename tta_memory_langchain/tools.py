@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, BaseToolkit, InjectedToolArg, StructuredTool
 from pydantic import BaseModel, Field
-from tta_memory import MemoryWorkflowPrimitive
+from tta_memory import PAF, MemoryWorkflowPrimitive
+from tta_memory.paf_text import pafs_prompt
 
 from tta_memory_langchain._fields import EngineFields
 
@@ -182,14 +183,10 @@ class TTAMemoryToolkit(EngineFields, BaseToolkit):
     # --- get_constraints --------------------------------------------------------------------
 
     @staticmethod
-    def _constraints(pafs: list[Any]) -> str:
+    def _constraints(pafs: list[PAF]) -> str:
         if not pafs:
             return "No active constraints."
-        lines = ["Active constraints (must be followed):"]
-        for paf in pafs:
-            why = f" — {paf.rationale}" if paf.rationale else ""
-            lines.append(f"- **{paf.id}**: {paf.description}{why}")
-        return "\n".join(lines)
+        return "Active constraints (must be followed):\n" + pafs_prompt(pafs)
 
     def _constraints_tool(self) -> BaseTool:
         def get_constraints(category: str | None = None) -> str:

@@ -2,43 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
-from tta_memory import DeepMemory
+from tta_memory import SearchMode
+from tta_memory.loading.ingest import turn_memories
+from tta_memory.loading.query import conversation_query
+from tta_memory.loading.render import dated_deep_line
 
 from tta_memory_llamaindex._block import EngineMemoryBlock, Renders
 from tta_memory_llamaindex._budget import chars_for_tokens
 from tta_memory_llamaindex._messages import message_text
 
 
-def _turns(messages: list[ChatMessage]) -> list[list[ChatMessage]]:
-    """Group messages into turns: a user message and the replies that follow it.
-
-    A turn is the unit stored, so a recalled memory holds a question with its answer.
-    """
-    turns: list[list[ChatMessage]] = []
-    for message in messages:
-        if not message_text(message).strip():
-            continue  # tool calls, images: nothing to recall by text
-        if message.role.value == "user" or not turns:
-            turns.append([message])
-        else:
-            turns[-1].append(message)
-    return turns
-
-
 class DeepMemoryBlock(EngineMemoryBlock):
     """A memory block backed by tta_memory deep memory (hybrid BM25 + vector search).
 
     ``aput`` receives the messages ``Memory`` flushes out of its short-term window and writes
-    them to deep memory, one memory per conversation turn, tagged with ``tags`` and with the
-    session they came from. ``aget`` searches deep memory with the latest messages and
-    renders the most relevant memories, best first. By default the search covers the whole
-    workspace, so what one session learnt comes back in the next; ``session_only=True``
-    restricts it to the Memory's session (the ``session_id`` Memory passes in
-    ``block_kwargs``).
+    them to deep memory through the engine's turn ingestion (one memory per conversation
+    turn), tagged with ``tags`` and with the session they came from. ``aget`` searches deep
+    memory with the engine's query of the latest messages and renders the most relevant
+    memories, best first. By default the search covers the whole workspace, so what one
+    session learnt comes back in the next; ``session_only=True`` restricts it to the Memory's
+    session (the ``session_id`` Memory passes in ``block_kwargs``).
 
     Example:
         >>> block = DeepMemoryBlock(memory=engine, similarity_top_k=5, tags=["chat"])
@@ -69,45 +56,29 @@ class DeepMemoryBlock(EngineMemoryBlock):
     session_only: bool = Field(
         default=False, description="Only retrieve memories written by the Memory's session."
     )
-    search_mode: Literal["hybrid", "vector", "text"] = Field(default="hybrid")
+    search_mode: SearchMode = Field(default="hybrid")
     private: bool = Field(default=False, description="Write flushed memories as private.")
 
     _renders: Renders[list[str]] = PrivateAttr(default_factory=Renders)
 
     async def _aput(self, messages: list[ChatMessage]) -> None:
         """Write flushed messages to deep memory, one memory per turn, in one batch."""
-        items: list[dict[str, Any]] = []
-        for turn in _turns(messages):
-            session_id = next(
-                (
-                    m.additional_kwargs.get("session_id")
-                    for m in turn
-                    if m.additional_kwargs.get("session_id")
-                ),
-                None,
-            )
-            text = "\n".join(f"{m.role.value}: {message_text(m)}" for m in turn)
-            items.append(
-                {
-                    "text": text,
-                    "tags": list(self.tags),
-                    "memory_type": self.memory_type,
-                    "metadata": {
-                        "source": "llamaindex",
-                        "roles": [m.role.value for m in turn],
-                    },
-                    "session_id": session_id,
-                    "private": self.private,
-                }
-            )
+        items = turn_memories(
+            [
+                (m.role.value, message_text(m), m.additional_kwargs.get("session_id") or None)
+                for m in messages
+            ],
+            tags=self.tags,
+            memory_type=self.memory_type,
+            source="llamaindex",
+            private=self.private,
+        )
         if items:
             await self.memory.create_deep_memories(items)
 
     def _query(self, messages: list[ChatMessage] | None) -> str:
-        if not messages:
-            return ""
-        window = messages[-self.retrieval_context_window :]
-        return "\n".join(t for t in (message_text(m) for m in window) if t.strip())
+        turns = [(m.role.value, message_text(m)) for m in messages or []]
+        return conversation_query(turns, window=self.retrieval_context_window, roles=None)
 
     async def _aget(
         self,
@@ -135,15 +106,10 @@ class DeepMemoryBlock(EngineMemoryBlock):
             session_id=session_id if self.session_only else None,
             search_mode=self.search_mode,
         )
-        lines = [self._line(m) for m in found]
+        lines = [dated_deep_line(m) for m in found]
         text = "\n".join(lines)
         self._renders.add(text, lines)
         return text
-
-    @staticmethod
-    def _line(memory: DeepMemory) -> str:
-        when = (memory.event_time or memory.created_at).date().isoformat()
-        return f"- [{when}] " + memory.text.replace("\n", " | ")
 
     async def atruncate(self, content: str, tokens_to_truncate: int) -> str | None:
         """Drop the least relevant memories (the last lines) until about enough is removed.

@@ -6,8 +6,8 @@ from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.bridge.pydantic import Field
-from tta_memory import WorkflowContext, render_context
 from tta_memory.errors import InvalidInputError
+from tta_memory.loading.render import render
 
 from tta_memory_llamaindex._block import EngineMemoryBlock
 
@@ -60,10 +60,7 @@ class PAFMemoryBlock(EngineMemoryBlock):
             pafs = []
             for category in self.categories:
                 pafs.extend(await self.memory.get_active_pafs(category=category))
-        # The engine's renderer formats whatever layers a context holds: only PAFs here.
-        return render_context(
-            WorkflowContext(workflow_id=self.name, session_id=self.name, metadata={"pafs": pafs})
-        )
+        return render(pafs=pafs)
 
     async def _aput(self, messages: list[ChatMessage]) -> None:
         """Ignore pushed messages: PAFs are curated, not extracted from chat."""

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import MetadataFilters
-from tta_memory import MemoryWorkflowPrimitive
+from tta_memory import MemoryWorkflowPrimitive, SearchMode
 from tta_memory.errors import InvalidInputError
 
 from tta_memory_llamaindex._filters import filters_to_kwargs
@@ -48,7 +48,7 @@ class TTAMemoryRetriever(BaseRetriever):
         since: datetime | str | None = None,
         until: datetime | str | None = None,
         filters: MetadataFilters | None = None,
-        search_mode: Literal["hybrid", "vector", "text"] = "hybrid",
+        search_mode: SearchMode = "hybrid",
         callback_manager: CallbackManager | None = None,
         verbose: bool = False,
     ) -> None:

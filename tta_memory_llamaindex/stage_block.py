@@ -13,6 +13,7 @@ from tta_memory import (
     render_context,
 )
 from tta_memory.loading.policy import normalize_mode, normalize_stage
+from tta_memory.loading.query import conversation_query
 
 from tta_memory_llamaindex._block import EngineMemoryBlock, Renders
 from tta_memory_llamaindex._budget import chars_for_tokens
@@ -96,12 +97,9 @@ class StageMemoryBlock(EngineMemoryBlock):
         super().__init__(**data)
 
     def _query(self, messages: list[ChatMessage] | None) -> str | None:
-        """The latest user turns, so the deep search follows the conversation's topic."""
-        if not messages:
-            return None
-        texts = [message_text(m) for m in messages if m.role.value == "user"]
-        texts = [t for t in texts if t.strip()][-self.query_window :]
-        return "\n".join(texts) or None
+        """The engine's query of the latest user turns (``None``: let the engine derive one)."""
+        turns = [(m.role.value, message_text(m)) for m in messages or []]
+        return conversation_query(turns, window=self.query_window) or None
 
     async def _aget(
         self,

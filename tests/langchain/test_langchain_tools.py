@@ -91,7 +91,7 @@ def test_get_constraints(tools: dict[str, BaseTool], memory: MemoryWorkflowPrimi
     everything = tools["get_constraints"].invoke(call("get_constraints", {})).content
     assert everything.splitlines() == [
         "Active constraints (must be followed):",
-        "- **AUTH-001**: Use PyJWT — lightweight",
+        "- **AUTH-001**: Use PyJWT (why: lightweight)",
         "- **DATA-001**: PostgreSQL only",
     ]
     only_data = tools["get_constraints"].invoke({"category": "DATA"})
