@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tta_memory.errors import InvalidInputError
 from tta_memory.models import WorkflowMode
@@ -17,6 +17,10 @@ from tta_memory.validation import check_choice
 
 STAGES = ("understand", "decompose", "plan", "implement", "verify", "review")
 STAGE_ALIASES = {"validate": "verify", "reflect": "review"}
+# Bounds of a policy cell (a cell beyond them is refused): what one load may ask of Redis.
+MAX_MESSAGES = 10_000
+MAX_CACHE_HOURS = 24 * 365
+MAX_DEEP_K = 1000
 MODES = tuple(m.value for m in WorkflowMode)
 
 
@@ -35,9 +39,9 @@ class StagePolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    messages: int
-    cache_hours: float = 0
-    deep_k: int = 0
+    messages: int = Field(ge=0, le=MAX_MESSAGES)
+    cache_hours: float = Field(default=0, ge=0, le=MAX_CACHE_HOURS, allow_inf_nan=False)
+    deep_k: int = Field(default=0, ge=0, le=MAX_DEEP_K)
     pafs: bool = False
     paf_categories: list[str] | None = None
     groups: bool = False
@@ -106,7 +110,11 @@ def resolve_policy(
         return cell
     if isinstance(overrides, StagePolicy):
         return overrides
+    if not isinstance(overrides, Mapping):
+        raise InvalidInputError(
+            f"policy must be a StagePolicy or a dict of its fields, got {type(overrides).__name__}"
+        )
     try:
-        return StagePolicy(**{**cell.model_dump(), **dict(overrides)})
+        return StagePolicy.model_validate({**cell.model_dump(), **dict(overrides)})
     except ValidationError as exc:
         raise InvalidInputError(f"invalid policy override: {exc}") from exc
