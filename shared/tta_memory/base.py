@@ -3,11 +3,12 @@ embedder)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from tta_memory.config import Settings
 from tta_memory.context import EngineContext
 from tta_memory.embeddings import Embedder
+from tta_memory.errors import InvalidInputError
 
 
 class ScopedPrimitive:
@@ -39,6 +40,42 @@ class ScopedPrimitive:
         self._ctx = context or EngineContext(
             redis_url, user_id, workspace=workspace, vectorizer=vectorizer, settings=settings
         )
+
+    @classmethod
+    def resolve(
+        cls,
+        memory: Self | None = None,
+        *,
+        redis_url: str | None = None,
+        user_id: str | None = None,
+        workspace: str | None = None,
+    ) -> Self:
+        """Return ``memory`` if given, else a new engine for the given server and scope.
+
+        The one way the adapters get hold of a primitive: the caller's instance (sharing its
+        connections, workspace and user) or one built from ``redis_url``, ``user_id`` and
+        ``workspace``, never a mix of both.
+
+        Raises:
+            InvalidInputError: ``memory`` is not an instance of this class, or is given
+                together with ``redis_url``, ``user_id`` or ``workspace``.
+        """
+        if memory is not None:
+            if not isinstance(memory, cls):
+                raise InvalidInputError(
+                    f"memory must be a {cls.__name__}, got {type(memory).__name__}"
+                )
+            if any(v is not None for v in (redis_url, user_id, workspace)):
+                raise InvalidInputError(
+                    "pass either memory= or redis_url/user_id/workspace, not both"
+                )
+            return memory
+        kwargs: dict[str, Any] = {"redis_url": redis_url}
+        if user_id is not None:
+            kwargs["user_id"] = user_id
+        if workspace is not None:
+            kwargs["workspace"] = workspace
+        return cls(**kwargs)
 
     @property
     def context(self) -> EngineContext:

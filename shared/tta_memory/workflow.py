@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from tta_memory import crosslayer
 from tta_memory.backend import guarded
 from tta_memory.base import ScopedPrimitive
-from tta_memory.errors import InvalidInputError
 from tta_memory.literals import SearchMode
 from tta_memory.loading.loader import ContextLoader
 from tta_memory.loading.policy import DEFAULT_POLICY, StagePolicy
@@ -73,42 +72,6 @@ class MemoryWorkflowPrimitive(ScopedPrimitive):
         self._loader = ContextLoader(
             ctx, self.sessions, self.cache, self.deep, self.pafs, self.groups
         )
-
-    @classmethod
-    def resolve(
-        cls,
-        memory: Self | None = None,
-        *,
-        redis_url: str | None = None,
-        user_id: str | None = None,
-        workspace: str | None = None,
-    ) -> Self:
-        """Return ``memory`` if given, else a new engine for the given server and scope.
-
-        The one way the adapters get hold of an engine: the caller's instance (sharing its
-        connections, workspace and user) or one built from ``redis_url``, ``user_id`` and
-        ``workspace``, never a mix of both.
-
-        Raises:
-            InvalidInputError: ``memory`` is not an instance of this class, or is given
-                together with ``redis_url``, ``user_id`` or ``workspace``.
-        """
-        if memory is not None:
-            if not isinstance(memory, cls):
-                raise InvalidInputError(
-                    f"memory must be a {cls.__name__}, got {type(memory).__name__}"
-                )
-            if any(v is not None for v in (redis_url, user_id, workspace)):
-                raise InvalidInputError(
-                    "pass either memory= or redis_url/user_id/workspace, not both"
-                )
-            return memory
-        kwargs: dict[str, Any] = {"redis_url": redis_url}
-        if user_id is not None:
-            kwargs["user_id"] = user_id
-        if workspace is not None:
-            kwargs["workspace"] = workspace
-        return cls(**kwargs)
 
     @cached_property
     def sync(self) -> SyncMemoryWorkflowPrimitive:
