@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+import redis.asyncio as aioredis
 from tta_memory import MemoryWorkflowPrimitive, SessionGroupPrimitive, SessionMessage
+from tta_memory.context import MAX_WATCH_ATTEMPTS, watched
+from tta_memory.errors import ConflictError
 
 
 def assert_strict_order(msgs: list[SessionMessage], expected: set[str]) -> None:
@@ -103,3 +107,21 @@ async def test_concurrent_identical_memories_are_one(memory):
     )
     assert len({m.id for m in made}) == 1
     assert len(await memory.search_deep_memory("", limit=100)) == 1
+
+
+async def test_optimistic_updates_are_bounded_and_end_in_a_conflict(memory):
+    key = memory.context.keys.pafs()
+    other = aioredis.Redis.from_url(memory.redis_url)
+    attempts = 0
+
+    async def read(pipe):
+        nonlocal attempts
+        attempts += 1
+        await other.hset(key, "x", attempts)  # a concurrent writer changes the key every time
+        return None
+
+    with pytest.raises(ConflictError):
+        await watched(memory.context, key, read, lambda pipe, _: pipe.hset(key, "y", 1))
+    await other.aclose()
+    assert attempts == MAX_WATCH_ATTEMPTS
+    assert not await (await memory.context.client()).hexists(key, "y")

@@ -25,21 +25,10 @@ from langchain_core.messages import (
     message_to_dict,
     messages_from_dict,
 )
+from tta_memory.literals import to_role
 
 LC_MESSAGE_KEY = "lc_message"
 """Session-message metadata key that holds the serialised LangChain message."""
-
-# LangChain message type (or ChatMessage role) -> engine role.
-_ROLE_BY_TYPE: dict[str, str] = {
-    "human": "user",
-    "user": "user",
-    "ai": "assistant",
-    "assistant": "assistant",
-    "system": "system",
-    "developer": "system",
-    "tool": "tool",
-    "function": "tool",
-}
 
 
 def role_for(message: BaseMessage) -> str:
@@ -53,10 +42,10 @@ def role_for(message: BaseMessage) -> str:
         custom role is stored as ``"user"``; its exact role survives in ``lc_message``.
     """
     if isinstance(message, ChatMessage):
-        return _ROLE_BY_TYPE.get(message.role.lower(), "user")
+        return to_role(message.role)
     # Chunks report types like "AIMessageChunk"; normalise to the base type.
     kind = message.type.removesuffix("MessageChunk").lower()
-    return _ROLE_BY_TYPE.get(kind, "user")
+    return to_role(kind)
 
 
 def text_for(message: BaseMessage) -> str:

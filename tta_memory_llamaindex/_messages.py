@@ -16,22 +16,10 @@ from llama_index.core.base.llms.types import ChatMessage, TextBlock
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 from tta_memory.errors import InvalidInputError
+from tta_memory.literals import to_role
 from tta_memory.models import SessionMessage
 
 LI_MESSAGE_KEY = "li_message"
-
-# LlamaIndex roles the engine does not know are stored under the nearest engine role; the
-# original role survives in the stored message.
-ROLE_TO_ENGINE: dict[str, str] = {
-    "system": "system",
-    "developer": "system",
-    "user": "user",
-    "assistant": "assistant",
-    "chatbot": "assistant",
-    "model": "assistant",
-    "tool": "tool",
-    "function": "tool",
-}
 
 
 def message_text(message: ChatMessage) -> str:
@@ -72,7 +60,9 @@ def to_engine_message(message: ChatMessage) -> dict[str, Any]:
     except (PydanticSerializationError, TypeError, ValueError) as exc:
         raise InvalidInputError(f"chat message does not serialise to JSON: {exc}") from exc
     return {
-        "role": ROLE_TO_ENGINE.get(str(role), "user"),
+        # Roles the engine does not know go under the nearest engine role; the original role
+        # survives in the stored message.
+        "role": to_role(str(role)),
         "content": _engine_content(message),
         "metadata": {LI_MESSAGE_KEY: dumped},
     }
