@@ -12,7 +12,8 @@ from langchain_core.runnables.base import coerce_to_runnable
 from tta_memory import WorkflowContext, render_context
 from tta_memory.errors import InvalidInputError
 from tta_memory.loading.query import conversation_query
-from tta_memory.validation import check_id, check_text
+from tta_memory.names import check_name
+from tta_memory.validation import check_text
 from typing_extensions import override
 
 from tta_memory_langchain._convert import (
@@ -238,7 +239,7 @@ class TTAMemoryMiddleware(StageFields, RunnableSerializable[Any, dict[str, Any]]
     def _call_args(self, values: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
         # Checked with the engine's validators before any model runs, so a call that is
         # bound to fail on recording fails before doing work.
-        session_id = check_id("session_id", self._session_id(values, config))
+        session_id = check_name("session_id", self._session_id(values, config))
         text = check_text("content", text_for(self._user_message(values)))
         query = conversation_query([("user", text)])
         return self._load_args(session_id, query, *self._sources(values, config))
