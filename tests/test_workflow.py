@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from tta_memory import (
     DEFAULT_POLICY,
+    LoadedContext,
     MemoryWorkflowPrimitive,
     StagePolicy,
     WorkflowContext,
@@ -12,6 +13,7 @@ from tta_memory import (
     render_context,
 )
 from tta_memory.errors import InvalidInputError
+from tta_memory.loading.render import render_loaded
 
 KEYS = {
     "session_context",
@@ -369,3 +371,18 @@ async def test_render_budget_drops_least_relevant_first_never_pafs(memory):
 
 def test_render_empty_context_is_empty():
     assert render_context(ctx()) == ""
+
+
+async def test_load_context_is_the_typed_twin_of_load_workflow_context(memory):
+    await seed_memories(memory)
+    await memory.paf_primitive.add_paf("AUTH", "001", "Use PyJWT")
+    await memory.add_session_message("s1", "user", "how do we rotate tokens?")
+    loaded = await memory.load_context(ctx(), "implement", "standard")
+    enriched = await memory.load_workflow_context(ctx(), "implement", "standard")
+    assert isinstance(loaded, LoadedContext)
+    assert [p.id for p in loaded.pafs] == ["AUTH-001"]
+    assert [m.content for m in loaded.session_context] == ["how do we rotate tokens?"]
+    assert [m.id for m in loaded.deep_memory] == [m.id for m in enriched.metadata["deep_memory"]]
+    assert loaded.query == enriched.metadata["memory_report"].query == "how do we rotate tokens?"
+    assert [i.layer for i in loaded.items] == [i.layer for i in enriched.metadata["memories"]]
+    assert render_context(enriched) == render_loaded(loaded)
