@@ -148,3 +148,15 @@ async def test_punctuation_queries_never_raise_untyped(memory, query):
     assert await memory.get_cache_memory(session_id=query) == []
     groups = SessionGroupPrimitive(memory.redis_url, "u", workspace=memory.workspace)
     assert await groups.list_groups(tags=[query]) == []
+
+
+@pytest.mark.parametrize("ttl", [10**20, 10**9, -1, 0, 1.5, True])
+async def test_out_of_range_ttls_are_refused_and_store_nothing(memory, ttl):
+    with pytest.raises(InvalidInputError):
+        await memory.add_session_message("s", "user", "hello", ttl_seconds=ttl)
+    with pytest.raises(InvalidInputError):
+        await memory.add_cache_entry("note", ttl_seconds=ttl)
+    assert await memory.get_session_context("s") == []
+    assert await memory.get_cache_memory() == []
+    await memory.add_cache_entry("a later note")
+    assert [e.content for e in await memory.get_cache_memory()] == ["a later note"]

@@ -64,6 +64,19 @@ def check_positive(name: str, value: Any, *, allow_zero: bool = False) -> int:
     return value
 
 
+# Ten years: beyond it a TTL overflows what Redis and datetime accept (10**20 s once stored a
+# cache note that broke every later read of its user).
+MAX_TTL_SECONDS = 10 * 365 * 24 * 3600
+
+
+def check_ttl(value: Any) -> int:
+    """Return ``value`` if it is a TTL in seconds between 1 and :data:`MAX_TTL_SECONDS`."""
+    ttl = check_positive("ttl_seconds", value)
+    if ttl > MAX_TTL_SECONDS:
+        raise InvalidInputError(f"ttl_seconds must be at most {MAX_TTL_SECONDS:,}, got {ttl:,}")
+    return ttl
+
+
 def check_datetime(name: str, value: Any) -> datetime | None:
     """Return an aware UTC datetime (naive values are taken as UTC); ``None`` passes."""
     if value is None:

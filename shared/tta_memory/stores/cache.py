@@ -21,7 +21,7 @@ from tta_memory.errors import InvalidInputError
 from tta_memory.models import CacheEntry
 from tta_memory.names import Tag, check_name, check_tags
 from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
-from tta_memory.validation import check_metadata, check_positive, check_text
+from tta_memory.validation import check_metadata, check_positive, check_text, check_ttl
 
 CACHE_FIELDS = [
     "entry_id",
@@ -134,7 +134,7 @@ class CacheStore:
             or not 0 <= importance <= 1
         ):
             raise InvalidInputError(f"importance must be between 0 and 1, got {importance!r}")
-        check_positive("ttl_seconds", ttl_seconds)
+        check_ttl(ttl_seconds)
         meta = check_metadata(metadata)
         now = time.time()
         entry_id = uuid.uuid4().hex

@@ -20,7 +20,13 @@ from tta_memory.literals import ROLES
 from tta_memory.models import SessionMessage
 from tta_memory.names import check_name
 from tta_memory.scripts import APPEND, POP_AT, POP_ID, POP_OLDEST, execute
-from tta_memory.validation import check_choice, check_metadata, check_positive, check_text
+from tta_memory.validation import (
+    check_choice,
+    check_metadata,
+    check_positive,
+    check_text,
+    check_ttl,
+)
 
 MAX_BATCH = 10_000
 
@@ -46,7 +52,7 @@ def decode_message(session_id: str, member: bytes | str, score: float) -> Sessio
 
 
 def _ttl(ttl_seconds: Any) -> int | None:
-    return check_positive("ttl_seconds", ttl_seconds) if ttl_seconds is not None else None
+    return check_ttl(ttl_seconds) if ttl_seconds is not None else None
 
 
 @guard_methods
