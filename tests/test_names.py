@@ -74,6 +74,10 @@ async def test_lone_surrogates_are_a_typed_error_and_store_nothing(memory, bad):
     with pytest.raises(InvalidInputError):
         await memory.create_deep_memory(bad)
     with pytest.raises(InvalidInputError):
+        await memory.create_deep_memory("fine", metadata={"k": bad})
+    with pytest.raises(InvalidInputError):
+        await memory.add_session_message("s", "user", "fine", metadata={bad: 1})
+    with pytest.raises(InvalidInputError):
         await memory.search_deep_memory(bad)
     with pytest.raises(InvalidInputError):
         await memory.get_cache_memory(session_id=bad)
