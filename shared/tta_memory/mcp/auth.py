@@ -115,6 +115,13 @@ class TokenTable:
     def __len__(self) -> int:
         return len(self._by_hash)
 
+    def identities(self) -> list[Identity]:
+        """The distinct identities the tokens grant."""
+        unique = {
+            Identity(workspace=e.workspace, user_id=e.user_id) for e in self._by_hash.values()
+        }
+        return sorted(unique, key=lambda i: (i.workspace, i.user_id))
+
     def lookup(self, token: str) -> TokenEntry | None:
         """The entry of ``token``, or ``None`` if it is unknown."""
         return self._by_hash.get(hash_token(token))

@@ -94,11 +94,12 @@ def _serve(argv: list[str]) -> int:
     args = _serve_parser().parse_args(argv)
     engines = Engines(args.redis_url)
     if args.transport == "stdio":
-        identity = fixed_identity(
+        resolve = fixed_identity(
             args.workspace or os.environ.get(WORKSPACE_ENV) or "default",
             args.user or os.environ.get(USER_ENV) or "default",
         )
-        server = build_server(engines, identity)
+        engines.get(resolve())  # a bad Redis URL fails here, before serving
+        server = build_server(engines, resolve)
         asyncio.run(server.run_stdio_async())
         return 0
     token_file = args.tokens or os.environ.get(TOKENS_ENV)
@@ -114,6 +115,8 @@ def _serve(argv: list[str]) -> int:
     table = TokenTable.load(token_file)
     if not len(table):
         raise TTAMemoryError(f"token file {token_file} lists no tokens")
+    for granted in table.identities():  # a bad Redis URL fails here, before serving
+        engines.get(granted)
     import uvicorn
 
     app = http_app(engines, table, args.host, args.port, args.path)
