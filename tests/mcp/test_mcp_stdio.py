@@ -131,3 +131,26 @@ def test_bad_token_files_are_refused_at_start(
     assert main(["--transport", "http", "--tokens", str(path), "--port", "1"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_readme_configuration_blocks_are_valid() -> None:
+    """The MCP section's client configurations parse, and their arguments are the command's."""
+    import json
+    import re
+
+    from tta_memory.mcp.command import _serve_parser
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"^## MCP\n(.*?)(?=^## )", readme, re.DOTALL | re.MULTILINE)
+    assert section is not None
+    configs = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", section.group(1), re.S)]
+    servers = [c["mcpServers"]["tta-memory"] for c in configs]
+    assert len(servers) == 2
+    stdio, http = servers
+    assert stdio["command"] == "tta-memory" and stdio["args"][0] == "mcp"
+    args = _serve_parser().parse_args(stdio["args"][1:])
+    assert (args.workspace, args.user, args.transport) == ("my-project", "alice", "stdio")
+    assert http["url"].endswith("/mcp") and http["headers"]["Authorization"].startswith("Bearer ")
+    (toml_block,) = re.findall(r"```toml\n(.*?)```", section.group(1), re.S)
+    (entry,) = tomllib.loads(toml_block)["token"]
+    assert set(entry) == {"name", "sha256", "workspace", "user_id"}

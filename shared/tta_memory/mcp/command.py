@@ -25,7 +25,7 @@ from tta_memory.mcp.auth import (
 from tta_memory.mcp.server import Engines, build_server, fixed_identity, token_identity
 
 TOKENS_ENV = "TTA_MEMORY_MCP_TOKENS"
-USER_ENV = "TTA_MEMORY_USER"
+USER_ENV = "TTA_MEMORY_USER_ID"
 WORKSPACE_ENV = "TTA_MEMORY_WORKSPACE"
 
 
