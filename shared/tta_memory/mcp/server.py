@@ -43,7 +43,7 @@ memories; `save_memory` stores a decision, pattern or bug resolution worth keepi
 `append_to_session` records a turn of the conversation."""
 
 
-class LoadedContext(BaseModel):
+class ContextResult(BaseModel):
     """What ``load_context`` returns."""
 
     text: str = Field(description="The prompt-ready context (constraints first, never dropped)")
@@ -198,15 +198,15 @@ def build_server(
         max_chars: Annotated[
             int | None, Field(ge=1, description="Character budget; PAFs are never dropped")
         ] = None,
-    ) -> LoadedContext:
+    ) -> ContextResult:
         """Load what a workflow stage needs from every memory layer, rendered for the prompt."""
         memory = engine()
 
-        async def load() -> LoadedContext:
+        async def load() -> ContextResult:
             context = WorkflowContext(workflow_id=session_id, session_id=session_id)
             loaded = await memory.load_workflow_context(context, stage, mode, query=query)
             report = loaded.metadata["memory_report"]
-            return LoadedContext(
+            return ContextResult(
                 text=_render(loaded, max_chars),
                 stage=report.stage,
                 mode=report.mode.value,
