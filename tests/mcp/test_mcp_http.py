@@ -19,6 +19,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
+from mcp_types import TextResourceContents
 from tta_memory import MemoryWorkflowPrimitive
 from tta_memory.mcp import Engines, TokenTable, http_app
 from tta_memory.mcp.auth import new_token, token_entry_toml
@@ -108,13 +109,23 @@ def raw_post(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], by
 async def test_each_token_acts_in_its_own_workspace(
     base_url: str, tokens: Tokens, redis_url: str
 ) -> None:
+    await MemoryWorkflowPrimitive(redis_url, "lead", workspace=tokens.ws_a).paf_primitive.add_paf(
+        "BILL", "001", "Webhooks are idempotent"
+    )
     async with client(base_url, tokens.alice) as a, client(base_url, tokens.bob) as b:
+        pafs_a = (await a.read_resource("tta://pafs")).contents[0]
+        pafs_b = (await b.read_resource("tta://pafs")).contents[0]
+        with pytest.raises(MCPError, match="BILL-001"):
+            await b.read_resource("tta://pafs/BILL-001")
+        assert await call(b, "get_constraints") == []
         saved = await call(a, "save_memory", text="The billing service retries webhooks 5 times")
         await call(a, "append_to_session", session_id="shared-name", content="alice was here")
         await call(b, "append_to_session", session_id="shared-name", content="bob was here")
         found_a = await call(a, "search_memories", query="billing webhooks")
         found_b = await call(b, "search_memories", query="billing webhooks")
         context_b = await call(b, "load_context", session_id="shared-name")
+    assert isinstance(pafs_a, TextResourceContents) and "BILL-001" in pafs_a.text
+    assert isinstance(pafs_b, TextResourceContents) and "BILL-001" not in pafs_b.text
     assert [m["id"] for m in found_a] == [saved["id"]] and saved["author"] == "alice"
     assert found_b == []
     assert "bob was here" in context_b["text"] and "alice" not in context_b["text"]
