@@ -47,10 +47,13 @@ async def test_lists_the_five_tools_with_schemas(server: MCPServer) -> None:
         assert not {"workspace", "user_id", "user"} & set(tool.input_schema["properties"])
 
 
+# "legacy": JSON-RPC over in-memory streams after the initialize handshake; "auto": the SDK's
+# direct in-process dispatch.
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_save_then_search_finds_the_memory(
-    server: MCPServer, memory: MemoryWorkflowPrimitive
+    server: MCPServer, memory: MemoryWorkflowPrimitive, mode: str
 ) -> None:
-    async with Client(server) as client:
+    async with Client(server, mode=mode) as client:
         saved = await call(
             client,
             "save_memory",
@@ -100,11 +103,12 @@ async def test_constraints_tool_and_resources(
     assert json.loads(paf.text)["status"] == "deprecated"
 
 
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_append_then_load_stage_aware_context(
-    server: MCPServer, memory: MemoryWorkflowPrimitive
+    server: MCPServer, memory: MemoryWorkflowPrimitive, mode: str
 ) -> None:
     await memory.paf_primitive.add_paf("AUTH", "001", "Tokens expire after 15 minutes")
-    async with Client(server) as client:
+    async with Client(server, mode=mode) as client:
         await call(client, "save_memory", text="Refresh tokens live in an httpOnly cookie")
         first = await call(client, "append_to_session", session_id="s1", content="Add refresh")
         await call(client, "append_to_session", session_id="s1", content="On it", role="assistant")
