@@ -154,3 +154,18 @@ def test_readme_configuration_blocks_are_valid() -> None:
     (toml_block,) = re.findall(r"```toml\n(.*?)```", section.group(1), re.S)
     (entry,) = tomllib.loads(toml_block)["token"]
     assert set(entry) == {"name", "sha256", "workspace", "user_id"}
+
+
+def test_without_the_mcp_extra_main_says_what_to_install() -> None:
+    import subprocess
+
+    code = (
+        "import sys; sys.modules['mcp'] = None\n"  # as if the SDK were not installed
+        "from tta_memory.mcp import main\n"
+        "raise SystemExit(main(['--workspace', 'w']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=server_env(), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2
+    assert "pip install 'tta-memory[mcp]'" in done.stderr and "Traceback" not in done.stderr

@@ -1,5 +1,5 @@
 """``python -m tta_memory.mcp``: the MCP server (see :func:`tta_memory.mcp.main`)."""
 
-from tta_memory.mcp.command import main
+from tta_memory.mcp import main
 
 raise SystemExit(main())
