@@ -16,8 +16,10 @@ from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import BaseModel, Field, PrivateAttr, model_validator
 from tta_memory import MemoryWorkflowPrimitive, Settings
+from tta_memory.errors import InvalidInputError
 
 PASSWORD_ENV = "TTA_MEMORY_REDIS_PASSWORD"
+SCOPE_KEYS = ("redis_url", "workspace", "user_id", "prefix")
 URL_ENVS = ("TTA_MEMORY_REDIS_URL", "REDIS_URL")
 
 
@@ -113,11 +115,41 @@ class Scope(BaseModel):
         )
 
 
-def scope_of(memory: MemoryWorkflowPrimitive) -> dict[str, str | None]:
-    """The scope fields of an engine (its resolved server URL, redacted)."""
+def scope_of(memory: MemoryWorkflowPrimitive, redis_url: str | None) -> dict[str, str | None]:
+    """The scope fields of an engine reached through ``redis_url`` (dumped redacted)."""
     return {
-        "redis_url": redact(memory.redis_url),
+        "redis_url": redis_url,
         "workspace": memory.workspace,
         "user_id": memory.user_id,
         "prefix": memory.settings.prefix,
     }
+
+
+def resolve_scope(
+    memory: MemoryWorkflowPrimitive | None, scope: dict[str, str | None]
+) -> tuple[MemoryWorkflowPrimitive, dict[str, str | None]]:
+    """The engine of a component and its scope fields, from ``memory`` or from ``scope``.
+
+    Args:
+        memory: The caller's engine, or ``None`` to build one from ``scope``.
+        scope: ``redis_url``, ``workspace``, ``user_id`` and ``prefix`` (``None`` if unset).
+
+    Returns:
+        The engine, and the fields naming it in full (a ``None`` URL stays ``None``: it is
+        resolved from the environment again when loaded).
+
+    Raises:
+        InvalidInputError: ``memory`` is not an engine, or comes with a scope; a bad id.
+    """
+    if memory is None:
+        engine = Scope.model_validate(scope).build_engine()
+        return engine, scope_of(engine, scope.get("redis_url"))
+    if scope.get("prefix") is not None:
+        raise InvalidInputError("pass either memory= or a scope (prefix=), not both")
+    engine = MemoryWorkflowPrimitive.resolve(
+        memory,
+        redis_url=scope.get("redis_url"),
+        user_id=scope.get("user_id"),
+        workspace=scope.get("workspace"),
+    )
+    return engine, scope_of(engine, engine.redis_url)

@@ -18,7 +18,7 @@ from tta_memory_llamaindex._messages import (
     from_engine_messages,
     to_engine_messages,
 )
-from tta_memory_llamaindex._scope import Scope, scope_of
+from tta_memory_llamaindex._scope import Scope, resolve_scope
 
 # list_sessions reads a per-workspace registry (no scan); this bound only means "all of them".
 
@@ -105,22 +105,9 @@ class TTAChatStore(AsyncDBChatStore, Scope):
             InvalidInputError: ``memory`` is not an engine client, or is given with a scope;
                 a malformed workspace or user.
         """
-        if memory is None:
-            fields: dict[str, Any] = {
-                "redis_url": redis_url, "workspace": workspace, "user_id": user_id, "prefix": prefix
-            }  # fmt: skip
-            super().__init__(**fields)
-            engine = self.build_engine()
-            # The dump names the scope in full, so a changed default cannot redirect it.
-            self.workspace, self.user_id = engine.workspace, engine.user_id
-            self.prefix = engine.settings.prefix
-        else:
-            if prefix is not None:
-                raise InvalidInputError("pass either memory= or a scope (prefix=), not both")
-            engine = MemoryWorkflowPrimitive.resolve(
-                memory, redis_url=redis_url, user_id=user_id, workspace=workspace
-            )
-            super().__init__(**scope_of(engine))
+        scope = {"redis_url": redis_url, "workspace": workspace, "user_id": user_id}
+        engine, fields = resolve_scope(memory, {**scope, "prefix": prefix})
+        super().__init__(**fields)
         self._memory = engine
 
     @classmethod

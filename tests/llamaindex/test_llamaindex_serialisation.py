@@ -6,15 +6,23 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.memory import Memory
-from tta_memory import EmbeddedRedis, MemoryWorkflowPrimitive
+from tta_memory import EmbeddedRedis, InvalidInputError, MemoryWorkflowPrimitive
 
-from tta_memory_llamaindex import TTAChatStore
+from tta_memory_llamaindex import (
+    DeepMemoryBlock,
+    PAFMemoryBlock,
+    StageMemoryBlock,
+    TTAChatStore,
+    TTAMemoryRetriever,
+)
+from tta_memory_llamaindex._block import EngineMemoryBlock
 from tta_memory_llamaindex._scope import redact, restore
 
 PASSWORD = "s3cr3t-p@ss:word"
@@ -151,3 +159,95 @@ def test_restore_only_takes_credentials_of_the_same_server(
     clean_env.setenv("TTA_MEMORY_REDIS_PASSWORD", "p@ss")
     assert restore("redis://bob@other:6379/0") == "redis://bob:p%40ss@other:6379/0"
     assert restore(None) is None
+
+
+# --- memory blocks and the retriever ------------------------------------------------------
+
+SCOPE = {"redis_url", "workspace", "user_id", "prefix"}
+
+
+def block_examples(memory: MemoryWorkflowPrimitive) -> list[EngineMemoryBlock]:
+    return [
+        PAFMemoryBlock(memory=memory, categories=["AUTH"], name="Rules"),
+        DeepMemoryBlock(memory=memory, similarity_top_k=3, tags=["chat"], session_only=True),
+        StageMemoryBlock(
+            memory=memory, stage="plan", mode="rapid", max_chars=500, policy={"deep_k": 2}
+        ),
+    ]
+
+
+async def test_blocks_dump_their_scope_and_fields_and_reload(
+    memory: MemoryWorkflowPrimitive, redis_url: str, workspace: str
+) -> None:
+    await memory.paf_primitive.add_paf("AUTH", "001", "Tokens expire after 15 minutes")
+    for block in block_examples(memory):
+        dump = block.model_dump()
+        assert "memory" not in dump
+        assert {k: dump[k] for k in SCOPE} == {
+            "redis_url": redis_url,
+            "workspace": workspace,
+            "user_id": "test-user",
+            "prefix": memory.settings.prefix,
+        }
+        again = type(block).model_validate(json.loads(block.model_dump_json()))
+        assert again.model_dump() == dump
+        assert (again.memory.workspace, again.memory.user_id) == (workspace, "test-user")
+        assert again.memory.redis_url == redis_url
+    rules = PAFMemoryBlock.model_validate(block_examples(memory)[0].model_dump())
+    assert "AUTH-001" in await rules.aget()
+
+
+async def test_a_block_built_from_a_scope_reloads_to_it(
+    redis_url: str, workspace: str, memory: MemoryWorkflowPrimitive
+) -> None:
+    await memory.paf_primitive.add_paf("DB", "001", "PostgreSQL only")
+    block = PAFMemoryBlock(redis_url=redis_url, workspace=workspace, user_id="reader")
+    again = PAFMemoryBlock.model_validate_json(block.model_dump_json())
+    assert again.memory.user_id == "reader" and "DB-001" in await again.aget()
+    with pytest.raises(InvalidInputError):
+        PAFMemoryBlock(memory=memory, workspace=workspace)
+
+
+async def test_block_password_is_never_dumped(
+    locked_url: str, workspace: str, clean_env: pytest.MonkeyPatch
+) -> None:
+    block = PAFMemoryBlock(redis_url=with_password(locked_url), workspace=workspace)
+    await block.memory.paf_primitive.add_paf("SEC", "001", "Secrets live in the vault")
+    dumped = block.model_dump_json()
+    assert "s3cr3t" not in dumped and json.loads(dumped)["redis_url"] == locked_url
+    clean_env.setenv("TTA_MEMORY_REDIS_PASSWORD", PASSWORD)
+    assert "SEC-001" in await PAFMemoryBlock.model_validate_json(dumped).aget()
+
+
+async def test_retriever_config_round_trips(
+    memory: MemoryWorkflowPrimitive, redis_url: str, workspace: str
+) -> None:
+    keep = await memory.create_deep_memory("Sessions expire after 30 minutes", tags=["auth"])
+    await memory.create_deep_memory("Sessions of the build farm are pinned", tags=["ci"])
+    retriever = TTAMemoryRetriever(
+        memory=memory, similarity_top_k=2, tags=["auth"], since=datetime(2020, 1, 1, tzinfo=UTC)
+    )
+    config = json.loads(json.dumps(retriever.to_dict()))
+    assert {k: config[k] for k in SCOPE} == {
+        "redis_url": redis_url,
+        "workspace": workspace,
+        "user_id": "test-user",
+        "prefix": memory.settings.prefix,
+    }
+    assert config["tags"] == ["auth"] and config["similarity_top_k"] == 2
+    again = TTAMemoryRetriever.from_dict(config)
+    assert again.to_dict() == config
+    found = await again.aretrieve("session expiry")
+    assert [n.node.node_id for n in found] == [keep.id]
+
+
+async def test_retriever_password_is_never_in_its_config(
+    locked_url: str, workspace: str, clean_env: pytest.MonkeyPatch
+) -> None:
+    retriever = TTAMemoryRetriever(redis_url=with_password(locked_url), workspace=workspace)
+    await retriever.memory.create_deep_memory("The vault rotates secrets daily")
+    config = json.dumps(retriever.to_dict())
+    assert "s3cr3t" not in config
+    clean_env.setenv("TTA_MEMORY_REDIS_URL", with_password(locked_url))
+    found = await TTAMemoryRetriever.from_dict(json.loads(config)).aretrieve("vault")
+    assert [n.node.text for n in found] == ["The vault rotates secrets daily"]
