@@ -29,6 +29,7 @@ from tta_memory import (
     render_context,
 )
 from tta_memory.mcp.auth import Identity, StaticTokenVerifier, identity_of
+from tta_memory.paf_text import pafs_prompt
 from tta_memory.validation import check_id
 
 T = TypeVar("T")
@@ -106,9 +107,7 @@ async def _tool_call(aw: Awaitable[T]) -> T:
 
 
 def _paf_markdown(pafs: list[PAF]) -> str:
-    lines = [f"- **{p.id}**: {p.description}" + (f" (why: {p.rationale})" if p.rationale else "")
-             for p in pafs]  # fmt: skip
-    return "\n".join(lines) + "\n" if lines else "No active constraints.\n"
+    return pafs_prompt(pafs) + "\n" if pafs else "No active constraints.\n"
 
 
 def _render(context: WorkflowContext, max_chars: int | None) -> str:
