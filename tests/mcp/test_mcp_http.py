@@ -185,3 +185,54 @@ def test_a_session_opened_by_one_token_cannot_be_used_by_another(
         base_url, {"Authorization": f"Bearer {tokens.bob}", "Mcp-Session-Id": session}
     )
     assert status in (403, 404)  # refused; never served as alice
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_command_serves_http_with_tokens(redis_url: str, tmp_path: Path) -> None:
+    """``python -m tta_memory.mcp --transport http``: the real entry point, as a process."""
+    import os
+    import subprocess
+    import sys
+
+    token = new_token()
+    path = tmp_path / "tokens.toml"
+    path.write_text(token_entry_toml(token, "ws-cmd", "carol"))
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        "TTA_MEMORY_MCP_TOKENS": str(path),  # the token file through the environment
+    }
+    args = ["-m", "tta_memory.mcp", "--transport", "http", "--port", str(port)]
+    process = subprocess.Popen(
+        [sys.executable, *args, "--redis-url", redis_url],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, _, _ = raw_post(url, {})
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert status == 401
+        assert raw_post(url, {"Authorization": f"Bearer {token}"})[0] == 200
+        assert raw_post(url, {"Authorization": "Bearer " + token[:-1]})[0] == 401
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+    assert f"http://127.0.0.1:{port}/mcp (1 token(s))" in err
