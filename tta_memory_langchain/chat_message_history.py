@@ -2,19 +2,52 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 from langchain_core.chat_history import BaseChatMessageHistory
-from langchain_core.messages import BaseMessage
-from tta_memory import MemoryWorkflowPrimitive
+from langchain_core.messages import BaseMessage, message_to_dict
+from tta_memory import MemoryWorkflowPrimitive, run_sync
+from tta_memory.errors import InvalidInputError
 from tta_memory.validation import check_id
 
-from tta_memory_langchain._convert import from_session_messages, to_session_item
+from tta_memory_langchain._client_url import client_url
+from tta_memory_langchain._convert import from_session_messages, text_for, to_session_item
+from tta_memory_langchain._text_match import rank
 
 # Arguments of langchain-redis' RedisChatMessageHistory that name its own key layout and
 # index; the engine owns both, so they are accepted (drop-in use) and have no effect.
 _LANGCHAIN_REDIS_LAYOUT_ARGS = frozenset({"key_prefix", "index_name", "overwrite_index"})
+# The session layer stores non-empty text; an empty message (a model sometimes returns an
+# empty reply) is stored under this stand-in and comes back exactly as it was sent.
+EMPTY_STAND_IN = "[empty message]"
+# delete() clears this many sessions concurrently.
+_DELETE_BATCH = 32
+
+
+def _check_ttl(ttl: Any) -> int | None:
+    """``None`` or ``0``: no expiry (as in ``RedisChatMessageHistory``); else whole seconds."""
+    if ttl is None or (ttl == 0 and not isinstance(ttl, bool)):
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0:
+        raise InvalidInputError(f"ttl must be a non-negative integer or None, got {ttl!r}")
+    return ttl
+
+
+def _items(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    items = []
+    for message in messages:
+        if not isinstance(message, BaseMessage):
+            raise InvalidInputError(
+                f"each message must be a LangChain BaseMessage, got {type(message).__name__}"
+            )
+        item = to_session_item(message)
+        if not item["content"].strip():
+            item["content"] = EMPTY_STAND_IN
+        items.append(item)
+    return items
 
 
 class TTAChatMessageHistory(BaseChatMessageHistory):
@@ -27,8 +60,12 @@ class TTAChatMessageHistory(BaseChatMessageHistory):
     out of order.
 
     Works as the history of ``RunnableWithMessageHistory`` and as a drop-in replacement
-    for ``langchain_redis.RedisChatMessageHistory`` (same ``session_id``, ``redis_url`` and
-    ``ttl`` arguments).
+    for ``langchain_redis.RedisChatMessageHistory``: the same arguments (``session_id``,
+    ``redis_url``, ``ttl``, ``redis_client``; ``key_prefix``, ``index_name`` and
+    ``overwrite_index`` are accepted and ignored) and every method of it (``messages``,
+    ``add_message(s)``, ``clear``, ``delete``, ``search_messages``, ``id``, ``len()``), with
+    its semantics: ``ttl=0`` means no expiry, empty messages are stored, ``add_messages([])``
+    does nothing.
 
     Example:
         ```python
@@ -50,6 +87,7 @@ class TTAChatMessageHistory(BaseChatMessageHistory):
         workspace: str | None = None,
         ttl: int | None = None,
         limit: int | None = None,
+        redis_client: Any = None,
         **kwargs: Any,
     ) -> None:
         """Create the history of one session.
@@ -59,19 +97,23 @@ class TTAChatMessageHistory(BaseChatMessageHistory):
             redis_url: Redis URL when no ``memory`` is given; ``None`` lets the engine
                 choose its configured or embedded server.
             memory: An existing engine instance to share connections with (not together
-                with ``redis_url``, ``user_id`` or ``workspace``).
+                with ``redis_url``, ``redis_client``, ``user_id`` or ``workspace``).
             user_id: The acting user recorded on written messages (when building a new
                 engine).
             workspace: The tenant (when building a new engine).
-            ttl: Retention in seconds applied to the session on every write; ``None``
-                keeps messages until cleared.
+            ttl: Retention in seconds applied to the session on every write; ``None`` or
+                ``0`` keeps messages until cleared.
             limit: Read at most this many most recent messages; ``None`` reads all.
+            redis_client: An existing ``redis.Redis`` (or ``redis.asyncio.Redis``) client
+                whose server, database and credentials to use; ``redis_url`` is then
+                ignored, as in ``RedisChatMessageHistory``.
             **kwargs: ``key_prefix``, ``index_name`` and ``overwrite_index`` are accepted
                 for compatibility with ``RedisChatMessageHistory`` and ignored.
 
         Raises:
             InvalidInputError: ``session_id`` is empty, too long or has control characters;
-                ``memory`` is not an engine instance, or is given with a scope.
+                ``ttl`` is negative; ``redis_client`` is not a redis-py client; ``memory``
+                is not an engine instance, or is given with a scope or a client.
             TypeError: An unknown keyword argument was given.
         """
         unknown = set(kwargs) - _LANGCHAIN_REDIS_LAYOUT_ARGS
@@ -80,11 +122,24 @@ class TTAChatMessageHistory(BaseChatMessageHistory):
         super().__init__()
         # Fail at construction, like RedisChatMessageHistory, with the engine's own check.
         self.session_id = check_id("session_id", session_id)
-        self.ttl = ttl
+        self.ttl = _check_ttl(ttl)
         self.limit = limit
+        if redis_client is not None:
+            if memory is not None:
+                raise InvalidInputError("pass either memory= or redis_client=, not both")
+            redis_url = client_url(redis_client)
+            self.__dict__["redis_client"] = redis_client
         self.memory = MemoryWorkflowPrimitive.resolve(
             memory, redis_url=redis_url, user_id=user_id, workspace=workspace
         )
+
+    @cached_property
+    def redis_client(self) -> Any:
+        """A synchronous ``redis.Redis`` client of the engine's server (the one passed in,
+        if any), like ``RedisChatMessageHistory.redis_client``."""
+        from redis import Redis
+
+        return Redis.from_url(self.memory.redis_url)
 
     @property
     def id(self) -> str:
@@ -114,29 +169,31 @@ class TTAChatMessageHistory(BaseChatMessageHistory):
         """Append messages to the session in one round trip.
 
         Args:
-            messages: The messages, in order. Nothing is written when any of them is
-                rejected.
+            messages: The messages, in order (none: nothing happens). Nothing is written
+                when any of them is rejected.
 
         Raises:
-            InvalidInputError: No messages, a message with empty or oversized text, or
-                metadata that is not JSON-serialisable.
+            InvalidInputError: An item that is not a message, a message with oversized
+                text, or metadata that is not JSON-serialisable.
         """
-        items = [to_session_item(message) for message in messages]
-        self.memory.sync.add_session_messages(self.session_id, items, ttl_seconds=self.ttl)
+        items = _items(messages)
+        if items:
+            self.memory.sync.add_session_messages(self.session_id, items, ttl_seconds=self.ttl)
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Append messages to the session in one round trip, natively async.
 
         Args:
-            messages: The messages, in order. Nothing is written when any of them is
-                rejected.
+            messages: The messages, in order (none: nothing happens). Nothing is written
+                when any of them is rejected.
 
         Raises:
-            InvalidInputError: No messages, a message with empty or oversized text, or
-                metadata that is not JSON-serialisable.
+            InvalidInputError: An item that is not a message, a message with oversized
+                text, or metadata that is not JSON-serialisable.
         """
-        items = [to_session_item(message) for message in messages]
-        await self.memory.add_session_messages(self.session_id, items, ttl_seconds=self.ttl)
+        items = _items(messages)
+        if items:
+            await self.memory.add_session_messages(self.session_id, items, ttl_seconds=self.ttl)
 
     def clear(self) -> None:
         """Delete the session's messages (active and archived)."""
@@ -145,6 +202,52 @@ class TTAChatMessageHistory(BaseChatMessageHistory):
     async def aclear(self) -> None:
         """Delete the session's messages (active and archived), natively async."""
         await self.memory.clear_session(self.session_id)
+
+    def delete(self) -> None:
+        """Delete every chat session of the workspace, like ``RedisChatMessageHistory.delete``.
+
+        The peer drops all sessions under its key prefix; here that is every session of
+        this workspace (messages, archive and their recent-activity entries). Deep
+        memories, PAFs and session groups are kept, and other workspaces are untouched.
+        Use :meth:`clear` to delete this session only.
+        """
+        run_sync(self.adelete())
+
+    async def adelete(self) -> None:
+        """Delete every chat session of the workspace, natively async (see :meth:`delete`)."""
+        sessions = await self.memory.list_sessions(limit=None)
+        if self.session_id not in sessions:
+            sessions.append(self.session_id)  # written with a TTL that lapsed from the registry
+        for start in range(0, len(sessions), _DELETE_BATCH):
+            batch = sessions[start : start + _DELETE_BATCH]
+            await asyncio.gather(*(self.memory.clear_session(s) for s in batch))
+
+    def search_messages(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Find this session's messages that contain any word of ``query``.
+
+        As in ``RedisChatMessageHistory``: case-insensitive words with English endings
+        folded, best matches first, each result the message's data (``content``, ``type``,
+        ``additional_kwargs``, …).
+
+        Args:
+            query: The search words; an empty or non-string query finds nothing.
+            limit: At most this many results.
+
+        Returns:
+            The matching messages as dicts.
+        """
+        return run_sync(self.asearch_messages(query, limit))
+
+    async def asearch_messages(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Natively async :meth:`search_messages`."""
+        if not query or not isinstance(query, str):
+            return []
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise InvalidInputError(f"limit must be an integer, got {limit!r}")
+        records = await self.memory.get_session_context(self.session_id, limit=None)
+        messages = from_session_messages(records)
+        hits = rank(query, [text_for(m) for m in messages], limit)
+        return [dict(message_to_dict(messages[i])["data"]) for i in hits]
 
     def __len__(self) -> int:
         """Number of active messages in the session."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Generic, TypeVar
 
-from llama_index.core.bridge.pydantic import Field
+from llama_index.core.bridge.pydantic import Field, model_validator
 from llama_index.core.memory.memory import BaseMemoryBlock
 from tta_memory import MemoryWorkflowPrimitive
 
-T = TypeVar("T")
+from tta_memory_llamaindex._scope import SCOPE_KEYS, Scope, resolve_scope
 
-_SCOPE_KEYS = ("redis_url", "user_id", "workspace")
+T = TypeVar("T")
 
 
 class Renders(Generic[T]):
@@ -37,8 +37,13 @@ class Renders(Generic[T]):
         return self._items.get(text)
 
 
-class EngineMemoryBlock(BaseMemoryBlock[str]):
-    """A memory block reading (and writing) through a tta_memory engine client."""
+class EngineMemoryBlock(BaseMemoryBlock[str], Scope):
+    """A memory block reading (and writing) through a tta_memory engine client.
+
+    Serialisable: ``model_dump()`` holds the block's fields and its scope (server URL without
+    its password, workspace, user, key prefix), and ``model_validate(dump)`` builds a block on
+    the same memory (see :mod:`tta_memory_llamaindex._scope` for where a password comes from).
+    """
 
     memory: MemoryWorkflowPrimitive = Field(
         exclude=True, description="The tta_memory engine client (workspace and user)."
@@ -48,12 +53,21 @@ class EngineMemoryBlock(BaseMemoryBlock[str]):
         """Create the block.
 
         Args:
-            **data: ``memory`` (an engine client) or ``redis_url``/``user_id``/``workspace``,
-                and the block's fields.
+            **data: ``memory`` (an engine client) or ``redis_url``/``user_id``/``workspace``/
+                ``prefix``, and the block's fields.
 
         Raises:
             InvalidInputError: ``memory`` is not an engine client, or is given with a scope.
         """
-        scope = {key: data.pop(key, None) for key in _SCOPE_KEYS}
-        data["memory"] = MemoryWorkflowPrimitive.resolve(data.get("memory"), **scope)
-        super().__init__(**data)
+        scope = {key: data.pop(key, None) for key in SCOPE_KEYS}
+        engine, fields = resolve_scope(data.pop("memory", None), scope)
+        super().__init__(**{**data, **fields, "memory": engine})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_of_a_loaded_block(cls, data: Any) -> Any:
+        # model_validate(dump) does not run __init__: the engine comes from the dumped scope.
+        if isinstance(data, dict) and data.get("memory") is None:
+            scope = Scope.model_validate({key: data.get(key) for key in SCOPE_KEYS})
+            data = {**data, "memory": scope.build_engine()}
+        return data

@@ -18,6 +18,7 @@ from tta_memory_llamaindex._messages import (
     from_engine_messages,
     to_engine_messages,
 )
+from tta_memory_llamaindex._scope import Scope, resolve_scope
 
 # list_sessions reads a per-workspace registry (no scan); this bound only means "all of them".
 
@@ -56,7 +57,7 @@ def _count(n: Any) -> int:
     return n
 
 
-class TTAChatStore(AsyncDBChatStore):
+class TTAChatStore(AsyncDBChatStore, Scope):
     """A LlamaIndex chat store whose messages live in the tta_memory session layer (Redis).
 
     A chat store ``key`` is an engine session id, so ``Memory(session_id=...)`` and the
@@ -69,12 +70,17 @@ class TTAChatStore(AsyncDBChatStore):
     database. Bad input raises the engine's typed errors (``InvalidInputError``,
     ``NotFoundError``) before anything is written.
 
+    Serialisable: ``model_dump()`` holds the server URL (without its password), workspace,
+    user and key prefix, and ``TTAChatStore.model_validate(dump)`` (or ``TTAChatStore(**dump)``)
+    reaches the same memory. A password dropped from the dump is taken again from
+    ``TTA_MEMORY_REDIS_URL`` / ``REDIS_URL`` (same server) or ``TTA_MEMORY_REDIS_PASSWORD``.
+
     Example:
         >>> store = TTAChatStore(memory=MemoryWorkflowPrimitive(user_id="alice"))
         >>> mem = Memory.from_defaults(session_id="s1", chat_store=store)
     """
 
-    _memory: MemoryWorkflowPrimitive = PrivateAttr()
+    _memory: MemoryWorkflowPrimitive | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -83,23 +89,26 @@ class TTAChatStore(AsyncDBChatStore):
         redis_url: str | None = None,
         user_id: str | None = None,
         workspace: str | None = None,
+        prefix: str | None = None,
     ) -> None:
         """Create the store.
 
         Args:
-            memory: An engine client; its workspace and user scope every message.
+            memory: An engine client; its server, workspace and user scope every message.
             redis_url: Without ``memory``: the Redis URL (``None``: the engine's configured or
-                embedded server).
+                embedded server, resolved again when a dump is loaded).
             user_id: Without ``memory``: the acting user.
             workspace: Without ``memory``: the tenant.
+            prefix: Without ``memory``: the engine's key prefix (default: its settings').
 
         Raises:
-            InvalidInputError: ``memory`` is not an engine client, or is given with a scope.
+            InvalidInputError: ``memory`` is not an engine client, or is given with a scope;
+                a malformed workspace or user.
         """
-        super().__init__()
-        self._memory = MemoryWorkflowPrimitive.resolve(
-            memory, redis_url=redis_url, user_id=user_id, workspace=workspace
-        )
+        scope = {"redis_url": redis_url, "workspace": workspace, "user_id": user_id}
+        engine, fields = resolve_scope(memory, {**scope, "prefix": prefix})
+        super().__init__(**fields)
+        self._memory = engine
 
     @classmethod
     def class_name(cls) -> str:
@@ -108,17 +117,19 @@ class TTAChatStore(AsyncDBChatStore):
 
     @property
     def memory(self) -> MemoryWorkflowPrimitive:
-        """The engine client this store writes through."""
+        """The engine client this store writes through (built on first use after a load)."""
+        if self._memory is None:
+            self._memory = self.build_engine()
         return self._memory
 
     async def _read(self, key: str, status: MessageStatus | None) -> list[SessionMessage]:
         if status is not None:
-            return await self._memory.get_session_context(
+            return await self.memory.get_session_context(
                 key, limit=None, archived=status is MessageStatus.ARCHIVED
             )
         archived, active = await asyncio.gather(
-            self._memory.get_session_context(key, limit=None, archived=True),
-            self._memory.get_session_context(key, limit=None, archived=False),
+            self.memory.get_session_context(key, limit=None, archived=True),
+            self.memory.get_session_context(key, limit=None, archived=False),
         )
         # Archived messages may be added after active ones: the session sequence is the order.
         return sorted([*archived, *active], key=lambda m: m.seq)
@@ -163,10 +174,10 @@ class TTAChatStore(AsyncDBChatStore):
         """
         st = _status(status)
         if st is not None:
-            return await self._memory.count_session_messages(key, archived=_archived(st))
+            return await self.memory.count_session_messages(key, archived=_archived(st))
         counts = await asyncio.gather(
-            self._memory.count_session_messages(key, archived=True),
-            self._memory.count_session_messages(key, archived=False),
+            self.memory.count_session_messages(key, archived=True),
+            self.memory.count_session_messages(key, archived=False),
         )
         return sum(counts)
 
@@ -205,7 +216,7 @@ class TTAChatStore(AsyncDBChatStore):
         archived = _archived(status)
         items = to_engine_messages(messages)
         if items:
-            await self._memory.add_session_messages(key, items, archived=archived)
+            await self.memory.add_session_messages(key, items, archived=archived)
 
     async def set_messages(
         self,
@@ -229,8 +240,8 @@ class TTAChatStore(AsyncDBChatStore):
         archived = _archived(status)
         items = to_engine_messages(messages)
         # The list being written goes first: if it is refused, nothing has changed.
-        await self._memory.replace_session_messages(key, items, archived=archived)
-        await self._memory.replace_session_messages(key, [], archived=not archived)
+        await self.memory.replace_session_messages(key, items, archived=archived)
+        await self.memory.replace_session_messages(key, [], archived=not archived)
 
     async def delete_message(self, key: str, idx: int) -> ChatMessage | None:
         """Delete the active message at position ``idx`` of session ``key`` and return it.
@@ -249,7 +260,7 @@ class TTAChatStore(AsyncDBChatStore):
         """
         if isinstance(idx, bool) or not isinstance(idx, int):
             raise InvalidInputError(f"idx must be an integer position, got {idx!r}")
-        deleted = await self._memory.delete_session_message(key, position=idx)
+        deleted = await self.memory.delete_session_message(key, position=idx)
         return from_engine_message(deleted)
 
     async def delete_messages(self, key: str, status: MessageStatus | None = None) -> None:
@@ -261,9 +272,9 @@ class TTAChatStore(AsyncDBChatStore):
         """
         st = _status(status)
         if st is None:
-            await self._memory.clear_session(key)
+            await self.memory.clear_session(key)
         else:
-            await self._memory.replace_session_messages(key, [], archived=_archived(st))
+            await self.memory.replace_session_messages(key, [], archived=_archived(st))
 
     @staticmethod
     async def _oldest(
@@ -285,7 +296,7 @@ class TTAChatStore(AsyncDBChatStore):
         Returns:
             The deleted messages, oldest first.
         """
-        return await self._oldest(self._memory.trim_session_messages, key, n)
+        return await self._oldest(self.memory.trim_session_messages, key, n)
 
     async def archive_oldest_messages(self, key: str, n: int) -> list[ChatMessage]:
         """Move the oldest ``n`` active messages of session ``key`` to its archive.
@@ -299,7 +310,7 @@ class TTAChatStore(AsyncDBChatStore):
         Returns:
             The archived messages, oldest first.
         """
-        return await self._oldest(self._memory.archive_session_messages, key, n)
+        return await self._oldest(self.memory.archive_session_messages, key, n)
 
     async def get_keys(self) -> list[str]:
         """List the sessions of the store's workspace.
@@ -307,10 +318,10 @@ class TTAChatStore(AsyncDBChatStore):
         Returns:
             Session ids, most recently active first (from the engine's session registry).
         """
-        return list(await self._memory.list_sessions(limit=None))
+        return list(await self.memory.list_sessions(limit=None))
 
     def __repr__(self) -> str:
-        return f"TTAChatStore(workspace={self._memory.workspace!r})"
+        return f"TTAChatStore(workspace={self.memory.workspace!r})"
 
 
 __all__ = ["TTAChatStore"]

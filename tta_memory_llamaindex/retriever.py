@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +15,7 @@ from tta_memory.errors import InvalidInputError
 
 from tta_memory_llamaindex._filters import filters_to_kwargs
 from tta_memory_llamaindex._nodes import memory_to_node
+from tta_memory_llamaindex._scope import SCOPE_KEYS, Scope, resolve_scope
 
 
 class TTAMemoryRetriever(BaseRetriever):
@@ -39,6 +40,7 @@ class TTAMemoryRetriever(BaseRetriever):
         redis_url: str | None = None,
         user_id: str | None = None,
         workspace: str | None = None,
+        prefix: str | None = None,
         similarity_top_k: int = 10,
         tags: Sequence[str] | None = None,
         match_all_tags: bool = False,
@@ -60,6 +62,7 @@ class TTAMemoryRetriever(BaseRetriever):
                 embedded server).
             user_id: Without ``memory``: the acting user (private memories are its own).
             workspace: Without ``memory``: the tenant.
+            prefix: Without ``memory``: the engine's key prefix (default: its settings').
             similarity_top_k: How many memories to return.
             tags: Only memories with any of these tags (all of them with ``match_all_tags``).
             match_all_tags: Require every tag in ``tags``.
@@ -86,9 +89,9 @@ class TTAMemoryRetriever(BaseRetriever):
             raise InvalidInputError(
                 f"similarity_top_k must be a positive integer, got {similarity_top_k!r}"
             )
-        self._memory = MemoryWorkflowPrimitive.resolve(
-            memory, redis_url=redis_url, user_id=user_id, workspace=workspace
-        )
+        scope = {"redis_url": redis_url, "workspace": workspace, "user_id": user_id}
+        self._memory, fields = resolve_scope(memory, {**scope, "prefix": prefix})
+        self._scope = Scope.model_validate(fields)  # redacted: what to_dict() holds
         self.similarity_top_k = similarity_top_k
         self.search_mode = search_mode
         explicit: dict[str, Any] = {
@@ -115,6 +118,36 @@ class TTAMemoryRetriever(BaseRetriever):
     def memory(self) -> MemoryWorkflowPrimitive:
         """The engine client this retriever searches through."""
         return self._memory
+
+    def to_dict(self) -> dict[str, Any]:
+        """The retriever's configuration, JSON-ready and without secrets.
+
+        Its scope (server URL without its password, workspace, user, key prefix), the number
+        of results, the search mode and the filters; :meth:`from_dict` builds a retriever on
+        the same memory from it (a password comes back from the environment, see
+        :mod:`tta_memory_llamaindex._scope`).
+        """
+        filters = {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in self._search_kwargs.items()
+        }
+        return {
+            **self._scope.model_dump(),
+            "similarity_top_k": self.similarity_top_k,
+            "search_mode": self.search_mode,
+            **filters,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TTAMemoryRetriever:
+        """Build a retriever from :meth:`to_dict` output.
+
+        Raises:
+            InvalidInputError: A bad scope or filter.
+        """
+        config = dict(data)
+        scope = Scope.model_validate({key: config.pop(key, None) for key in SCOPE_KEYS})
+        return cls(memory=scope.build_engine(), **config)
 
     @property
     def search_kwargs(self) -> dict[str, Any]:

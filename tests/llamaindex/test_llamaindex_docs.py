@@ -26,6 +26,7 @@ def test_examples_run(redis_url: str, workspace: str, monkeypatch: pytest.Monkey
     out = printed.getvalue()
     assert "['I am Alice and I work on the auth service.', 'Hi Alice.']" in out
     assert "['message 0', 'message 1']" in out and "message 4" in out
+    assert "reloaded: ['I am Alice and I work on the auth service.', 'Hi Alice.']" in out
     assert "turns flushed to deep memory" in out and "0 turns flushed" not in out
     assert "**AUTH-001**" in out and "RS256" in out  # PAFs and a flushed turn, in day 2
     assert "revokes the whole family" in out

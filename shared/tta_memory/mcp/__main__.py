@@ -1,0 +1,5 @@
+"""``python -m tta_memory.mcp``: the MCP server (see :func:`tta_memory.mcp.main`)."""
+
+from tta_memory.mcp import main
+
+raise SystemExit(main())
