@@ -22,6 +22,8 @@ SOURCES = {
     "Any": "typing",
     "Iterable": "collections.abc",
     "Mapping": "collections.abc",
+    "Sequence": "collections.abc",
+    "FilterExpression": "redisvl.query.filter",
     "datetime": "datetime",
     "SearchMode": "tta_memory.literals",
     "StagePolicy": "tta_memory.loading.policy",
@@ -47,7 +49,7 @@ SOURCES = {
 def _protocol(cls: type, extra: dict[str, str]) -> tuple[str, set[str]]:
     lines = [
         f"class Sync{cls.__name__}(Protocol):",
-        f'    """Blocking twins of :class:`~tta_memory.{cls.__name__}` (``.sync``)."""',
+        f'    """Blocking twins of :class:`~{cls.__module__}.{cls.__name__}` (``.sync``)."""',
         "",
     ]
     used: set[str] = set()
@@ -80,13 +82,29 @@ def _protocol(cls: type, extra: dict[str, str]) -> tuple[str, set[str]]:
 def generate() -> str:
     """The source of ``sync_api.py`` for the classes as they are now."""
     from tta_memory import MemoryWorkflowPrimitive, PAFPrimitive, SessionGroupPrimitive
+    from tta_memory.stores.cache import CacheStore
+    from tta_memory.stores.deep import DeepStore
+    from tta_memory.stores.groups import GroupStore
+    from tta_memory.stores.pafs import PAFStore
+    from tta_memory.stores.sessions import SessionStore
 
+    stores = {
+        "sessions": SessionStore,
+        "cache": CacheStore,
+        "deep": DeepStore,
+        "pafs": PAFStore,
+        "groups": GroupStore,
+    }
+    facade_extra = {"paf_primitive": "SyncPAFPrimitive"}
+    facade_extra |= {attr: f"Sync{cls.__name__}" for attr, cls in stores.items()}
     parts, used = [], set()
-    for cls, extra in (
+    classes: list[tuple[type, dict[str, str]]] = [(cls, {}) for cls in stores.values()]
+    classes += [
         (PAFPrimitive, {}),
         (SessionGroupPrimitive, {}),
-        (MemoryWorkflowPrimitive, {"paf_primitive": "SyncPAFPrimitive"}),
-    ):
+        (MemoryWorkflowPrimitive, facade_extra),
+    ]
+    for cls, extra in classes:
         text, names = _protocol(cls, extra)
         parts.append(text)
         used |= names

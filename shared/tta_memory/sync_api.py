@@ -3,9 +3,11 @@ not edit)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
+
+from redisvl.query.filter import FilterExpression
 
 from tta_memory.literals import SearchMode
 from tta_memory.loading.policy import StagePolicy
@@ -24,8 +26,210 @@ from tta_memory.models import (
 )
 
 
+class SyncSessionStore(Protocol):
+    """Blocking twins of :class:`~tta_memory.stores.sessions.SessionStore` (``.sync``)."""
+
+    def add(
+        self,
+        session_id: str,
+        role: str,
+        content: str,
+        metadata: dict[str, Any] | None = ...,
+        ttl_seconds: int | None = ...,
+    ) -> SessionMessage: ...
+
+    def add_many(
+        self,
+        session_id: str,
+        messages: Iterable[Mapping[str, Any]],
+        ttl_seconds: int | None = ...,
+        *,
+        archived: bool = ...,
+    ) -> list[SessionMessage]: ...
+
+    def clear(self, session_id: str) -> int: ...
+
+    def count(self, session_id: str, *, archived: bool = ...) -> int: ...
+
+    def delete(
+        self, session_id: str, *, message_id: str | None = ..., position: int | None = ...
+    ) -> SessionMessage: ...
+
+    def get(
+        self, session_id: str, limit: int | None = ..., *, archived: bool = ...
+    ) -> list[SessionMessage]: ...
+
+    def list_sessions(self, limit: int | None = ...) -> list[str]: ...
+
+    def pop_oldest(self, session_id: str, n: int, *, archive: bool) -> list[SessionMessage]: ...
+
+    def replace(
+        self, session_id: str, messages: Iterable[Mapping[str, Any]], *, archived: bool = ...
+    ) -> list[SessionMessage]: ...
+
+    def restore(self, messages: Sequence[tuple[SessionMessage, bool]]) -> None: ...
+
+
+class SyncCacheStore(Protocol):
+    """Blocking twins of :class:`~tta_memory.stores.cache.CacheStore` (``.sync``)."""
+
+    def add_note(
+        self,
+        content: str,
+        *,
+        session_id: str | None = ...,
+        tags: list[str] | None = ...,
+        importance: float = ...,
+        ttl_seconds: int = ...,
+        metadata: dict[str, Any] | None = ...,
+    ) -> CacheEntry: ...
+
+    def delete_messages(self, session_id: str, message_ids: Sequence[str]) -> None: ...
+
+    def drop_session(self, session_id: str) -> None: ...
+
+    def get(self, entry_id: str) -> CacheEntry | None: ...
+
+    def recent(
+        self,
+        session_ids: Sequence[str] | None = ...,
+        time_window_hours: float = ...,
+        *,
+        limit: int = ...,
+        exclude_messages_of: str | None = ...,
+    ) -> list[CacheEntry]: ...
+
+
+class SyncDeepStore(Protocol):
+    """Blocking twins of :class:`~tta_memory.stores.deep.DeepStore` (``.sync``)."""
+
+    def count_changes(self, docs: Sequence[Mapping[str, Any]], sign: int) -> None: ...
+
+    def create_many(
+        self, items: Iterable[Mapping[str, Any]], *, batch_size: int = ...
+    ) -> list[DeepMemory]: ...
+
+    def delete(self, memory_id: str) -> None: ...
+
+    def get(self, memory_id: str) -> DeepMemory: ...
+
+    def ranked(
+        self,
+        query: str,
+        limit: int,
+        f: FilterExpression,
+        mode: str = ...,
+        *,
+        tags: Sequence[str] | None = ...,
+        match_all_tags: bool = ...,
+        narrowed: bool = ...,
+        max_terms: int = ...,
+    ) -> list[DeepMemory]: ...
+
+    def restore(self, items: Sequence[DeepMemory]) -> None: ...
+
+    def search(
+        self,
+        query: str = ...,
+        limit: int = ...,
+        tags: list[str] | None = ...,
+        *,
+        match_all_tags: bool = ...,
+        memory_type: str | list[str] | None = ...,
+        author: str | None = ...,
+        session_id: str | None = ...,
+        since: datetime | None = ...,
+        until: datetime | None = ...,
+        search_mode: SearchMode = ...,
+    ) -> list[DeepMemory]: ...
+
+    def update(
+        self,
+        memory_id: str,
+        *,
+        text: str | None = ...,
+        tags: list[str] | None = ...,
+        metadata: dict[str, Any] | None = ...,
+        memory_type: str | None = ...,
+    ) -> DeepMemory: ...
+
+
+class SyncPAFStore(Protocol):
+    """Blocking twins of :class:`~tta_memory.stores.pafs.PAFStore` (``.sync``)."""
+
+    def add(
+        self,
+        category: str,
+        fact_id: str,
+        description: str,
+        rationale: str = ...,
+        *,
+        status: PAFStatus | str = ...,
+    ) -> PAF: ...
+
+    def delete(self, paf_id: str) -> None: ...
+
+    def deprecate(self, paf_id: str, reason: str, *, replaced_by: str | None = ...) -> PAF: ...
+
+    def export_markdown(self, status: PAFStatus | str | None = ...) -> str: ...
+
+    def get(self, paf_id: str) -> PAF: ...
+
+    def import_markdown(self, text: str) -> list[PAF]: ...
+
+    def list_pafs(
+        self, category: str | None = ..., status: PAFStatus | str | None = ...
+    ) -> list[PAF]: ...
+
+    def restore(self, pafs: Sequence[PAF]) -> None: ...
+
+    def update(
+        self,
+        paf_id: str,
+        *,
+        description: str | None = ...,
+        rationale: str | None = ...,
+        status: PAFStatus | str | None = ...,
+    ) -> PAF: ...
+
+
+class SyncGroupStore(Protocol):
+    """Blocking twins of :class:`~tta_memory.stores.groups.GroupStore` (``.sync``)."""
+
+    def add_session(self, group_id: str, session_id: str) -> SessionGroup: ...
+
+    def create(
+        self,
+        name: str,
+        description: str = ...,
+        tags: list[str] | None = ...,
+        status: GroupStatus | str = ...,
+        metadata: dict[str, Any] | None = ...,
+    ) -> str: ...
+
+    def delete(self, group_id: str) -> None: ...
+
+    def export(self) -> list[SessionGroup]: ...
+
+    def get(self, group_id: str) -> SessionGroup: ...
+
+    def list_groups(
+        self, tags: list[str] | None = ..., status: GroupStatus | str | None = ...
+    ) -> list[SessionGroup]: ...
+
+    def of_session(self, session_id: str) -> list[SessionGroup]: ...
+
+    def remove_session(self, group_id: str, session_id: str) -> SessionGroup: ...
+
+    def restore(self, groups: Sequence[SessionGroup]) -> None: ...
+
+    def update_status(
+        self, group_id: str, status: GroupStatus | str, *, summary: str | None = ...
+    ) -> SessionGroup: ...
+
+
 class SyncPAFPrimitive(Protocol):
-    """Blocking twins of :class:`~tta_memory.PAFPrimitive` (``.sync``)."""
+    """Blocking twins of :class:`~tta_memory.paf.PAFPrimitive` (``.sync``)."""
 
     def aclose(self) -> None: ...
 
@@ -64,7 +268,7 @@ class SyncPAFPrimitive(Protocol):
 
 
 class SyncSessionGroupPrimitive(Protocol):
-    """Blocking twins of :class:`~tta_memory.SessionGroupPrimitive` (``.sync``)."""
+    """Blocking twins of :class:`~tta_memory.groups.SessionGroupPrimitive` (``.sync``)."""
 
     def aclose(self) -> None: ...
 
@@ -103,10 +307,25 @@ class SyncSessionGroupPrimitive(Protocol):
 
 
 class SyncMemoryWorkflowPrimitive(Protocol):
-    """Blocking twins of :class:`~tta_memory.MemoryWorkflowPrimitive` (``.sync``)."""
+    """Blocking twins of :class:`~tta_memory.workflow.MemoryWorkflowPrimitive` (``.sync``)."""
 
     @property
     def paf_primitive(self) -> SyncPAFPrimitive: ...
+
+    @property
+    def sessions(self) -> SyncSessionStore: ...
+
+    @property
+    def cache(self) -> SyncCacheStore: ...
+
+    @property
+    def deep(self) -> SyncDeepStore: ...
+
+    @property
+    def pafs(self) -> SyncPAFStore: ...
+
+    @property
+    def groups(self) -> SyncGroupStore: ...
 
     def aclose(self) -> None: ...
 
