@@ -6,7 +6,13 @@ from __future__ import annotations
 import inspect
 
 import pytest
-from tta_memory import MemoryWorkflowPrimitive, PAFPrimitive, SessionGroupPrimitive, sync_api
+from tta_memory import (
+    MemoryWorkflowPrimitive,
+    PAFPrimitive,
+    SessionGroupPrimitive,
+    sync_api,
+    sync_stores,
+)
 from tta_memory.stores.cache import CacheStore
 from tta_memory.stores.deep import DeepStore
 from tta_memory.stores.groups import GroupStore
@@ -37,7 +43,8 @@ def _shape(fn):
     ],
 )
 def test_protocol_has_every_coroutine_with_its_signature(cls):
-    proto = getattr(sync_api, f"Sync{cls.__name__}")
+    module = sync_stores if cls.__module__.startswith("tta_memory.stores") else sync_api
+    proto = getattr(module, f"Sync{cls.__name__}")
     coroutines = {
         n
         for n in dir(cls)
