@@ -79,3 +79,11 @@ def test_sync_from_a_fresh_event_loop(memory):
     assert asyncio.run(main()) == 1
     assert memory.sync.add_session_message("s", "user", "then blocking").seq == 2
     assert asyncio.run(main()) == 3
+
+
+def test_stores_have_blocking_twins_too(memory):
+    memory.sync.sessions.add("s", "user", "hello from a store")
+    assert [m.content for m in memory.sync.sessions.get("s")] == ["hello from a store"]
+    made = memory.sync.deep.create_many([{"text": "a memory written through the store"}])
+    assert [m.id for m in memory.sync.deep.search("")] == [made[0].id]
+    assert memory.sync.pafs.list_pafs() == []

@@ -7,6 +7,7 @@ Also the two small contracts the stores share with the layers above them: a batc
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -16,12 +17,13 @@ from typing import Any, Generic, TypeVar
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
-from tta_memory.backend import Backend
+from tta_memory.backend import Backend, guarded
 from tta_memory.config import Settings
 from tta_memory.embeddings import Embedder, make_embedder
 from tta_memory.errors import ConflictError
 from tta_memory.keys import Keys
 from tta_memory.names import check_name
+from tta_memory.sync import SyncProxy
 
 DEFAULT_WORKSPACE = "default"
 # Optimistic (WATCH) updates retry on a concurrent change; 20 concurrent updates of one PAF
@@ -135,16 +137,25 @@ async def watched(
     )
 
 
-C = TypeVar("C", bound=type)
+class Store:
+    """Base of the sibling stores: one engine context, typed errors, and ``.sync`` twins.
 
+    Every public coroutine method of a subclass is wrapped with ``guarded``, so a Redis
+    failure surfaces as a :class:`~tta_memory.errors.TTAMemoryError` whichever way the store
+    is reached (``memory.deep.search(...)`` as well as the facade).
+    """
 
-def guard_methods(cls: C) -> C:
-    """Class decorator: every public coroutine method raises only typed errors (``guarded``)."""
-    import inspect
+    def __init__(self, ctx: EngineContext) -> None:
+        self._ctx = ctx
 
-    from tta_memory.backend import guarded
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, attr in list(vars(cls).items()):
+            if not name.startswith("_") and inspect.iscoroutinefunction(attr):
+                setattr(cls, name, guarded(attr))
 
-    for name, attr in list(vars(cls).items()):
-        if not name.startswith("_") and inspect.iscoroutinefunction(attr):
-            setattr(cls, name, guarded(attr))
-    return cls
+    @cached_property
+    def sync(self) -> Any:
+        """Blocking twins of the store's coroutine methods (typed through the facade's
+        ``memory.sync.<store>``, see :mod:`tta_memory.sync_api`)."""
+        return SyncProxy(self)

@@ -6,7 +6,18 @@ from __future__ import annotations
 import inspect
 
 import pytest
-from tta_memory import MemoryWorkflowPrimitive, PAFPrimitive, SessionGroupPrimitive, sync_api
+from tta_memory import (
+    MemoryWorkflowPrimitive,
+    PAFPrimitive,
+    SessionGroupPrimitive,
+    sync_api,
+    sync_stores,
+)
+from tta_memory.stores.cache import CacheStore
+from tta_memory.stores.deep import DeepStore
+from tta_memory.stores.groups import GroupStore
+from tta_memory.stores.pafs import PAFStore
+from tta_memory.stores.sessions import SessionStore
 
 
 def _shape(fn):
@@ -18,9 +29,22 @@ def _shape(fn):
     return params, str(sig.return_annotation)
 
 
-@pytest.mark.parametrize("cls", [MemoryWorkflowPrimitive, PAFPrimitive, SessionGroupPrimitive])
+@pytest.mark.parametrize(
+    "cls",
+    [
+        MemoryWorkflowPrimitive,
+        PAFPrimitive,
+        SessionGroupPrimitive,
+        SessionStore,
+        CacheStore,
+        DeepStore,
+        PAFStore,
+        GroupStore,
+    ],
+)
 def test_protocol_has_every_coroutine_with_its_signature(cls):
-    proto = getattr(sync_api, f"Sync{cls.__name__}")
+    module = sync_stores if cls.__module__.startswith("tta_memory.stores") else sync_api
+    proto = getattr(module, f"Sync{cls.__name__}")
     coroutines = {
         n
         for n in dir(cls)
@@ -37,3 +61,5 @@ def test_the_sync_proxy_gives_blocking_twins_and_nested_proxies():
     twin = memory.sync.add_session_message
     assert not inspect.iscoroutinefunction(twin) and twin.__name__ == "add_session_message"
     assert memory.sync.paf_primitive is memory.paf_primitive.sync
+    assert memory.sync.deep is memory.deep.sync
+    assert not inspect.iscoroutinefunction(memory.sync.sessions.add)

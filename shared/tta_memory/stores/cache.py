@@ -16,7 +16,7 @@ from typing import Any
 from redisvl.query import FilterQuery
 from redisvl.query.filter import FilterExpression, Num
 
-from tta_memory.context import EngineContext, guard_methods
+from tta_memory.context import Store
 from tta_memory.errors import InvalidInputError
 from tta_memory.models import CacheEntry
 from tta_memory.names import Tag, check_name, check_tags
@@ -73,12 +73,8 @@ def check_window(time_window_hours: Any) -> float:
     return float(time_window_hours)
 
 
-@guard_methods
-class CacheStore:
+class CacheStore(Store):
     """The cache layer of one workspace (``memory.cache``)."""
-
-    def __init__(self, ctx: EngineContext) -> None:
-        self._ctx = ctx
 
     def _decode(self, docs: list[dict[str, Any]]) -> list[CacheEntry]:
         # An entry whose TTL ran out between the index match and the read comes back as a

@@ -16,7 +16,7 @@ from typing import Any
 from redisvl.query import FilterQuery
 from redisvl.query.filter import FilterExpression
 
-from tta_memory.context import EngineContext, ReadSpec, guard_methods, watched
+from tta_memory.context import ReadSpec, Store, watched
 from tta_memory.errors import GroupClosedError, NotFoundError
 from tta_memory.models import GroupStatus, SessionGroup
 from tta_memory.names import Tag, check_name, check_tags
@@ -102,12 +102,8 @@ def _decode_row(values: Sequence[Any]) -> dict[str, Any] | None:
     }
 
 
-@guard_methods
-class GroupStore:
+class GroupStore(Store):
     """The session groups of one workspace (``memory.groups``)."""
-
-    def __init__(self, ctx: EngineContext) -> None:
-        self._ctx = ctx
 
     def _missing(self, group_id: str) -> NotFoundError:
         return NotFoundError(f"no session group {group_id!r} in workspace {self._ctx.workspace!r}")

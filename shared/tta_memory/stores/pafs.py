@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tta_memory.context import EngineContext, ReadSpec, guard_methods, watched
+from tta_memory.context import ReadSpec, Store, watched
 from tta_memory.errors import ConflictError, InvalidInputError, NotFoundError
 from tta_memory.models import PAF, PAFStatus, PAFVersion, utcnow
 from tta_memory.paf_text import pafs_to_markdown, parse_markdown
@@ -66,12 +66,8 @@ def filter_pafs(
     ]
 
 
-@guard_methods
-class PAFStore:
+class PAFStore(Store):
     """The PAFs of one workspace (``memory.pafs``)."""
-
-    def __init__(self, ctx: EngineContext) -> None:
-        self._ctx = ctx
 
     def _missing(self, paf_id: str) -> NotFoundError:
         return NotFoundError(f"no PAF {paf_id} in workspace {self._ctx.workspace!r}")

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from tta_memory.context import EngineContext, ReadSpec, guard_methods
+from tta_memory.context import ReadSpec, Store
 from tta_memory.errors import InvalidInputError, NotFoundError
 from tta_memory.literals import ROLES
 from tta_memory.models import SessionMessage
@@ -55,12 +55,8 @@ def _ttl(ttl_seconds: Any) -> int | None:
     return check_ttl(ttl_seconds) if ttl_seconds is not None else None
 
 
-@guard_methods
-class SessionStore:
+class SessionStore(Store):
     """The session layer of one workspace (``memory.sessions``)."""
-
-    def __init__(self, ctx: EngineContext) -> None:
-        self._ctx = ctx
 
     def _zset(self, session_id: str, archived: bool) -> str:
         k = self._ctx.keys

@@ -3,16 +3,12 @@ planning (terms, KNN policy, fusion)."""
 
 from __future__ import annotations
 
-from tta_memory.context import EngineContext
 from tta_memory.stores.deep.search import DeepSearch
 from tta_memory.stores.deep.storage import DeepStorage
 
 
 class DeepStore(DeepStorage, DeepSearch):
     """The deep-memory layer of one workspace (``memory.deep``): storage plus search."""
-
-    def __init__(self, ctx: EngineContext) -> None:
-        self._ctx = ctx
 
 
 __all__ = ["DeepSearch", "DeepStorage", "DeepStore"]

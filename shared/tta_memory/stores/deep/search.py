@@ -16,7 +16,7 @@ from redisvl.index import AsyncSearchIndex
 from redisvl.query import FilterQuery, TextQuery, VectorQuery
 from redisvl.query.filter import FilterExpression, Num
 
-from tta_memory.context import EngineContext, guard_methods
+from tta_memory.context import Store
 from tta_memory.errors import InvalidInputError
 from tta_memory.keys import Keys
 from tta_memory.literals import SEARCH_MODES, SearchMode
@@ -39,12 +39,8 @@ RANK_FIELDS = ["memory_id"]
 MAX_LIMIT = 1000
 
 
-@guard_methods
-class DeepSearch:
+class DeepSearch(Store):
     """Hybrid, vector and full-text search over the deep memories of one workspace."""
-
-    def __init__(self, ctx: EngineContext) -> None:
-        self._ctx = ctx
 
     def filter(
         self,

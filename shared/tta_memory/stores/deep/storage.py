@@ -12,7 +12,7 @@ from typing import Any
 
 from redisvl.query import FilterQuery
 
-from tta_memory.context import EngineContext, guard_methods
+from tta_memory.context import Store
 from tta_memory.errors import InvalidInputError, NotFoundError
 from tta_memory.keys import Keys
 from tta_memory.models import DeepMemory
@@ -26,12 +26,8 @@ EXPORT_PAGE = 500
 _ITEM_FIELDS = {"text", "tags", "metadata", "memory_type", "session_id", "private", "event_time"}
 
 
-@guard_methods
-class DeepStorage:
+class DeepStorage(Store):
     """Create, read, update and delete the deep memories of one workspace."""
-
-    def __init__(self, ctx: EngineContext) -> None:
-        self._ctx = ctx
 
     def encode(self, item: Mapping[str, Any], now: float) -> dict[str, Any]:
         """Validate one create request and return its hash fields (without id and embedding)."""
