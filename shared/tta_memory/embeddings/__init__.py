@@ -73,7 +73,7 @@ class Embedder:
         self.model_name = model_name
         self._dims = dims
         local = loader is not None or (vectorizer is not None and not _has_native_async(vectorizer))
-        self.batcher: MicroBatcher | None = MicroBatcher(self._encode) if local else None
+        self.batcher: MicroBatcher | None = MicroBatcher(self.encode) if local else None
         # Query vectors this process used lately: a repeated query costs no round trip.
         self._recent: OrderedDict[str, bytes] = OrderedDict()
 
@@ -95,7 +95,12 @@ class Embedder:
             self._dims = int(self.vectorizer.dims or 0)
         return self._dims
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """The model alone, in the caller's thread: no batching with others, no cache.
+
+        Returns:
+            float32 array ``(len(texts), dims)``.
+        """
         vectorizer = self.vectorizer
         if isinstance(vectorizer, OnnxMiniLM):
             return vectorizer.encode(texts)
@@ -170,6 +175,8 @@ class Embedder:
 
 
 def _has_native_async(vectorizer: BaseVectorizer) -> bool:
+    if isinstance(vectorizer, CustomVectorizer):  # async only if given an async function
+        return getattr(vectorizer, "_aembed_func_many", None) is not None
     return type(vectorizer)._aembed_many is not BaseVectorizer._aembed_many
 
 
