@@ -29,6 +29,7 @@ __all__ = [
     "MicroBatcher",
     "QueryVectorCache",
     "default_embedder",
+    "embedder_for",
     "make_embedder",
 ]
 
@@ -218,35 +219,38 @@ def _sentence_transformers_loader(model: str | None) -> Any:
     return load
 
 
-def default_embedder() -> Embedder:
-    """The process-wide default, chosen by ``TTA_MEMORY_EMBEDDINGS``.
+def embedder_for(choice: str) -> Embedder:
+    """A new embedder for a ``TTA_MEMORY_EMBEDDINGS`` value (the model loads on first use).
 
     ``local`` (default): all-MiniLM-L6-v2 on ONNX Runtime. ``sentence-transformers``: the same
     model on torch. ``sentence-transformers:<path or name>``: any model sentence-transformers
     can load offline. ``openai``: ``text-embedding-3-small``.
     """
+    kind, _, model = choice.strip().partition(":")
+    kind = kind.lower()
+    if kind == "local" and not model:
+        return Embedder(None, DEFAULT_MODEL, DEFAULT_DIMS, loader=_load_onnx)
+    if kind == "sentence-transformers" and not model:
+        loader = _sentence_transformers_loader(None)
+        return Embedder(None, DEFAULT_MODEL, DEFAULT_DIMS, loader=loader)
+    if kind == "sentence-transformers":
+        return Embedder(None, model, None, loader=_sentence_transformers_loader(model))
+    if kind == "openai" and not model:
+        from redisvl.utils.vectorize import OpenAITextVectorizer
+
+        return Embedder(OpenAITextVectorizer(model=OPENAI_MODEL), OPENAI_MODEL)
+    raise InvalidInputError(
+        f"unknown TTA_MEMORY_EMBEDDINGS {choice!r}; valid: local, openai, "
+        "sentence-transformers, sentence-transformers:<model path or name>"
+    )
+
+
+def default_embedder() -> Embedder:
+    """The process-wide default, chosen by ``TTA_MEMORY_EMBEDDINGS`` (see :func:`embedder_for`)."""
     global _default
     with _default_lock:
         if _default is None:
-            choice = os.environ.get("TTA_MEMORY_EMBEDDINGS", "local").strip()
-            kind, _, model = choice.partition(":")
-            kind = kind.lower()
-            if kind == "openai" and not model:
-                from redisvl.utils.vectorize import OpenAITextVectorizer
-
-                _default = Embedder(OpenAITextVectorizer(model=OPENAI_MODEL), OPENAI_MODEL)
-            elif kind == "local" and not model:
-                _default = Embedder(None, DEFAULT_MODEL, DEFAULT_DIMS, loader=_load_onnx)
-            elif kind == "sentence-transformers" and not model:
-                loader = _sentence_transformers_loader(None)
-                _default = Embedder(None, DEFAULT_MODEL, DEFAULT_DIMS, loader=loader)
-            elif kind == "sentence-transformers":
-                _default = Embedder(None, model, None, loader=_sentence_transformers_loader(model))
-            else:
-                raise InvalidInputError(
-                    f"unknown TTA_MEMORY_EMBEDDINGS {choice!r}; valid: local, openai, "
-                    "sentence-transformers, sentence-transformers:<model path or name>"
-                )
+            _default = embedder_for(os.environ.get("TTA_MEMORY_EMBEDDINGS", "local"))
         return _default
 
 
