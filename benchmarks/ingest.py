@@ -165,9 +165,10 @@ async def run_paired(
 ) -> dict[str, Any]:
     """Engine batched ingest against the model alone in back-to-back rounds.
 
-    Each round embeds fresh texts with the model alone (batch 32 and 64, the better counts) and
-    then ingests as many fresh memories with ``create_deep_memories``; the share is taken per
-    round and the median reported, so slow drifts of a shared machine cancel out.
+    Each round embeds fresh texts with the model alone (batch 32 and 64, the better counts),
+    then ingests as many fresh memories with ``create_deep_memories``, then as many again by 16
+    concurrent ``create_deep_memory`` callers (one memory per call); the shares are taken per
+    round and the medians reported, so slow drifts of a shared machine cancel out.
     """
     from tta_memory import MemoryWorkflowPrimitive
 
@@ -186,15 +187,31 @@ async def run_paired(
         t0 = time.perf_counter()
         await memory.create_deep_memories(items)
         engine = n / (time.perf_counter() - t0)
+        items = ranges.take(n)
+
+        async def writer(mine: list[dict[str, Any]]) -> None:
+            for item in mine:
+                await memory.create_deep_memory(**item)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(writer(items[i::16]) for i in range(16)))
+        concurrent = n / (time.perf_counter() - t0)
         rounds.append(
             {
                 "ceiling_per_s": round(ceiling, 1),
                 "engine_per_s": round(engine, 1),
                 "share": round(engine / ceiling, 3),
+                "concurrent_16_singles_per_s": round(concurrent, 1),
+                "concurrent_share": round(concurrent / ceiling, 3),
             }
         )
     shares = sorted(r["share"] for r in rounds)
-    return {"rounds": rounds, "median_share": shares[len(shares) // 2]}
+    conc = sorted(r["concurrent_share"] for r in rounds)
+    return {
+        "rounds": rounds,
+        "median_share": shares[len(shares) // 2],
+        "median_concurrent_share": conc[len(conc) // 2],
+    }
 
 
 def report(results: dict[str, Any]) -> str:
@@ -222,7 +239,9 @@ def report(results: dict[str, Any]) -> str:
         lines.append(
             f"paired rounds (model alone, then engine, back to back): engine batched = "
             f"{100 * paired['median_share']:.0f} % of the model ceiling (median of "
-            f"{len(paired['rounds'])}: {[r['share'] for r in paired['rounds']]})"
+            f"{len(paired['rounds'])}: {[r['share'] for r in paired['rounds']]}); 16 concurrent "
+            f"single writers = {100 * paired['median_concurrent_share']:.0f} % "
+            f"({[r['concurrent_share'] for r in paired['rounds']]})"
         )
     for name in [n for n in results if n.startswith("mem0")]:
         for mode in ("batched", "single"):
