@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -149,3 +151,22 @@ async def test_model_failure_is_a_typed_error_naming_the_model() -> None:
     assert embedder.batcher is not None  # sync-only functions run in the worker, off the loop
     with pytest.raises(TTAMemoryError, match=r"broken-model.*no GPU today"):
         await embedder.embed_many(["x"], None)
+
+
+def _embed_in_child(batcher: MicroBatcher, out: Any) -> None:
+    out.put(batcher.submit(["in the child"]).result(timeout=30)[0].tolist())
+
+
+def test_a_forked_child_gets_its_own_worker() -> None:
+    model = SlowModel()
+    batcher = MicroBatcher(model)
+    assert batcher.submit(["in the parent"]).result(timeout=30)[0].tolist() == _expected(
+        "in the parent"
+    )
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_embed_in_child, args=(batcher, out))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert out.get(timeout=5) == _expected("in the child")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import queue
 import threading
 import time
@@ -53,6 +54,7 @@ class MicroBatcher:
         self._queue: queue.SimpleQueue[_Request] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
         self._concurrent = False
         self.batches = 0  # model calls made (tests and benchmarks read these two)
         self.texts = 0
@@ -60,11 +62,14 @@ class MicroBatcher:
     def submit(self, texts: list[str]) -> concurrent.futures.Future[np.ndarray]:
         """Queue ``texts``; the future resolves to their vectors, in order."""
         request = _Request(list(texts))
-        if self._thread is None:
+        # A forked child inherits no worker thread: it starts its own (with a fresh queue).
+        if self._thread is None or self._pid != os.getpid():
             with self._lock:
-                if self._thread is None:
+                if self._thread is None or self._pid != os.getpid():
+                    self._queue = queue.SimpleQueue()
+                    self._pid = os.getpid()
                     self._thread = threading.Thread(
-                        target=self._run, name="tta-memory-embed", daemon=True
+                        target=self._run, args=(self._queue,), name="tta-memory-embed", daemon=True
                     )
                     self._thread.start()
         self._queue.put(request)
@@ -74,27 +79,27 @@ class MicroBatcher:
         """Embed ``texts`` together with whatever other callers queue meanwhile."""
         return await asyncio.wrap_future(self.submit(texts))
 
-    def _gather(self, first: _Request) -> list[_Request]:
+    def _gather(self, pending: queue.SimpleQueue[_Request], first: _Request) -> list[_Request]:
         batch, size = [first], len(first.texts)
         deadline = time.monotonic() + self.max_wait if self._concurrent else 0.0
         while size < self.max_batch:
             try:
-                request = self._queue.get_nowait()
+                request = pending.get_nowait()
             except queue.Empty:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 try:
-                    request = self._queue.get(timeout=remaining)
+                    request = pending.get(timeout=remaining)
                 except queue.Empty:
                     break
             batch.append(request)
             size += len(request.texts)
         return batch
 
-    def _run(self) -> None:
+    def _run(self, pending: queue.SimpleQueue[_Request]) -> None:
         while True:
-            gathered = self._gather(self._queue.get())
+            gathered = self._gather(pending, pending.get())
             self._concurrent = len(gathered) > 1
             # A caller cancelled meanwhile (its task was cancelled) needs no vectors.
             batch = [r for r in gathered if r.future.set_running_or_notify_cancel()]
