@@ -1,4 +1,4 @@
-"""Run one benchmark or all of them: ``python -m benchmarks [all|context|session|ingest|locomo]``.
+"""Run one benchmark or all: ``python -m benchmarks [all|context|session|ingest|locomo|embed]``.
 
 All benchmarks of one invocation share one throwaway embedded Redis server (or ``--url``), so
 peers and engine run on the same server in the same process run.
@@ -13,15 +13,16 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from benchmarks import context_loading, harness, ingest, locomo, session_layer
+from benchmarks import context_loading, embed, harness, ingest, locomo, session_layer
 
 BENCHMARKS = {
     "context": context_loading,
     "session": session_layer,
     "ingest": ingest,
     "locomo": locomo,
+    "embed": embed,
 }
-ORDER = ("session", "ingest", "locomo", "context")
+ORDER = ("session", "ingest", "locomo", "context", "embed")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     context_loading.add_arguments(parser)
     locomo.add_arguments(parser)
+    embed.add_arguments(parser)
     return parser
 
 

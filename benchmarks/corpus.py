@@ -249,19 +249,18 @@ def sentence_model() -> Any:
 
 
 def encode(texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-    """Embed texts with the default model.
+    """Embed texts with the engine's default model alone (no micro-batching, no cache).
 
     Args:
         texts: Texts to embed.
-        batch_size: Model batch size.
+        batch_size: Kept for callers; the model picks its own batch size.
 
     Returns:
         float32 array (len(texts), 384).
     """
-    vecs = sentence_model().encode(
-        list(texts), batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False
-    )
-    return np.asarray(vecs, dtype=np.float32)
+    from tta_memory.embeddings import default_embedder
+
+    return default_embedder().encode(list(texts))
 
 
 def cached_note_vectors(n: int, cache_dir: Path, log: Callable[[str], None] = print) -> np.ndarray:
@@ -278,7 +277,9 @@ def cached_note_vectors(n: int, cache_dir: Path, log: Callable[[str], None] = pr
         float32 array (n, 384).
     """
     cache_dir.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(model_path().encode()).hexdigest()[:8]
+    # Keyed by the engine's model choice (TTA_MEMORY_EMBEDDINGS), so no run reuses another's.
+    choice = os.environ.get("TTA_MEMORY_EMBEDDINGS", "local")
+    digest = hashlib.sha256(f"all-MiniLM-L6-v2:{choice}".encode()).hexdigest()[:8]
     best: Path | None = None
     for path in cache_dir.glob(f"notes-{CORPUS_VERSION}-*-{digest}.npy"):
         size = int(path.stem.split("-")[2])

@@ -17,11 +17,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redisvl.exceptions import RedisVLError
-from redisvl.extensions.cache.embeddings import EmbeddingsCache
 from redisvl.index import AsyncSearchIndex
 
 from tta_memory.config import Settings, check_redis_url, configured_url
-from tta_memory.embeddings import Embedder
+from tta_memory.embeddings import Embedder, QueryVectorCache
 from tta_memory.errors import (
     BackendFullError,
     BackendUnavailableError,
@@ -51,10 +50,11 @@ class _LoopState:
         prefix = backend.settings.prefix
         self.cache_index = AsyncSearchIndex(cache_schema(prefix), redis_client=client)
         self.group_index = AsyncSearchIndex(group_schema(prefix), redis_client=client)
-        self.embedding_cache = EmbeddingsCache(
-            name=Keys.embedding_cache(prefix),
-            async_redis_client=client,
+        self.embedding_cache = QueryVectorCache(
+            client,
+            Keys.embedding_cache(prefix),
             ttl=backend.settings.embedding_cache_ttl,
+            slots=backend.settings.embedding_cache_size,
         )
         self.deep_indexes: dict[int, AsyncSearchIndex] = {}
 

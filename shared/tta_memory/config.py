@@ -23,6 +23,8 @@ class Settings(BaseModel):
             connection error.
         cache_retention_seconds: How long session messages stay in the cache layer.
         embedding_cache_ttl: Seconds an embedding stays in the Redis embedding cache.
+        embedding_cache_size: Most query vectors the Redis embedding cache holds (one key each,
+            ~1.7 KB at 384 dims).
     """
 
     prefix: str = Field(default_factory=lambda: os.environ.get("TTA_MEMORY_PREFIX", "tta"))
@@ -35,6 +37,7 @@ class Settings(BaseModel):
     retries: int = 3
     cache_retention_seconds: int = 7 * 24 * 3600
     embedding_cache_ttl: int = 30 * 24 * 3600
+    embedding_cache_size: int = 10_000
 
 
 def check_redis_url(url: str, source: str | None = None) -> str:
