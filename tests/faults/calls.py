@@ -75,9 +75,7 @@ def public_calls(
         "import_markdown": lambda: paf.import_markdown("- **OPS-003**: Canary first\n"),
         "create_group": lambda: groups.create_group("g2"),
         "add_session_to_group": lambda: groups.add_session_to_group(ids.group_id, "s9"),
-        "remove_session_from_group": lambda: groups.remove_session_from_group(
-            ids.group_id, "s1"
-        ),
+        "remove_session_from_group": lambda: groups.remove_session_from_group(ids.group_id, "s1"),
         "update_group_status": lambda: groups.update_group_status(ids.group_id, "closed"),
         "get_group": lambda: groups.get_group(ids.group_id),
         "get_group_summary": lambda: groups.get_group_summary(ids.group_id),

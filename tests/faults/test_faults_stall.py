@@ -95,10 +95,12 @@ async def test_every_call_fails_typed_within_the_bound_then_recovers(
             report[f"{kind} {name}"] = round(elapsed, 2)
             assert isinstance(result, BackendUnavailableError), (kind, name, result)
             assert elapsed <= bound + SLACK, (kind, name, elapsed)
-    print(f"\nstall bound {bound:.1f}s; slowest failures:", sorted(report.items(), key=lambda i: -i[1])[:3])
+    slowest = sorted(report.items(), key=lambda item: -item[1])[:3]
+    print(f"\nstall bound {bound:.1f}s; slowest failures: {slowest}")
 
     # The same objects work again by themselves, through the same code paths.
-    assert [m.content for m in await memory.get_session_context("s1")][0] == "we deploy on Fridays"
+    first = (await memory.get_session_context("s1"))[0]
+    assert first.content == "we deploy on Fridays"
     for name, call in calls.items():
         try:
             await call()
