@@ -147,6 +147,10 @@ class Backend:
             self._url = ensure_server()
         return self._url
 
+    def _new_client(self) -> EngineRedis:
+        # Bounded round trips and the durability barrier: see tta_memory.connection.
+        return make_client(self.url, self.settings)
+
     def index(self, schema: Any, client: EngineRedis) -> RecoveringIndex:
         """A redisvl index on ``client`` that re-creates itself if the server lost it."""
         index = RecoveringIndex(schema, redis_client=client)
@@ -163,7 +167,7 @@ class Backend:
         loop = asyncio.get_running_loop()
         st = self._loops.get(loop)
         if st is None:
-            st = self._loops[loop] = _LoopState(make_client(self.url, self.settings), self)
+            st = self._loops[loop] = _LoopState(self._new_client(), self)
         if not self._setup_done:
             await self._setup(st)
         return st
