@@ -74,20 +74,23 @@ async def test_every_call_fails_typed_within_the_bound_then_recovers(
     # The blocking twins run on the engine's own loop, with clients of their own: warm them.
     run_sync(memory.get_session_context("s1"))
 
+    pool = ThreadPoolExecutor(max_workers=len(calls))
     server.stall()
     try:
         async_results = await asyncio.gather(
             *(outcome(call, bound * 20) for call in calls.values())
         )
-        with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-            sync_results = await asyncio.gather(
-                *(
-                    asyncio.wrap_future(pool.submit(blocking_outcome, call))
-                    for call in calls.values()
-                )
-            )
+        sync_futures = [
+            asyncio.wrap_future(pool.submit(blocking_outcome, call)) for call in calls.values()
+        ]
+        done, _ = await asyncio.wait(sync_futures, timeout=bound * 20)
+        sync_results = [
+            f.result() if f in done else (TimeoutError("still blocked"), bound * 20)
+            for f in sync_futures
+        ]
     finally:
         server.resume()
+        pool.shutdown(wait=False, cancel_futures=True)
 
     report = {}
     for kind, results in (("async", async_results), ("sync", sync_results)):
