@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tta_memory import (
     InternalError,
+    InvalidInputError,
     MemoryWorkflowPrimitive,
     SessionGroupPrimitive,
     Settings,
@@ -41,7 +42,7 @@ PREFIX = f"prop{uuid.uuid4().hex[:6]}"
 VICTIM_WS, VICTIM_USER = "acme", "alice"
 MARK = f"SECRET{uuid.uuid4().hex[:8]}"  # in every item the victim workspace stores
 PRIVATE = f"PRIVATE{uuid.uuid4().hex[:8]}"  # in alice's private memory only
-EXAMPLES = 30
+EXAMPLES = 40
 
 # ---- hostile values -------------------------------------------------------------------------
 
@@ -113,6 +114,11 @@ def opt(*valid: Any) -> st.SearchStrategy[Any]:
     return arg(None, *valid)
 
 
+def num(*valid: Any) -> st.SearchStrategy[Any]:
+    """A numeric argument: valid, or one of the numbers Redis and datetime choke on."""
+    return st.one_of(st.sampled_from(valid), st.sampled_from(NASTY_NUMBERS), anything)
+
+
 # ---- the victim and the snapshot ------------------------------------------------------------
 
 
@@ -159,14 +165,25 @@ def world(redis_url: str) -> Iterator[World]:
     yield World(url=redis_url, ids=run_sync(seed()))
 
 
-def snapshot(url: str) -> dict[bytes, bytes | None]:
-    """Every key under the test prefix with its serialized value (embedding cache excluded)."""
+def snapshot(url: str) -> dict[bytes, tuple[bytes | None, bool]]:
+    """Every key under the test prefix: its serialized value and whether it expires
+    (the embedding cache is left out: it holds model outputs, not user data)."""
     client = redis.Redis(unix_socket_path=url.removeprefix("unix://"))
     try:
         keys = [k for k in client.scan_iter(f"{PREFIX}:*", count=1000) if b":embcache" not in k]
-        return {k: client.dump(k) for k in sorted(keys)}
+        return {k: (client.dump(k), client.pttl(k) > 0) for k in sorted(keys)}
     finally:
         client.close()
+
+
+def changed(before: dict[bytes, Any], after: dict[bytes, Any]) -> list[bytes]:
+    """Keys written or deleted between two snapshots (a key that expired meanwhile is not)."""
+    return [
+        k
+        for k in before.keys() | after.keys()
+        if (k in after and before.get(k, (None,))[0] != after[k][0])
+        or (k not in after and not before[k][1])
+    ]
 
 
 # ---- the calls -------------------------------------------------------------------------------
@@ -191,7 +208,9 @@ MESSAGES = st.one_of(
     ),
     anything,
 )
-WHEN = opt(datetime(2020, 1, 1, tzinfo=UTC), "2024-05-01T00:00:00", 0)
+WHEN = st.one_of(
+    opt(datetime(2020, 1, 1, tzinfo=UTC), "2024-05-01T00:00:00", 0), st.sampled_from(NASTY_NUMBERS)
+)
 CONTEXT = st.one_of(
     st.fixed_dictionaries(
         {"workflow_id": arg("wf"), "session_id": SESSION},
@@ -209,19 +228,19 @@ CALLS: dict[str, tuple[st.SearchStrategy[dict[str, Any]], Call]] = {
                 "role": arg("user", "assistant", "system", "tool"),
                 "content": arg("hello"),
                 "metadata": opt({"k": [1, 2]}),
-                "ttl_seconds": opt(60, 3600),
+                "ttl_seconds": num(None, 60, 3600),
             }
         ),
         lambda m, g, a: m.add_session_message(**a),
     ),
     "add_session_messages": (
         st.fixed_dictionaries(
-            {"session_id": SESSION, "messages": MESSAGES, "ttl_seconds": opt(60)}
+            {"session_id": SESSION, "messages": MESSAGES, "ttl_seconds": num(None, 60)}
         ),
         lambda m, g, a: m.add_session_messages(**a),
     ),
     "get_session_context": (
-        st.fixed_dictionaries({"session_id": SESSION, "limit": opt(1, 50)}),
+        st.fixed_dictionaries({"session_id": SESSION, "limit": num(None, 1, 50)}),
         lambda m, g, a: m.get_session_context(**a),
     ),
     "count_session_messages": (
@@ -230,16 +249,20 @@ CALLS: dict[str, tuple[st.SearchStrategy[dict[str, Any]], Call]] = {
     ),
     "delete_session_message": (
         st.fixed_dictionaries(
-            {"session_id": SESSION, "message_id": opt(("victim", "message")), "position": opt(0)}
+            {
+                "session_id": SESSION,
+                "message_id": opt(("victim", "message")),
+                "position": num(None, 0, -1),
+            }
         ),
         lambda m, g, a: m.delete_session_message(**a),
     ),
     "archive_session_messages": (
-        st.fixed_dictionaries({"session_id": SESSION, "n": arg(1, 2)}),
+        st.fixed_dictionaries({"session_id": SESSION, "n": num(1, 2)}),
         lambda m, g, a: m.archive_session_messages(**a),
     ),
     "trim_session_messages": (
-        st.fixed_dictionaries({"session_id": SESSION, "n": arg(1)}),
+        st.fixed_dictionaries({"session_id": SESSION, "n": num(1)}),
         lambda m, g, a: m.trim_session_messages(**a),
     ),
     "replace_session_messages": (
@@ -251,7 +274,7 @@ CALLS: dict[str, tuple[st.SearchStrategy[dict[str, Any]], Call]] = {
         lambda m, g, a: m.clear_session(**a),
     ),
     "list_sessions": (
-        st.fixed_dictionaries({"limit": opt(10)}),
+        st.fixed_dictionaries({"limit": num(None, 10)}),
         lambda m, g, a: m.list_sessions(**a),
     ),
     "add_cache_entry": (
@@ -260,8 +283,8 @@ CALLS: dict[str, tuple[st.SearchStrategy[dict[str, Any]], Call]] = {
                 "content": arg("note"),
                 "session_id": opt("s1"),
                 "tags": TAGS,
-                "importance": arg(0.5, 1),
-                "ttl_seconds": arg(60, 86400),
+                "importance": num(0.5, 1),
+                "ttl_seconds": num(60, 86400),
                 "metadata": opt({"k": "v"}),
             }
         ),
@@ -271,9 +294,9 @@ CALLS: dict[str, tuple[st.SearchStrategy[dict[str, Any]], Call]] = {
         st.fixed_dictionaries(
             {
                 "session_id": opt("s1"),
-                "time_window_hours": arg(24, 0.5),
+                "time_window_hours": num(24, 0.5),
                 "group_id": opt(("victim", "group")),
-                "limit": arg(100),
+                "limit": num(100),
             }
         ),
         lambda m, g, a: m.get_cache_memory(**a),
@@ -308,7 +331,7 @@ CALLS: dict[str, tuple[st.SearchStrategy[dict[str, Any]], Call]] = {
                     ),
                     anything,
                 ),
-                "batch_size": arg(256, 1),
+                "batch_size": num(256, 1),
             }
         ),
         lambda m, g, a: m.create_deep_memories(**a),
@@ -317,7 +340,7 @@ CALLS: dict[str, tuple[st.SearchStrategy[dict[str, Any]], Call]] = {
         st.fixed_dictionaries(
             {
                 "query": arg("", "launch", "api key"),
-                "limit": arg(10),
+                "limit": num(10),
                 "tags": TAGS,
                 "match_all_tags": arg(False, True),
                 "memory_type": opt("decision", ["a", "b"]),
@@ -361,7 +384,13 @@ CALLS: dict[str, tuple[st.SearchStrategy[dict[str, Any]], Call]] = {
                 "stage": arg("plan", "validate", "understand"),
                 "mode": arg("STANDARD", "RAPID", "AUGSTER_RIGOROUS"),
                 "query": opt("launch"),
-                "policy": opt({"deep_k": 3}, {"deep_k": -1}, {"messages": 10**9}),
+                "policy": opt(
+                    {"deep_k": 3},
+                    {"deep_k": -1},
+                    {"messages": 10**9},
+                    {"cache_hours": math.nan},
+                    {"deep_k": 10**30},
+                ),
             }
         ),
         lambda m, g, a: m.load_workflow_context(**a),
@@ -458,7 +487,7 @@ CALLS: dict[str, tuple[st.SearchStrategy[dict[str, Any]], Call]] = {
         lambda m, g, a: g.get_session_groups(**a),
     ),
     "get_grouped_context": (
-        st.fixed_dictionaries({"group_id": ident("group"), "max_messages_per_session": arg(20)}),
+        st.fixed_dictionaries({"group_id": ident("group"), "max_messages_per_session": num(20)}),
         lambda m, g, a: g.get_grouped_context(**a),
     ),
     "delete_group": (
@@ -527,7 +556,7 @@ def check_one(world: World, name: str, scope: tuple[Any, Any], kwargs: dict[str,
         if memory.user_id != VICTIM_USER and PRIVATE in text:
             world.found["private leaks"] += 1
             world.problems.append(f"private leak to user {memory.user_id!r}: {kwargs!r}")
-    if error is not None and snapshot(world.url) != before:
+    if error is not None and changed(before, snapshot(world.url)):
         world.found["stored on error"] += 1
         world.problems.append(f"stored data, then raised {error!r} for {kwargs!r} in {scope!r}")
 
@@ -550,3 +579,55 @@ def test_public_call_with_hostile_input(world: World, name: str) -> None:
     run()
     print(f"\n{name}: {dict(world.found)}")
     assert world.problems == [], "\n".join(dict.fromkeys(world.problems))
+
+
+# ---- the cases issue 8 named, as plain regression tests ---------------------------------------
+
+
+async def test_a_refused_session_ttl_stores_nothing(memory: MemoryWorkflowPrimitive) -> None:
+    await memory.add_session_message("s", "user", "kept")
+    for ttl in (10**20, math.inf, math.nan, -1, 0, 1.5, True):
+        with pytest.raises(InvalidInputError, match="ttl_seconds"):
+            await memory.add_session_message("s", "user", "refused", ttl_seconds=ttl)
+    assert [m.content for m in await memory.get_session_context("s")] == ["kept"]
+    assert [e.content for e in await memory.get_cache_memory("s")] == ["kept"]
+
+
+async def test_refused_numbers_of_the_cache_layer(memory: MemoryWorkflowPrimitive) -> None:
+    for kwargs in ({"ttl_seconds": 10**20}, {"importance": math.nan}, {"importance": 10**30}):
+        with pytest.raises(InvalidInputError):
+            await memory.add_cache_entry("note", **kwargs)
+    for hours in (math.nan, math.inf, -1, 0, 10**30):
+        with pytest.raises(InvalidInputError, match="time_window_hours"):
+            await memory.get_cache_memory(time_window_hours=hours)
+    assert await memory.get_cache_memory() == []
+
+
+async def test_a_poisoned_stored_note_never_breaks_later_reads(
+    memory: MemoryWorkflowPrimitive, redis_url: str
+) -> None:
+    """A note written with out-of-range fields (an older version, or by hand) is read with
+    clamped or default values; every read of the user keeps working."""
+    good = await memory.add_cache_entry("good note", session_id="s")
+    bad = await memory.add_cache_entry("bad note", session_id="s")
+    client = redis.Redis(unix_socket_path=redis_url.removeprefix("unix://"))
+    key = next(
+        k
+        for k in client.scan_iter(f"{memory.settings.prefix}:*{bad.id}*", count=10_000)
+        if b"cache" in k
+    )
+    client.hset(key, mapping={"expires_at": "1e300", "importance": "nan", "metadata": "{oops"})
+    client.close()
+    entries = {e.id: e for e in await memory.get_cache_memory("s")}
+    assert set(entries) == {good.id, bad.id}
+    assert entries[bad.id].expires_at is not None and entries[bad.id].expires_at.year == 9999
+    assert entries[bad.id].metadata == {}
+    context = await memory.load_workflow_context({"workflow_id": "w", "session_id": "x"}, "plan")
+    assert bad.id in [e.id for e in context.metadata["cache_memory"]]
+
+
+async def test_a_negative_or_huge_policy_is_refused(memory: MemoryWorkflowPrimitive) -> None:
+    ctx = {"workflow_id": "w", "session_id": "s"}
+    for policy in ({"deep_k": -1}, {"messages": -5}, {"cache_hours": math.nan}, {"deep_k": 10**9}):
+        with pytest.raises(InvalidInputError, match="policy"):
+            await memory.load_workflow_context(ctx, "plan", policy=policy)

@@ -18,8 +18,9 @@ from typing import Any
 
 from tta_memory.errors import InvalidInputError
 
-# A TTL longer than this is a mistake (100 years; Redis itself would accept ~292 million).
-MAX_TTL_SECONDS = 100 * 365 * 24 * 3600
+# Ten years: a longer TTL is a mistake (Redis would take ~292 million years, but 10**20 s once
+# stored a cache note whose expiry time broke every later read of its user).
+MAX_TTL_SECONDS = 10 * 365 * 24 * 3600
 # Results, messages or items one call may ask for.
 MAX_COUNT = 1_000_000
 # Times an argument may name: the Unix epoch up to the end of year 9999 (datetime's range).
@@ -54,11 +55,6 @@ def check_number(name: str, value: Any, *, low: float, high: float) -> float:
 def check_ttl(name: str, value: Any) -> int:
     """Return a TTL in whole seconds, ``1 <= ttl <= MAX_TTL_SECONDS``."""
     return check_int(name, value, low=1, high=MAX_TTL_SECONDS)
-
-
-def check_optional_ttl(name: str, value: Any) -> int | None:
-    """Like :func:`check_ttl`, ``None`` meaning no expiry."""
-    return None if value is None else check_ttl(name, value)
 
 
 def check_epoch(name: str, value: Any) -> float:

@@ -14,7 +14,6 @@ from tta_memory.limits import (
     check_epoch,
     check_int,
     check_number,
-    check_optional_ttl,
     check_ttl,
     check_utf8,
     read_float,
@@ -34,7 +33,6 @@ def test_ttl_refuses_what_is_not_a_whole_positive_bounded_second_count(value: ob
 def test_ttl_accepts_its_documented_range() -> None:
     assert check_ttl("ttl", 1) == 1
     assert check_ttl("ttl", MAX_TTL_SECONDS) == MAX_TTL_SECONDS
-    assert check_optional_ttl("ttl", None) is None
 
 
 @pytest.mark.parametrize("value", BAD_NUMBERS)
