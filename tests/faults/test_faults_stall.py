@@ -26,7 +26,7 @@ from tta_memory import (
 # the defaults (connect 0.5 + 2 attempts x 0.5 = 1.5 s).
 SMALL = {"socket_timeout": 0.5, "connect_timeout": 0.5, "retries": 1}
 # Scheduling noise on a loaded 2-core machine; a hang (the bug this guards) is minutes.
-SLACK = 2.0
+SLACK = 1.0
 
 
 @pytest.fixture
