@@ -494,6 +494,57 @@ CALLS: dict[str, tuple[st.SearchStrategy[dict[str, Any]], Call]] = {
         st.fixed_dictionaries({"group_id": ident("group")}),
         lambda m, g, a: g.delete_group(**a),
     ),
+    # The stores behind the facade (memory.sessions, .cache, .deep, .pafs, .groups).
+    "cache.get": (
+        st.fixed_dictionaries({"entry_id": ident("entry")}),
+        lambda m, g, a: m.cache.get(**a),
+    ),
+    "cache.delete_messages": (
+        st.fixed_dictionaries(
+            {
+                "session_id": SESSION,
+                "message_ids": st.one_of(st.lists(ident("message"), max_size=2), anything),
+            }
+        ),
+        lambda m, g, a: m.cache.delete_messages(**a),
+    ),
+    "cache.drop_session": (
+        st.fixed_dictionaries({"session_id": SESSION}),
+        lambda m, g, a: m.cache.drop_session(**a),
+    ),
+    "deep.search": (
+        st.fixed_dictionaries(
+            {"query": arg("", "api key"), "limit": num(5), "tags": TAGS, "author": opt("alice")}
+        ),
+        lambda m, g, a: m.deep.search(**a),
+    ),
+    "deep.get": (
+        st.fixed_dictionaries({"memory_id": st.one_of(ident("memory"), ident("private"))}),
+        lambda m, g, a: m.deep.get(**a),
+    ),
+    "sessions.pop_oldest": (
+        st.fixed_dictionaries({"session_id": SESSION, "n": num(1), "archive": arg(True, False)}),
+        lambda m, g, a: m.sessions.pop_oldest(**a),
+    ),
+    "pafs.list_pafs": (
+        st.fixed_dictionaries({"category": opt("OPS"), "status": opt("active")}),
+        lambda m, g, a: m.pafs.list_pafs(**a),
+    ),
+    "groups.of_session": (
+        st.fixed_dictionaries({"session_id": SESSION}),
+        lambda m, g, a: m.groups.of_session(**a),
+    ),
+    "load_context": (
+        st.fixed_dictionaries(
+            {
+                "context": CONTEXT,
+                "stage": arg("plan", "review"),
+                "mode": arg("STANDARD", "AUGSTER_RIGOROUS"),
+                "query": opt("api key"),
+            }
+        ),
+        lambda m, g, a: m.load_context(**a),
+    ),
 }
 
 # The caller: the victim's own scope now and then (a legitimate read must still work), else

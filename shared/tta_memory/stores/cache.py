@@ -186,8 +186,12 @@ class CacheStore:
 
     async def delete_messages(self, session_id: str, message_ids: Sequence[str]) -> None:
         """Delete the cache mirrors of these session messages."""
+        check_name("session_id", session_id)
+        if isinstance(message_ids, str) or not isinstance(message_ids, Sequence):
+            raise InvalidInputError(f"message_ids must be a list, got {message_ids!r}")
         if message_ids:
-            keys = [self._ctx.keys.cache_entry(m, session_id) for m in message_ids]
+            ids = [check_name("message_id", m) for m in message_ids]
+            keys = [self._ctx.keys.cache_entry(m, session_id) for m in ids]
             await (await self._ctx.client()).delete(*keys)
 
     async def drop_session(self, session_id: str) -> None:
