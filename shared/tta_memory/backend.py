@@ -10,9 +10,6 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, ParamSpec, TypeVar
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry  # the async client needs the async Retry
-from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -20,11 +17,14 @@ from redisvl.exceptions import RedisVLError
 from redisvl.index import AsyncSearchIndex
 
 from tta_memory.config import Settings, check_redis_url, configured_url
+from tta_memory.connection import EngineRedis, make_client
 from tta_memory.embeddings import Embedder, QueryVectorCache
 from tta_memory.errors import (
     BackendFullError,
     BackendUnavailableError,
     EmbeddingMismatchError,
+    InternalError,
+    InvalidInputError,
     QueryEngineMissingError,
     TTAMemoryError,
 )
@@ -32,7 +32,6 @@ from tta_memory.keys import Keys
 from tta_memory.schema import cache_schema, deep_schema, group_schema
 
 P = ParamSpec("P")
-MAX_CONNECTIONS = 50  # per event loop
 T = TypeVar("T")
 
 QUERY_ENGINE_HELP = (
@@ -42,14 +41,55 @@ QUERY_ENGINE_HELP = (
 )
 
 
+class RecoveringIndex(AsyncSearchIndex):
+    """A search index that re-creates itself when the server lost it.
+
+    A server that came back without its data (a new machine, a wiped volume, ``FLUSHALL``)
+    answers every query with "no such index"; the engine would otherwise fail until the
+    process restarts, since it remembers having created its indexes. The query is retried once
+    after the index is re-created (RediSearch indexes the keys that exist by then).
+    """
+
+    backend: Backend | None = None
+
+    async def _recover(self, exc: BaseException) -> bool:
+        if not _index_missing(exc):
+            return False
+        await _create(self)
+        if self.backend is not None:
+            self.backend.forget_setup()
+        return True
+
+    async def query(self, query: Any) -> list[dict[str, Any]]:
+        try:
+            return await super().query(query)
+        except (RedisVLError, ResponseError) as exc:
+            if not await self._recover(exc):
+                raise
+        return await super().query(query)
+
+    async def batch_query(self, queries: Any, batch_size: int = 10) -> list[list[dict[str, Any]]]:
+        try:
+            return await super().batch_query(queries, batch_size=batch_size)
+        except (RedisVLError, ResponseError) as exc:
+            if not await self._recover(exc):
+                raise
+        return await super().batch_query(queries, batch_size=batch_size)
+
+
+def _index_missing(exc: BaseException) -> bool:
+    text = " ".join(str(e) for e in _chain(exc)).lower()
+    return "no such index" in text or "unknown index name" in text
+
+
 class _LoopState:
     """The client and the redisvl objects bound to one event loop."""
 
-    def __init__(self, client: aioredis.Redis, backend: Backend) -> None:
+    def __init__(self, client: EngineRedis, backend: Backend) -> None:
         self.client = client
         prefix = backend.settings.prefix
-        self.cache_index = AsyncSearchIndex(cache_schema(prefix), redis_client=client)
-        self.group_index = AsyncSearchIndex(group_schema(prefix), redis_client=client)
+        self.cache_index = backend.index(cache_schema(prefix), client)
+        self.group_index = backend.index(group_schema(prefix), client)
         self.embedding_cache = QueryVectorCache(
             client,
             Keys.embedding_cache(prefix),
@@ -68,7 +108,7 @@ class Backend:
         settings: Engine settings.
     """
 
-    _registry: ClassVar[dict[tuple[str | None, str], Backend]] = {}
+    _registry: ClassVar[dict[tuple[Any, ...], Backend]] = {}
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, url: str | None, settings: Settings) -> None:
@@ -82,11 +122,16 @@ class Backend:
 
     @classmethod
     def shared(cls, url: str | None, settings: Settings | None = None) -> Backend:
-        """Return the backend for ``url`` and the settings' prefix, creating it once."""
+        """Return the backend for ``url`` and the settings' prefix, creating it once.
+
+        Engines whose settings shape the connection differently (timeouts, retries,
+        durability) get backends of their own.
+        """
         settings = settings or Settings()
         if url is None:  # read the environment now, so a changed variable is seen
             url, _ = configured_url()
-        key = (url, settings.prefix)
+        s = settings
+        key = (url, s.prefix, s.socket_timeout, s.connect_timeout, s.retries, s.durability)
         with cls._registry_lock:
             backend = cls._registry.get(key)
             if backend is None:
@@ -102,21 +147,20 @@ class Backend:
             self._url = ensure_server()
         return self._url
 
-    def _new_client(self) -> aioredis.Redis:
-        s = self.settings
-        # A blocking pool: when every connection is busy (many concurrent calls), a call waits
-        # for a free one (up to socket_timeout) instead of failing with "Too many connections".
-        pool = aioredis.BlockingConnectionPool.from_url(
-            self.url,
-            max_connections=MAX_CONNECTIONS,
-            timeout=s.socket_timeout,
-            socket_timeout=s.socket_timeout,
-            socket_connect_timeout=s.connect_timeout,
-            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), s.retries),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
-            health_check_interval=30,
-        )
-        return aioredis.Redis.from_pool(pool)
+    def _new_client(self) -> EngineRedis:
+        # Bounded round trips and the durability barrier: see tta_memory.connection.
+        return make_client(self.url, self.settings)
+
+    def index(self, schema: Any, client: EngineRedis) -> RecoveringIndex:
+        """A redisvl index on ``client`` that re-creates itself if the server lost it."""
+        index = RecoveringIndex(schema, redis_client=client)
+        index.backend = self
+        return index
+
+    def forget_setup(self) -> None:
+        """Forget that the indexes and the model record exist (the server lost its data)."""
+        self._setup_done = False
+        self._deep_checked.clear()
 
     async def state(self) -> _LoopState:
         """The client and indexes for the running event loop; sets Redis up on first use."""
@@ -134,7 +178,7 @@ class Backend:
         if st is not None:
             await st.client.aclose()
 
-    async def client(self) -> aioredis.Redis:
+    async def client(self) -> EngineRedis:
         """The Redis client bound to the running event loop."""
         return (await self.state()).client
 
@@ -143,7 +187,7 @@ class Backend:
             existing = {_s(n) for n in await st.client.execute_command("FT._LIST")}
         except ResponseError as exc:
             raise QueryEngineMissingError(f"{QUERY_ENGINE_HELP} (server said: {exc})") from exc
-        for index in (st.cache_index, st.group_index):
+        for index in (st.cache_index, st.group_index, *st.deep_indexes.values()):
             if index.name not in existing:
                 await _create(index)
         self._setup_done = True
@@ -160,7 +204,9 @@ class Backend:
                 await st.client.hset(
                     meta_key, mapping={"embedding_model": embedder.model_name, "dims": dims}
                 )
-            elif meta.get("embedding_model") != embedder.model_name or int(meta["dims"]) != dims:
+            elif meta.get("embedding_model") != embedder.model_name or meta.get("dims") != str(
+                dims
+            ):
                 raise EmbeddingMismatchError(
                     f"the deep-memory index under prefix {self.settings.prefix!r} holds embeddings "
                     f"of {meta.get('embedding_model')} ({meta.get('dims')} dims), but this process "
@@ -172,9 +218,7 @@ class Backend:
             self._deep_checked.add(key)
         index = st.deep_indexes.get(dims)
         if index is None:
-            index = AsyncSearchIndex(
-                deep_schema(self.settings.prefix, dims), redis_client=st.client
-            )
+            index = self.index(deep_schema(self.settings.prefix, dims), st.client)
             existing = {_s(n) for n in await st.client.execute_command("FT._LIST")}
             if index.name not in existing:
                 await _create(index)
@@ -187,7 +231,7 @@ async def _create(index: AsyncSearchIndex) -> None:
         await index.create(overwrite=False)
     except (RedisVLError, ResponseError) as exc:
         # Another process may have created it between our check and our create.
-        if "already exists" not in str(exc).lower() and "exists" not in str(exc).lower():
+        if "exists" not in str(exc).lower():
             raise
 
 
@@ -195,15 +239,21 @@ def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def translate(exc: BaseException) -> TTAMemoryError | None:
-    """Map a Redis/redisvl failure to the typed error a caller should see (or ``None``)."""
+def _chain(exc: BaseException) -> list[BaseException]:
     chain: list[BaseException] = []
     cur: BaseException | None = exc
     while cur is not None and len(chain) < 8:
         chain.append(cur)
         cur = cur.__cause__ or cur.__context__
-    for err in chain:
+    return chain
+
+
+def translate(exc: BaseException) -> TTAMemoryError | None:
+    """Map a Redis/redisvl failure to the typed error a caller should see (or ``None``)."""
+    for err in _chain(exc):
         text = str(err)
+        if isinstance(err, TTAMemoryError):  # raised below a library call that wrapped it
+            return type(err)(*err.args)
         if isinstance(
             err,
             RedisConnectionError
@@ -219,15 +269,28 @@ def translate(exc: BaseException) -> TTAMemoryError | None:
         if isinstance(err, ResponseError):
             if text.startswith("OOM") or "maxmemory" in text:
                 return BackendFullError(f"Redis is out of memory and refused the write: {text}")
-            if text.startswith("LOADING"):
-                return BackendUnavailableError(f"Redis is restarting (loading its data): {text}")
+            if text.startswith(("LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")):
+                return BackendUnavailableError(f"Redis is not ready: {text}")
+            if text.startswith("READONLY"):
+                return BackendUnavailableError(
+                    f"Redis refused a write as a read-only replica: {text}"
+                )
             if "unknown command" in text.lower() and "FT." in text.upper():
                 return QueryEngineMissingError(f"{QUERY_ENGINE_HELP} (server said: {text})")
+        if isinstance(err, UnicodeError):
+            return InvalidInputError(
+                f"a string argument cannot be stored as UTF-8 (a lone surrogate?): {text}"
+            )
     return None
 
 
 def guarded(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    """Decorate a public coroutine so that Redis failures surface as typed errors."""
+    """Decorate a public coroutine so that every failure surfaces as a typed error.
+
+    Redis failures become :class:`BackendUnavailableError` (and subclasses); anything else
+    that escapes the engine's own checks is a bug, raised as :class:`InternalError` with the
+    original chained (the property tests count those).
+    """
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -238,7 +301,7 @@ def guarded(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
         except Exception as exc:
             typed = translate(exc)
             if typed is None:
-                raise
+                typed = InternalError(f"{type(exc).__name__}: {exc}")
             raise typed from exc
 
     return wrapper

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -17,10 +18,14 @@ class Settings(BaseModel):
 
     Args:
         prefix: Prefix of every key and index the engine writes.
-        socket_timeout: Seconds a Redis command may take before it fails.
+        socket_timeout: Seconds a Redis reply may take before the attempt fails.
         connect_timeout: Seconds to establish a connection.
-        retries: Retries (with exponential backoff) of a command that failed on a transient
-            connection error.
+        retries: Retries of a round trip that failed on a connection error or timeout (a
+            restarted server is reached again on the retry).
+        durability: What an acknowledged write survives (README "Durability"): ``everysec``
+            (the server's AOF policy; a kill -9 may lose the last second), ``strict`` (the
+            write is fsynced to the AOF before it is acknowledged: ``WAITAOF 1 0``) or
+            ``replicated`` (a replica has it before it is acknowledged: ``WAIT 1``).
         cache_retention_seconds: How long session messages stay in the cache layer.
         embedding_cache_ttl: Seconds an embedding stays in the Redis embedding cache.
         embedding_cache_size: Most query vectors the Redis embedding cache holds (one key each,
@@ -29,15 +34,27 @@ class Settings(BaseModel):
 
     prefix: str = Field(default_factory=lambda: os.environ.get("TTA_MEMORY_PREFIX", "tta"))
     socket_timeout: float = Field(
-        default_factory=lambda: float(os.environ.get("TTA_MEMORY_SOCKET_TIMEOUT", "5"))
+        default_factory=lambda: float(os.environ.get("TTA_MEMORY_SOCKET_TIMEOUT", "4"))
     )
     connect_timeout: float = Field(
         default_factory=lambda: float(os.environ.get("TTA_MEMORY_CONNECT_TIMEOUT", "2"))
     )
-    retries: int = 3
+    retries: int = 1
+    durability: Literal["everysec", "strict", "replicated"] = Field(
+        default_factory=lambda: os.environ.get("TTA_MEMORY_DURABILITY", "everysec")  # type: ignore[arg-type]
+    )
     cache_retention_seconds: int = 7 * 24 * 3600
     embedding_cache_ttl: int = 30 * 24 * 3600
     embedding_cache_size: int = 10_000
+
+    @property
+    def failure_bound(self) -> float:
+        """Seconds after which one Redis round trip (waiting for a pooled connection,
+        connecting, the command and its retries) gives up: ``connect_timeout + (retries + 1)
+        * socket_timeout`` (defaults: 2 + 2 x 4 = 10 s). A call raises
+        :class:`~tta_memory.errors.BackendUnavailableError` at most this long after the server
+        stops answering (its first unanswered round trip ends it)."""
+        return self.connect_timeout + (self.retries + 1) * self.socket_timeout
 
 
 def check_redis_url(url: str, source: str | None = None) -> str:

@@ -38,6 +38,11 @@ class BackendFullError(BackendUnavailableError):
     """Redis refused a write because it reached its memory limit (OOM)."""
 
 
+class DurabilityError(BackendUnavailableError):
+    """A write was applied but not confirmed as durable as ``Settings.durability`` asks (not
+    fsynced, or not replicated, in time): it may be lost if the server crashes now."""
+
+
 class QueryEngineMissingError(TTAMemoryError):
     """The Redis server lacks the Query Engine (RediSearch) or JSON module."""
 
@@ -52,3 +57,7 @@ class EmbeddingMismatchError(TTAMemoryError):
 
 class ServerNotFoundError(TTAMemoryError):
     """No suitable redis-server binary (with the search and JSON modules) could be found."""
+
+
+class InternalError(TTAMemoryError, RuntimeError):
+    """An unexpected failure inside the engine (a bug): the original exception is chained."""

@@ -7,7 +7,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from tta_memory import limits
 from tta_memory.errors import InvalidInputError
+from tta_memory.limits import MAX_COUNT, MAX_TTL_SECONDS, check_epoch  # noqa: F401 (re-exported)
 from tta_memory.names import check_name, check_tags  # noqa: F401 (re-exported)
 
 MAX_CONTENT_CHARS = 1_000_000
@@ -48,34 +50,31 @@ def check_metadata(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidInputError(f"metadata must be a dict, got {type(value).__name__}")
     try:
-        # Stored as UTF-8 JSON: a lone surrogate would fail only when sent to Redis.
-        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
-    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
-        raise InvalidInputError(f"metadata must be JSON-serialisable: {exc}") from exc
+        encoded = json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError: a ValueError
+        raise InvalidInputError(f"metadata must be JSON-serialisable text: {exc}") from exc
+    if len(encoded) > MAX_CONTENT_CHARS:
+        raise InvalidInputError(f"metadata is larger than {MAX_CONTENT_CHARS:,} bytes as JSON")
     return dict(value)
 
 
-def check_positive(name: str, value: Any, *, allow_zero: bool = False) -> int:
-    """Return ``value`` if it is a positive integer (or zero when allowed)."""
+def check_positive(
+    name: str, value: Any, *, allow_zero: bool = False, high: int = MAX_COUNT
+) -> int:
+    """Return ``value`` if it is a positive integer (or zero when allowed) up to ``high``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
         raise InvalidInputError(
             f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
             f"integer, got {value!r}"
         )
+    if value > high:  # beyond it Redis refuses the range (or a call asks for far too much)
+        raise InvalidInputError(f"{name} must be at most {high:,}, got {value:,}")
     return value
-
-
-# Ten years: beyond it a TTL overflows what Redis and datetime accept (10**20 s once stored a
-# cache note that broke every later read of its user).
-MAX_TTL_SECONDS = 10 * 365 * 24 * 3600
 
 
 def check_ttl(value: Any) -> int:
     """Return ``value`` if it is a TTL in seconds between 1 and :data:`MAX_TTL_SECONDS`."""
-    ttl = check_positive("ttl_seconds", value)
-    if ttl > MAX_TTL_SECONDS:
-        raise InvalidInputError(f"ttl_seconds must be at most {MAX_TTL_SECONDS:,}, got {ttl:,}")
-    return ttl
+    return limits.check_ttl("ttl_seconds", value)
 
 
 def check_datetime(name: str, value: Any) -> datetime | None:
@@ -83,7 +82,7 @@ def check_datetime(name: str, value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
+        return datetime.fromtimestamp(check_epoch(name, value), UTC)
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)

@@ -13,6 +13,8 @@ import time
 from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
 from tta_memory.context import EngineContext, ReadSpec, run_specs
 from tta_memory.errors import InvalidInputError
 from tta_memory.literals import LAYERS
@@ -103,7 +105,10 @@ class ContextLoader:
         """Load what ``stage`` needs under ``mode`` (see ``load_workflow_context``)."""
         started = time.perf_counter()
         if isinstance(context, Mapping):
-            context = WorkflowContext.model_validate(dict(context))
+            try:
+                context = WorkflowContext.model_validate(dict(context))
+            except ValidationError as exc:
+                raise InvalidInputError(f"invalid workflow context: {exc}") from exc
         if not isinstance(context, WorkflowContext):
             raise InvalidInputError(
                 f"context must be a WorkflowContext, got {type(context).__name__}"

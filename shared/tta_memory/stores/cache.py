@@ -18,6 +18,13 @@ from redisvl.query.filter import FilterExpression, Num
 
 from tta_memory.context import Store
 from tta_memory.errors import InvalidInputError
+from tta_memory.limits import (
+    MAX_TTL_SECONDS,
+    check_number,
+    read_float,
+    read_json,
+    read_time,
+)
 from tta_memory.models import CacheEntry
 from tta_memory.names import Tag, check_name, check_tags
 from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
@@ -41,8 +48,10 @@ MAX_DROP = 10_000  # cache entries of one session deleted with it
 
 
 def decode_entry(doc: dict[str, Any]) -> CacheEntry:
-    """Rebuild a :class:`CacheEntry` from a search result."""
+    """Rebuild a :class:`CacheEntry` from a search result (numbers, times and metadata that
+    do not decode are read as their defaults: a stored value never breaks a read)."""
     tags = doc.get("tags") or ""
+    created = read_time(doc.get("created") or doc.get("created_at"))
     return CacheEntry(
         id=doc["entry_id"],
         kind=doc["kind"],
@@ -51,26 +60,19 @@ def decode_entry(doc: dict[str, Any]) -> CacheEntry:
         session_id=doc.get("session_id") or None,
         user_id=doc["user_id"],
         tags=tags.split(TAG_SEPARATOR) if tags else [],
-        importance=float(doc.get("importance") or 0.5),
-        metadata=json.loads(doc.get("metadata") or "{}"),
-        created_at=datetime.fromtimestamp(float(doc.get("created") or doc["created_at"]), UTC),
-        expires_at=datetime.fromtimestamp(float(doc["expires_at"]), UTC)
-        if doc.get("expires_at")
-        else None,
+        importance=min(max(read_float(doc.get("importance"), 0.5), 0.0), 1.0),
+        metadata=read_json(doc.get("metadata"), {}),
+        created_at=created or datetime.fromtimestamp(0, UTC),
+        expires_at=read_time(doc.get("expires_at")),
     )
 
 
 def check_window(time_window_hours: Any) -> float:
-    """A positive number of hours."""
-    if (
-        isinstance(time_window_hours, bool)
-        or not isinstance(time_window_hours, int | float)
-        or not time_window_hours > 0
-    ):
-        raise InvalidInputError(
-            f"time_window_hours must be a positive number, got {time_window_hours!r}"
-        )
-    return float(time_window_hours)
+    """A positive, finite number of hours (at most the longest TTL: nothing is older)."""
+    hours = check_number("time_window_hours", time_window_hours, low=0, high=MAX_TTL_SECONDS / 3600)
+    if hours <= 0:
+        raise InvalidInputError(f"time_window_hours must be positive, got {time_window_hours!r}")
+    return hours
 
 
 class CacheStore(Store):
@@ -124,12 +126,7 @@ class CacheStore(Store):
         if session_id is not None:
             check_name("session_id", session_id)
         tag_list = check_tags(tags)
-        if (
-            isinstance(importance, bool)
-            or not isinstance(importance, int | float)
-            or not 0 <= importance <= 1
-        ):
-            raise InvalidInputError(f"importance must be between 0 and 1, got {importance!r}")
+        importance = check_number("importance", importance, low=0, high=1)
         check_ttl(ttl_seconds)
         meta = check_metadata(metadata)
         now = time.time()
@@ -185,8 +182,12 @@ class CacheStore(Store):
 
     async def delete_messages(self, session_id: str, message_ids: Sequence[str]) -> None:
         """Delete the cache mirrors of these session messages."""
+        check_name("session_id", session_id)
+        if isinstance(message_ids, str) or not isinstance(message_ids, Sequence):
+            raise InvalidInputError(f"message_ids must be a list, got {message_ids!r}")
         if message_ids:
-            keys = [self._ctx.keys.cache_entry(m, session_id) for m in message_ids]
+            ids = [check_name("message_id", m) for m in message_ids]
+            keys = [self._ctx.keys.cache_entry(m, session_id) for m in ids]
             await (await self._ctx.client()).delete(*keys)
 
     async def drop_session(self, session_id: str) -> None:

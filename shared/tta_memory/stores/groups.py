@@ -18,6 +18,7 @@ from redisvl.query.filter import FilterExpression
 
 from tta_memory.context import ReadSpec, Store, watched
 from tta_memory.errors import GroupClosedError, NotFoundError
+from tta_memory.limits import read_json, read_time
 from tta_memory.models import GroupStatus, SessionGroup
 from tta_memory.names import Tag, check_name, check_tags
 from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
@@ -48,7 +49,8 @@ def _split(value: str | None) -> list[str]:
 
 
 def _ts(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(float(value), UTC) if value not in (None, "") else None
+    # Tolerant: a stored time that does not decode is read as missing, never raises.
+    return read_time(value)
 
 
 def decode_group(doc: Mapping[str, Any]) -> SessionGroup:
@@ -61,7 +63,7 @@ def decode_group(doc: Mapping[str, Any]) -> SessionGroup:
         description=doc.get("description", ""),
         tags=_split(doc.get("tags")),
         status=GroupStatus(doc["status"]),
-        metadata=json.loads(doc.get("metadata") or "{}"),
+        metadata=read_json(doc.get("metadata"), {}),
         session_ids=_split(doc.get("session_ids")),
         author=doc["author"],
         created_at=created,

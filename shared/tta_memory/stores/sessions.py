@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from tta_memory.context import ReadSpec, Store
 from tta_memory.errors import InvalidInputError, NotFoundError
+from tta_memory.limits import read_time
 from tta_memory.literals import ROLES
 from tta_memory.models import SessionMessage
 from tta_memory.names import check_name
@@ -47,12 +48,18 @@ def decode_message(session_id: str, member: bytes | str, score: float) -> Sessio
         content=d["content"],
         metadata=d.get("metadata") or {},
         user_id=d["user_id"],
-        created_at=datetime.fromtimestamp(d["created_at"], UTC),
+        created_at=read_time(d.get("created_at")) or datetime.fromtimestamp(0, UTC),
     )
 
 
 def _ttl(ttl_seconds: Any) -> int | None:
     return check_ttl(ttl_seconds) if ttl_seconds is not None else None
+
+
+def _message_list(messages: Any) -> Iterable[Any]:
+    if isinstance(messages, str | bytes | Mapping) or not isinstance(messages, Iterable):
+        raise InvalidInputError(f"messages must be a list of dicts, got {type(messages).__name__}")
+    return messages
 
 
 class SessionStore(Store):
@@ -65,7 +72,7 @@ class SessionStore(Store):
     def _prepare(self, messages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         now = time.time()
         out = []
-        for m in messages:
+        for m in _message_list(messages):
             if not isinstance(m, Mapping):
                 raise InvalidInputError(f"each message must be a dict, got {type(m).__name__}")
             out.append(
@@ -266,7 +273,7 @@ class SessionStore(Store):
     ) -> list[SessionMessage]:
         """Replace the active (or archived) messages atomically."""
         check_name("session_id", session_id)
-        items = list(messages)
+        items = list(_message_list(messages))
         if not items:
             await (await self._ctx.client()).delete(self._zset(session_id, archived))
             return []

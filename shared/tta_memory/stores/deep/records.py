@@ -4,11 +4,11 @@ search)."""
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from tta_memory.limits import read_json, read_time
 from tta_memory.models import DeepMemory
 from tta_memory.schema import TAG_SEPARATOR
 
@@ -37,7 +37,8 @@ def content_hash(*parts: str) -> str:
 
 
 def _ts(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(float(value), UTC) if value not in (None, "") else None
+    # Tolerant: a stored time that does not decode is read as missing, never raises.
+    return read_time(value)
 
 
 def decode_memory(doc: Mapping[str, Any], score: float | None = None) -> DeepMemory:
@@ -51,7 +52,7 @@ def decode_memory(doc: Mapping[str, Any], score: float | None = None) -> DeepMem
         text=doc["text"],
         tags=tags.split(TAG_SEPARATOR) if tags else [],
         memory_type=doc.get("memory_type") or "observation",
-        metadata=json.loads(doc.get("metadata") or "{}"),
+        metadata=read_json(doc.get("metadata"), {}),
         author=doc["author"],
         session_id=doc.get("session_id") or None,
         private=doc.get("visibility") == "private",

@@ -1,0 +1,106 @@
+"""A redis-server (with the Query Engine) owned by one fault test: it can be stalled, killed
+and restarted, which the shared session server must never be."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+from tta_memory.server import MODULE_FILES, find_modules_dir, find_redis_server
+
+
+class RedisProcess:
+    """One redis-server child process on a unix socket in ``root``.
+
+    Args:
+        root: A private temporary directory (data and socket live in it).
+        args: Extra ``redis-server`` arguments (``--maxmemory``, ``--appendfsync`` …).
+    """
+
+    def __init__(self, root: Path, *args: str) -> None:
+        self.root = root
+        self.data = root / "data"
+        self.socket = root / "r.sock"
+        self.args = list(args)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def command(self) -> list[str]:
+        cmd = [
+            find_redis_server(),
+            "--port", "0",
+            "--unixsocket", str(self.socket),
+            "--unixsocketperm", "700",
+            "--dir", str(self.data),
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--save", "",
+            "--daemonize", "no",
+            "--logfile", str(self.root / "redis.log"),
+        ]  # fmt: skip
+        modules = find_modules_dir()
+        if modules is not None:
+            for name in MODULE_FILES:
+                cmd += ["--loadmodule", str(modules / name)]
+        return cmd + self.args
+
+    def start(self) -> None:
+        """Launch the server and wait until it answers PING (its AOF loaded)."""
+        self.data.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            self.socket.unlink()
+        self.proc = subprocess.Popen(
+            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2)
+                client.ping()
+                client.close()
+                return
+            except (redis.ConnectionError, redis.BusyLoadingError, FileNotFoundError):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server did not start: {self.log_tail()}") from None
+                time.sleep(0.02)
+
+    def log_tail(self) -> str:
+        try:
+            return (self.root / "redis.log").read_text()[-2000:]
+        except OSError:
+            return ""
+
+    def signal(self, sig: signal.Signals) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+
+    def stall(self) -> None:
+        """Freeze the process (SIGSTOP): connections stay open, nothing answers."""
+        self.signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """kill -9: no chance to flush anything."""
+        if self.proc is not None:
+            self.signal(signal.SIGCONT)
+            self.signal(signal.SIGKILL)
+            self.proc.wait(10)
+            self.proc = None
+
+    def wipe(self) -> None:
+        """Delete the data directory (a server that comes back empty)."""
+        shutil.rmtree(self.data, ignore_errors=True)
+
+    def stop(self) -> None:
+        self.kill()
