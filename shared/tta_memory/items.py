@@ -1,0 +1,679 @@
+"""Keyed items: JSON values stored by ``(namespace, key)``, with an optional time to live and
+hybrid (BM25 + vector) search over the texts the caller chose to index.
+
+The engine side of the LangGraph ``BaseStore`` (``tta_memory_langchain.TTAStore``); the deep
+layer does not fit it (a deep memory is identified by its text, has no key, no TTL and always
+one text to embed).
+
+Layout (one RediSearch index per key prefix and embedding dimension, shared by workspaces):
+
+- ``{prefix}:item{dims}:{workspace}:{digest}``: one hash per item (namespace, key, JSON value,
+  times, TTL, author, a version id and how many texts were embedded);
+- ``...:{digest}:v{i}``: one hash per indexed text (its BM25 text and its vector), carrying the
+  item's version id: a text left over from an older version of the item is never returned.
+
+Every row read back is re-checked against the workspace. A namespace is a tuple of labels;
+each label is percent-encoded and the path joined with ``/``, and every prefix of the path is
+a TAG value, so a search under ``("a", "b")`` is one exact tag match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import math
+import re
+import time
+import uuid
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import quote, unquote
+
+from pydantic import BaseModel, ConfigDict, Field
+from redis.commands.search.aggregation import AggregateRequest
+from redisvl.index import AsyncSearchIndex
+from redisvl.query import FilterQuery, TextQuery, VectorQuery
+from redisvl.query.filter import FilterExpression, Tag
+from redisvl.schema import IndexSchema
+
+from tta_memory.backend import _create, guarded
+from tta_memory.base import ScopedPrimitive
+from tta_memory.errors import EmbeddingMismatchError, InvalidInputError
+from tta_memory.item_filter import check_filter, matches
+from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
+from tta_memory.validation import MAX_CONTENT_CHARS, MAX_ID_CHARS, check_choice, check_positive
+
+ItemSearchMode = Literal["hybrid", "vector", "text"]
+ITEM_SEARCH_MODES = ("hybrid", "vector", "text")
+ITEM_FIELDS = ["workspace", "ns", "key", "value", "created", "updated", "ttl", "nvec", "ver"]
+VEC_FIELDS = ["workspace", "item", "ver"]
+# Same fusion constant as the deep layer (LoCoMo recall@10: k=2 61.4 vs k=60 47.8).
+RRF_K = 2
+# Filters run on the values read back: pages of this many rows are read until enough match.
+PAGE = 200
+MAX_DEPTH = 10_000
+MAX_NAMESPACES = 100_000
+MAX_TEXTS = 256
+_NON_WORD = re.compile(r"[^\w\s]+")
+_MAX_TERMS = 24
+
+
+class StoredItem(BaseModel):
+    """One item as stored (``score`` is set by searches with a query)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    namespace: tuple[str, ...]
+    key: str
+    value: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    ttl_seconds: float | None = None
+    score: float | None = None
+
+
+class ItemWrite(BaseModel):
+    """A put (``value``) or a delete (``value=None``) of one item.
+
+    Args:
+        namespace: The item's namespace (a non-empty tuple of labels).
+        key: The item's key inside the namespace.
+        value: The JSON object to store, or ``None`` to delete the item.
+        texts: The texts to index for search (BM25 and one vector each).
+        ttl_seconds: Expire this long after the last write (or read, with refresh).
+    """
+
+    namespace: tuple[str, ...]
+    key: str
+    value: dict[str, Any] | None
+    texts: list[str] = Field(default_factory=list)
+    ttl_seconds: float | None = None
+
+
+def check_namespace(namespace: Any, *, allow_empty: bool = False) -> tuple[str, ...]:
+    """Return ``namespace`` as a tuple of labels (non-empty strings, no NUL, bounded)."""
+    if isinstance(namespace, str) or not isinstance(namespace, Iterable):
+        raise InvalidInputError(f"a namespace is a tuple of strings, got {namespace!r}")
+    labels = tuple(namespace)
+    if not labels and not allow_empty:
+        raise InvalidInputError("a namespace needs at least one label")
+    for label in labels:
+        if not isinstance(label, str) or not label or "\x00" in label:
+            raise InvalidInputError(
+                f"namespace labels are non-empty strings without NUL, got {label!r}"
+            )
+        if len(label) > MAX_ID_CHARS:
+            raise InvalidInputError(f"namespace label longer than {MAX_ID_CHARS} characters")
+        _check_encodable("namespace label", label)
+    return labels
+
+
+def _check_encodable(name: str, value: str) -> None:
+    try:
+        value.encode()
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(f"{name} holds a lone surrogate: {value!r}") from exc
+
+
+def check_key(key: Any) -> str:
+    """Return ``key`` if it is a string of at most ``MAX_ID_CHARS`` characters."""
+    if not isinstance(key, str):
+        raise InvalidInputError(f"an item key is a string, got {type(key).__name__}")
+    if len(key) > MAX_ID_CHARS:
+        raise InvalidInputError(f"an item key is at most {MAX_ID_CHARS} characters")
+    _check_encodable("item key", key)
+    return key
+
+
+def _encode_value(value: Any) -> str:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise InvalidInputError(f"an item value is a dict with string keys, got {value!r:.80}")
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text.encode()
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        raise InvalidInputError(f"an item value must be JSON-serialisable: {exc}") from exc
+    if len(text) > MAX_CONTENT_CHARS:
+        raise InvalidInputError(
+            f"an item value is {len(text):,} characters of JSON; the limit is {MAX_CONTENT_CHARS:,}"
+        )
+    return text
+
+
+def check_ttl(ttl_seconds: Any) -> float | None:
+    """Return a positive finite TTL in seconds, or ``None`` (no expiry)."""
+    if ttl_seconds is None:
+        return None
+    if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int | float):
+        raise InvalidInputError(f"ttl must be a number of seconds, got {ttl_seconds!r}")
+    if not math.isfinite(ttl_seconds) or ttl_seconds <= 0:
+        raise InvalidInputError(f"ttl must be positive and finite, got {ttl_seconds!r}")
+    return float(ttl_seconds)
+
+
+def encode_path(namespace: Sequence[str]) -> str:
+    """The namespace as one TAG value: labels percent-encoded, joined with ``/``."""
+    return "/".join(quote(label, safe="") for label in namespace)
+
+
+def decode_path(path: str) -> tuple[str, ...]:
+    """Inverse of :func:`encode_path`."""
+    return tuple(unquote(label) for label in path.split("/")) if path else ()
+
+
+def _prefixes(namespace: Sequence[str]) -> str:
+    return TAG_SEPARATOR.join(encode_path(namespace[: i + 1]) for i in range(len(namespace)))
+
+
+def _labels_match(pattern: Sequence[str], labels: Sequence[str]) -> bool:
+    return len(labels) == len(pattern) and all(
+        p in ("*", label) for p, label in zip(pattern, labels, strict=True)
+    )
+
+
+def namespace_matches(
+    namespace: tuple[str, ...],
+    prefix: Sequence[str] | None = None,
+    suffix: Sequence[str] | None = None,
+) -> bool:
+    """Whether ``namespace`` starts with ``prefix`` and ends with ``suffix`` (``"*"``: any)."""
+    pre, suf = list(prefix or ()), list(suffix or ())
+    if len(namespace) < max(len(pre), len(suf)):
+        return False
+    tail = namespace[len(namespace) - len(suf) :] if suf else ()
+    return _labels_match(pre, namespace[: len(pre)]) and _labels_match(suf, tail)
+
+
+def items_schema(prefix: str, dims: int) -> IndexSchema:
+    """The items index: item hashes and their indexed texts, filtered by namespace prefix."""
+
+    def tag(name: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "type": "tag",
+            "attrs": {"separator": TAG_SEPARATOR, "case_sensitive": True},
+        }
+
+    return IndexSchema.from_dict(
+        {
+            "index": {
+                "name": f"{prefix}:idx:items{dims}",
+                "prefix": f"{prefix}:item{dims}:",
+                "storage_type": "hash",
+            },
+            "fields": [
+                tag("workspace"),
+                tag("doc"),
+                tag("ns"),
+                tag("nsp"),
+                tag("embedded"),
+                {"name": "text", "type": "text"},
+                {"name": "updated_at", "type": "numeric", "attrs": {"sortable": True}},
+                {
+                    "name": "embedding",
+                    "type": "vector",
+                    "attrs": {
+                        "algorithm": "hnsw",
+                        "dims": dims,
+                        "distance_metric": "cosine",
+                        "datatype": "float32",
+                    },
+                },
+            ],
+        }
+    )
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _ts(value: Any) -> datetime:
+    return datetime.fromtimestamp(float(value), UTC)
+
+
+class ItemStore(ScopedPrimitive):
+    """Keyed JSON items of one workspace, with TTL and hybrid search (see the module notes).
+
+    Args:
+        redis_url: Redis URL, or ``None`` for the configured one or the embedded server.
+        user_id: The actor.
+        workspace: The tenant; no call sees another workspace's items.
+        vectorizer: Embedding model of the indexed texts; ``None`` for the offline default.
+        settings: Engine settings.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._indexes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncSearchIndex] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._checked = False
+
+    @classmethod
+    def of(cls, engine: ScopedPrimitive, vectorizer: Any = None) -> ItemStore:
+        """An item store of ``engine``'s workspace and user, sharing its connections."""
+        store = cls(
+            user_id=engine.user_id,
+            workspace=engine.workspace,
+            settings=engine.settings,
+            vectorizer=vectorizer if vectorizer is not None else engine._vectorizer_arg,
+        )
+        store._backend = engine._backend
+        return store
+
+    # --- keys and index --------------------------------------------------------------
+
+    def item_key(self, namespace: Sequence[str], key: str) -> str:
+        """The Redis key of an item."""
+        digest = hashlib.sha256(f"{encode_path(namespace)}\x00{key}".encode()).hexdigest()[:32]
+        ws = quote(self.workspace, safe="")
+        return f"{self.settings.prefix}:item{self.embedder.dims}:{ws}:{digest}"
+
+    async def index(self) -> AsyncSearchIndex:
+        """The items index for this loop (created, and its model checked, on first use)."""
+        loop = asyncio.get_running_loop()
+        found = self._indexes.get(loop)
+        if found is not None:
+            return found
+        client = await self._backend.client()
+        dims = self.embedder.dims
+        if not self._checked:
+            meta = f"{self.settings.prefix}:meta:items{dims}"
+            model = self.embedder.model_name
+            await client.hsetnx(meta, "embedding_model", model)
+            recorded = _s(await client.hget(meta, "embedding_model"))
+            if recorded != model:
+                raise EmbeddingMismatchError(
+                    f"the items index of {dims}-dimension vectors under prefix "
+                    f"{self.settings.prefix!r} holds embeddings of {recorded}, but this store "
+                    f"embeds with {model}. Use the same model or another prefix "
+                    "(TTA_MEMORY_PREFIX)."
+                )
+            self._checked = True
+        index = AsyncSearchIndex(items_schema(self.settings.prefix, dims), redis_client=client)
+        if not await index.exists():
+            await _create(index)
+        self._indexes[loop] = index
+        return index
+
+    def _scope(self, prefix: Sequence[str], doc: str) -> FilterExpression:
+        f = (Tag("workspace") == self.workspace) & (Tag("doc") == doc)
+        if prefix:
+            f &= Tag("nsp") == encode_path(prefix)
+        return f
+
+    # --- writes ------------------------------------------------------------------------
+
+    @guarded
+    async def put_items(self, writes: Iterable[ItemWrite | Mapping[str, Any]]) -> None:
+        """Store, overwrite or delete items; the last write of a ``(namespace, key)`` wins.
+
+        An overwrite keeps the item's creation time and replaces its value, indexed texts and
+        TTL in one transaction. Nothing is written if any write is invalid.
+
+        Args:
+            writes: :class:`ItemWrite` objects (or dicts of their fields).
+        """
+        latest: dict[tuple[tuple[str, ...], str], ItemWrite] = {}
+        encoded: dict[tuple[tuple[str, ...], str], str | None] = {}
+        for raw in writes:
+            w = raw if isinstance(raw, ItemWrite) else ItemWrite.model_validate(dict(raw))
+            ns, key = check_namespace(w.namespace), check_key(w.key)
+            w = w.model_copy(update={"namespace": ns, "ttl_seconds": check_ttl(w.ttl_seconds)})
+            if len(w.texts) > MAX_TEXTS:
+                raise InvalidInputError(f"at most {MAX_TEXTS} texts to index per item")
+            for text in w.texts:
+                if not isinstance(text, str) or len(text) > MAX_CONTENT_CHARS:
+                    raise InvalidInputError("an indexed text is a string within the size limit")
+                _check_encodable("indexed text", text)
+            latest[(ns, key)] = w
+            encoded[(ns, key)] = None if w.value is None else _encode_value(w.value)
+        if not latest:
+            return
+        await self.index()
+        client = await self._backend.client()
+        texts = [t for w in latest.values() if w.value is not None for t in w.texts]
+        vectors = iter(await self.embedder.embed_many(texts, None) if texts else [])
+        keys = {ref: self.item_key(*ref) for ref in latest}
+        async with client.pipeline(transaction=False) as pipe:
+            for ref in latest:
+                pipe.hmget(keys[ref], ["created", "nvec", "workspace"])
+            old = await pipe.execute()
+        now = time.time()
+        async with client.pipeline(transaction=True) as pipe:
+            for (ref, w), (created, nvec, ws) in zip(latest.items(), old, strict=True):
+                base = keys[ref]
+                stale = int(nvec or 0)
+                pipe.delete(base, *(f"{base}:v{i}" for i in range(stale)))
+                if w.value is None:
+                    continue
+                keep_created = created is not None and _s(ws) == self.workspace
+                ver = uuid.uuid4().hex
+                ns_path = encode_path(w.namespace)
+                scope = {"workspace": self.workspace, "ns": ns_path, "nsp": _prefixes(w.namespace)}
+                pipe.hset(
+                    base,
+                    mapping={
+                        **scope,
+                        "doc": "item",
+                        "key": w.key,
+                        "value": encoded[ref] or "{}",
+                        "created": _s(created) if keep_created else repr(now),
+                        "updated": repr(now),
+                        "updated_at": repr(now),
+                        "ttl": repr(w.ttl_seconds) if w.ttl_seconds else "",
+                        "nvec": len(w.texts),
+                        "embedded": "1" if w.texts else "0",
+                        "ver": ver,
+                        "author": self.user_id,
+                    },
+                )
+                for i, text in enumerate(w.texts):
+                    pipe.hset(
+                        f"{base}:v{i}",
+                        mapping={
+                            **scope,
+                            "doc": "vec",
+                            "item": base,
+                            "ver": ver,
+                            "text": text,
+                            "embedding": next(vectors),
+                        },
+                    )
+                if w.ttl_seconds:
+                    ms = max(1, round(w.ttl_seconds * 1000))
+                    for k in (base, *(f"{base}:v{i}" for i in range(len(w.texts)))):
+                        pipe.pexpire(k, ms)
+            await pipe.execute()
+
+    async def _refresh(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Restart the TTL clock of items read (and of their indexed texts)."""
+        timed = [r for r in rows if r.get("ttl")]
+        if not timed:
+            return
+        client = await self._backend.client()
+        async with client.pipeline(transaction=False) as pipe:
+            for row in timed:
+                base, ms = row["_key"], max(1, round(float(row["ttl"]) * 1000))
+                for k in (base, *(f"{base}:v{i}" for i in range(int(row.get("nvec") or 0)))):
+                    pipe.pexpire(k, ms)
+            await pipe.execute()
+
+    # --- reads -------------------------------------------------------------------------
+
+    async def _read(self, keys: Sequence[str]) -> list[dict[str, Any] | None]:
+        if not keys:
+            return []
+        client = await self._backend.client()
+        async with client.pipeline(transaction=False) as pipe:
+            for k in keys:
+                pipe.hmget(k, ITEM_FIELDS)
+            raw = await pipe.execute()
+        rows: list[dict[str, Any] | None] = []
+        for k, values in zip(keys, raw, strict=True):
+            row = {f: _s(v) for f, v in zip(ITEM_FIELDS, values, strict=True) if v is not None}
+            # The key layout isolates workspaces; the re-check guards against anything else.
+            rows.append({**row, "_key": k} if row.get("workspace") == self.workspace else None)
+        return rows
+
+    @staticmethod
+    def _decode(row: Mapping[str, Any], score: float | None = None) -> StoredItem:
+        ttl = row.get("ttl")
+        return StoredItem(
+            namespace=decode_path(row["ns"]),
+            key=row["key"],
+            value=json.loads(row["value"]),
+            created_at=_ts(row["created"]),
+            updated_at=_ts(row["updated"]),
+            ttl_seconds=float(ttl) if ttl else None,
+            score=score,
+        )
+
+    @guarded
+    async def get_items(
+        self, refs: Iterable[tuple[Sequence[str], str]], *, refresh_ttl: bool = True
+    ) -> list[StoredItem | None]:
+        """Read items by ``(namespace, key)`` in one round trip (``None`` where absent).
+
+        Args:
+            refs: ``(namespace, key)`` pairs.
+            refresh_ttl: Restart the TTL of the items found.
+
+        Returns:
+            One item or ``None`` per ref, in order.
+        """
+        pairs = [(check_namespace(ns), check_key(k)) for ns, k in refs]
+        if not pairs:
+            return []
+        rows = await self._read([self.item_key(ns, k) for ns, k in pairs])
+        found = [r for r in rows if r is not None]
+        if refresh_ttl:
+            await self._refresh(found)
+        return [None if r is None else self._decode(r) for r in rows]
+
+    @guarded
+    async def search_items(
+        self,
+        namespace_prefix: Sequence[str] = (),
+        *,
+        query: str | None = None,
+        filter: Mapping[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        refresh_ttl: bool = True,
+        mode: ItemSearchMode = "hybrid",
+    ) -> list[StoredItem]:
+        """Items under a namespace prefix: ranked by ``query``, else most recently updated first.
+
+        Args:
+            namespace_prefix: Only items whose namespace starts with these labels.
+            query: Hybrid (BM25 + vector, fused by reciprocal rank) search over the indexed
+                texts; items with no indexed text follow the ranked ones (score ``None``).
+            filter: Conditions on the value's fields (see :mod:`tta_memory.item_filter`).
+            limit: At most this many items.
+            offset: Skip this many matching items first.
+            refresh_ttl: Restart the TTL of the items returned.
+            mode: ``hybrid``, ``vector`` (score: cosine similarity) or ``text`` (BM25).
+
+        Returns:
+            The items, best (or newest) first, with ``score`` when ranked.
+        """
+        prefix = check_namespace(namespace_prefix, allow_empty=True)
+        check_positive("limit", limit)
+        check_positive("offset", offset, allow_zero=True)
+        if limit + offset > MAX_DEPTH:
+            raise InvalidInputError(f"limit + offset must be at most {MAX_DEPTH}")
+        mode_name = check_choice("mode", mode, ITEM_SEARCH_MODES)
+        if query is not None and not isinstance(query, str):
+            raise InvalidInputError(f"query must be a string, got {type(query).__name__}")
+        if filter is not None:
+            check_filter(filter)
+        want = offset + limit
+        rows: list[tuple[dict[str, Any], float | None]] = []
+        if query and query.strip():
+            rows = await self._ranked(prefix, query, filter, want, mode_name)
+        if len(rows) < want:
+            seen = {r["_key"] for r, _ in rows}
+            only_unembedded = bool(query and query.strip())
+            listed = await self._listed(prefix, filter, want, only_unembedded)
+            rows += [(r, None) for r in listed if r["_key"] not in seen][: want - len(rows)]
+        page = rows[offset:want]
+        if refresh_ttl:
+            await self._refresh([r for r, _ in page])
+        return [self._decode(r, score) for r, score in page]
+
+    async def _listed(
+        self,
+        prefix: tuple[str, ...],
+        filter: Mapping[str, Any] | None,
+        want: int,
+        only_unembedded: bool,
+    ) -> list[dict[str, Any]]:
+        index = await self.index()
+        f = self._scope(prefix, "item")
+        if only_unembedded:
+            f &= Tag("embedded") == "0"
+        out: list[dict[str, Any]] = []
+        start = 0
+        size = want if not filter else max(PAGE, want)
+        while len(out) < want:
+            q = FilterQuery(filter_expression=f, return_fields=ITEM_FIELDS, num_results=size)
+            q.sort_by("updated_at", asc=False)
+            q.paging(start, size)
+            q.dialect(SORTED_DIALECT)
+            found = await index.query(q)
+            for doc in found:
+                row = {k: _s(v) for k, v in doc.items() if k in ITEM_FIELDS}
+                if row.get("workspace") != self.workspace or "value" not in row:
+                    continue
+                row["_key"] = _s(doc["id"])
+                if not filter or matches(json.loads(row["value"]), filter):
+                    out.append(row)
+            if len(found) < size:
+                break
+            start += size
+        return out[:want]
+
+    async def _ranked(
+        self,
+        prefix: tuple[str, ...],
+        query: str,
+        filter: Mapping[str, Any] | None,
+        want: int,
+        mode: str,
+    ) -> list[tuple[dict[str, Any], float | None]]:
+        index = await self.index()
+        f = self._scope(prefix, "vec")
+        vector = None
+        if mode in ("hybrid", "vector"):
+            st = await self._backend.state()
+            vector = await self.embedder.embed(query, st.embedding_cache)
+        terms = list(dict.fromkeys(_NON_WORD.sub(" ", query).split()))[-_MAX_TERMS:]
+        depth = max(want * 3, 30)
+        while True:
+            queries: list[Any] = []
+            if vector is not None:
+                queries.append(
+                    VectorQuery(
+                        vector=vector,
+                        vector_field_name="embedding",
+                        filter_expression=f,
+                        return_fields=VEC_FIELDS,
+                        num_results=depth,
+                        dtype="float32",
+                    )
+                )
+            if mode in ("hybrid", "text") and terms:
+                with contextlib.suppress(ValueError):  # stopwords only: nothing for BM25
+                    tq = TextQuery(
+                        text=" ".join(terms),
+                        text_field_name="text",
+                        filter_expression=f,
+                        return_fields=VEC_FIELDS,
+                        num_results=depth,
+                    )
+                    if any(w.lower() not in tq.stopwords for w in terms):
+                        queries.append(tq)
+            if not queries:
+                return []
+            results = (
+                await index.batch_query(queries)
+                if len(queries) > 1
+                else [await index.query(queries[0])]
+            )
+            ranked = self._fuse(results, queries)
+            rows = await self._read([k for k, _, _ in ranked])
+            out: list[tuple[dict[str, Any], float | None]] = []
+            for (_, ver, score), row in zip(ranked, rows, strict=True):
+                if row is None or row.get("ver") != ver:
+                    continue  # deleted meanwhile, or a text of an older version
+                if filter and not matches(json.loads(row["value"]), filter):
+                    continue
+                out.append((row, score))
+            exhausted = all(len(r) < depth for r in results)
+            if len(out) >= want or exhausted or depth >= MAX_DEPTH:
+                return out[:want]
+            depth = min(depth * 4, MAX_DEPTH)
+
+    @staticmethod
+    def _fuse(
+        results: list[list[dict[str, Any]]], queries: list[Any]
+    ) -> list[tuple[str, str, float | None]]:
+        """Rank items: an item's best text stands for it; several rankings fuse by RRF."""
+        per_query: list[list[tuple[str, str, float | None]]] = []
+        for q, rows in zip(queries, results, strict=True):
+            seen: set[str] = set()
+            ranking = []
+            for row in rows:
+                item = _s(row.get("item", ""))
+                if not item or item in seen or row.get("workspace") is None:
+                    continue
+                seen.add(item)
+                if isinstance(q, VectorQuery):
+                    score = 1.0 - float(row.get("vector_distance", 1.0))
+                else:
+                    score = float(row["score"]) if "score" in row else None
+                ranking.append((item, _s(row.get("ver", "")), score))
+            per_query.append(ranking)
+        if len(per_query) == 1:
+            return per_query[0]
+        fused: dict[str, float] = {}
+        ver: dict[str, str] = {}
+        for ranking in per_query:
+            for rank, (item, v, _) in enumerate(ranking):
+                fused[item] = fused.get(item, 0.0) + 1.0 / (RRF_K + rank + 1)
+                ver.setdefault(item, v)
+        best = sorted(fused, key=fused.__getitem__, reverse=True)
+        return [(item, ver[item], fused[item]) for item in best]
+
+    @guarded
+    async def list_item_namespaces(
+        self,
+        *,
+        prefix: Sequence[str] | None = None,
+        suffix: Sequence[str] | None = None,
+        max_depth: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[tuple[str, ...]]:
+        """The namespaces holding items, sorted, optionally matched and truncated.
+
+        Args:
+            prefix: Namespaces starting with these labels (``"*"`` matches any label).
+            suffix: Namespaces ending with these labels (``"*"`` matches any label).
+            max_depth: Truncate namespaces to this many labels (then de-duplicate).
+            limit: At most this many namespaces.
+            offset: Skip this many first.
+
+        Returns:
+            The namespaces, in sorted order.
+        """
+        pre = check_namespace(prefix or (), allow_empty=True)
+        suf = check_namespace(suffix or (), allow_empty=True)
+        if max_depth is not None:
+            check_positive("max_depth", max_depth)
+        check_positive("limit", limit)
+        check_positive("offset", offset, allow_zero=True)
+        fixed = []  # the literal head of the prefix narrows in Redis; wildcards after it
+        for label in pre:
+            if label == "*":
+                break
+            fixed.append(label)
+        index = await self.index()
+        request = (
+            AggregateRequest(str(self._scope(fixed, "item")))
+            .group_by("@ns")
+            .limit(0, MAX_NAMESPACES)
+            .dialect(2)
+        )
+        result = await index.aggregate(request)
+        names = {decode_path(_s(row[1])) for row in result.rows if len(row) >= 2}
+        found = [n for n in names if namespace_matches(n, pre, suf)]
+        if max_depth is not None:
+            found = list({n[:max_depth] for n in found})
+        return sorted(found)[offset : offset + limit]
