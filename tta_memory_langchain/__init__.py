@@ -5,6 +5,7 @@
 - :class:`TTALayeredRetriever` — the stage-aware layered context as documents, PAFs first.
 - :class:`TTAMemoryMiddleware` — ``middleware | prompt | model`` injects memory and records
   the exchange (builds a :class:`TTAMemoryChain`).
+- :class:`TTAStore` — LangGraph ``BaseStore`` (namespaces, semantic search, filters, TTL).
 - :class:`TTAMemoryToolkit` / :func:`create_memory_tools` — ``save_memory``,
   ``search_memory`` and ``get_constraints`` agent tools.
 """
@@ -16,6 +17,18 @@ from tta_memory_langchain.middleware import TTAMemoryMiddleware
 from tta_memory_langchain.retriever import TTAMemoryRetriever
 from tta_memory_langchain.tools import TTAMemoryToolkit, create_memory_tools
 
+# LangGraph (the ``langgraph`` extra): imported on first use.
+_LAZY = {"TTAStore": "tta_memory_langchain.store"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(name)
+
+
 __all__ = [
     "TTAChatMessageHistory",
     "TTALayeredRetriever",
@@ -23,5 +36,6 @@ __all__ = [
     "TTAMemoryMiddleware",
     "TTAMemoryRetriever",
     "TTAMemoryToolkit",
+    "TTAStore",
     "create_memory_tools",
 ]

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import math
 import re
 import time
 import uuid
@@ -31,21 +30,33 @@ import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field
 from redis.commands.search.aggregation import AggregateRequest
 from redisvl.index import AsyncSearchIndex
 from redisvl.query import FilterQuery, TextQuery, VectorQuery
 from redisvl.query.filter import FilterExpression, Tag
-from redisvl.schema import IndexSchema
 
 from tta_memory.backend import _create, guarded
 from tta_memory.base import ScopedPrimitive
 from tta_memory.errors import EmbeddingMismatchError, InvalidInputError
 from tta_memory.item_filter import check_filter, matches
-from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
-from tta_memory.validation import MAX_CONTENT_CHARS, MAX_ID_CHARS, check_choice, check_positive
+from tta_memory.item_model import (
+    ItemWrite,
+    StoredItem,
+    check_key,
+    check_namespace,
+    check_write,
+    decode_path,
+    encode_path,
+    encode_value,
+    fuse,
+    items_schema,
+    namespace_matches,
+    prefixes,
+)
+from tta_memory.schema import SORTED_DIALECT
+from tta_memory.validation import check_choice, check_positive
 
 ItemSearchMode = Literal["hybrid", "vector", "text"]
 ITEM_SEARCH_MODES = ("hybrid", "vector", "text")
@@ -57,175 +68,8 @@ RRF_K = 2
 PAGE = 200
 MAX_DEPTH = 10_000
 MAX_NAMESPACES = 100_000
-MAX_TEXTS = 256
 _NON_WORD = re.compile(r"[^\w\s]+")
 _MAX_TERMS = 24
-
-
-class StoredItem(BaseModel):
-    """One item as stored (``score`` is set by searches with a query)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    namespace: tuple[str, ...]
-    key: str
-    value: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-    ttl_seconds: float | None = None
-    score: float | None = None
-
-
-class ItemWrite(BaseModel):
-    """A put (``value``) or a delete (``value=None``) of one item.
-
-    Args:
-        namespace: The item's namespace (a non-empty tuple of labels).
-        key: The item's key inside the namespace.
-        value: The JSON object to store, or ``None`` to delete the item.
-        texts: The texts to index for search (BM25 and one vector each).
-        ttl_seconds: Expire this long after the last write (or read, with refresh).
-    """
-
-    namespace: tuple[str, ...]
-    key: str
-    value: dict[str, Any] | None
-    texts: list[str] = Field(default_factory=list)
-    ttl_seconds: float | None = None
-
-
-def check_namespace(namespace: Any, *, allow_empty: bool = False) -> tuple[str, ...]:
-    """Return ``namespace`` as a tuple of labels (non-empty strings, no NUL, bounded)."""
-    if isinstance(namespace, str) or not isinstance(namespace, Iterable):
-        raise InvalidInputError(f"a namespace is a tuple of strings, got {namespace!r}")
-    labels = tuple(namespace)
-    if not labels and not allow_empty:
-        raise InvalidInputError("a namespace needs at least one label")
-    for label in labels:
-        if not isinstance(label, str) or not label or "\x00" in label:
-            raise InvalidInputError(
-                f"namespace labels are non-empty strings without NUL, got {label!r}"
-            )
-        if len(label) > MAX_ID_CHARS:
-            raise InvalidInputError(f"namespace label longer than {MAX_ID_CHARS} characters")
-        _check_encodable("namespace label", label)
-    return labels
-
-
-def _check_encodable(name: str, value: str) -> None:
-    try:
-        value.encode()
-    except UnicodeEncodeError as exc:
-        raise InvalidInputError(f"{name} holds a lone surrogate: {value!r}") from exc
-
-
-def check_key(key: Any) -> str:
-    """Return ``key`` if it is a string of at most ``MAX_ID_CHARS`` characters."""
-    if not isinstance(key, str):
-        raise InvalidInputError(f"an item key is a string, got {type(key).__name__}")
-    if len(key) > MAX_ID_CHARS:
-        raise InvalidInputError(f"an item key is at most {MAX_ID_CHARS} characters")
-    _check_encodable("item key", key)
-    return key
-
-
-def _encode_value(value: Any) -> str:
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-        raise InvalidInputError(f"an item value is a dict with string keys, got {value!r:.80}")
-    try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-        text.encode()
-    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
-        raise InvalidInputError(f"an item value must be JSON-serialisable: {exc}") from exc
-    if len(text) > MAX_CONTENT_CHARS:
-        raise InvalidInputError(
-            f"an item value is {len(text):,} characters of JSON; the limit is {MAX_CONTENT_CHARS:,}"
-        )
-    return text
-
-
-def check_ttl(ttl_seconds: Any) -> float | None:
-    """Return a positive finite TTL in seconds, or ``None`` (no expiry)."""
-    if ttl_seconds is None:
-        return None
-    if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int | float):
-        raise InvalidInputError(f"ttl must be a number of seconds, got {ttl_seconds!r}")
-    if not math.isfinite(ttl_seconds) or ttl_seconds <= 0:
-        raise InvalidInputError(f"ttl must be positive and finite, got {ttl_seconds!r}")
-    return float(ttl_seconds)
-
-
-def encode_path(namespace: Sequence[str]) -> str:
-    """The namespace as one TAG value: labels percent-encoded, joined with ``/``."""
-    return "/".join(quote(label, safe="") for label in namespace)
-
-
-def decode_path(path: str) -> tuple[str, ...]:
-    """Inverse of :func:`encode_path`."""
-    return tuple(unquote(label) for label in path.split("/")) if path else ()
-
-
-def _prefixes(namespace: Sequence[str]) -> str:
-    return TAG_SEPARATOR.join(encode_path(namespace[: i + 1]) for i in range(len(namespace)))
-
-
-def _labels_match(pattern: Sequence[str], labels: Sequence[str]) -> bool:
-    return len(labels) == len(pattern) and all(
-        p in ("*", label) for p, label in zip(pattern, labels, strict=True)
-    )
-
-
-def namespace_matches(
-    namespace: tuple[str, ...],
-    prefix: Sequence[str] | None = None,
-    suffix: Sequence[str] | None = None,
-) -> bool:
-    """Whether ``namespace`` starts with ``prefix`` and ends with ``suffix`` (``"*"``: any)."""
-    pre, suf = list(prefix or ()), list(suffix or ())
-    if len(namespace) < max(len(pre), len(suf)):
-        return False
-    tail = namespace[len(namespace) - len(suf) :] if suf else ()
-    return _labels_match(pre, namespace[: len(pre)]) and _labels_match(suf, tail)
-
-
-def items_schema(prefix: str, dims: int) -> IndexSchema:
-    """The items index: item hashes and their indexed texts, filtered by namespace prefix."""
-
-    def tag(name: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "type": "tag",
-            "attrs": {"separator": TAG_SEPARATOR, "case_sensitive": True},
-        }
-
-    return IndexSchema.from_dict(
-        {
-            "index": {
-                "name": f"{prefix}:idx:items{dims}",
-                "prefix": f"{prefix}:item{dims}:",
-                "storage_type": "hash",
-            },
-            "fields": [
-                tag("workspace"),
-                tag("doc"),
-                tag("ns"),
-                tag("nsp"),
-                tag("embedded"),
-                {"name": "text", "type": "text"},
-                {"name": "updated_at", "type": "numeric", "attrs": {"sortable": True}},
-                {
-                    "name": "embedding",
-                    "type": "vector",
-                    "attrs": {
-                        "algorithm": "hnsw",
-                        "dims": dims,
-                        "distance_metric": "cosine",
-                        "datatype": "float32",
-                    },
-                },
-            ],
-        }
-    )
 
 
 def _s(value: Any) -> str:
@@ -322,17 +166,9 @@ class ItemStore(ScopedPrimitive):
         latest: dict[tuple[tuple[str, ...], str], ItemWrite] = {}
         encoded: dict[tuple[tuple[str, ...], str], str | None] = {}
         for raw in writes:
-            w = raw if isinstance(raw, ItemWrite) else ItemWrite.model_validate(dict(raw))
-            ns, key = check_namespace(w.namespace), check_key(w.key)
-            w = w.model_copy(update={"namespace": ns, "ttl_seconds": check_ttl(w.ttl_seconds)})
-            if len(w.texts) > MAX_TEXTS:
-                raise InvalidInputError(f"at most {MAX_TEXTS} texts to index per item")
-            for text in w.texts:
-                if not isinstance(text, str) or len(text) > MAX_CONTENT_CHARS:
-                    raise InvalidInputError("an indexed text is a string within the size limit")
-                _check_encodable("indexed text", text)
-            latest[(ns, key)] = w
-            encoded[(ns, key)] = None if w.value is None else _encode_value(w.value)
+            w = check_write(raw)
+            latest[(w.namespace, w.key)] = w
+            encoded[(w.namespace, w.key)] = None if w.value is None else encode_value(w.value)
         if not latest:
             return
         await self.index()
@@ -354,8 +190,12 @@ class ItemStore(ScopedPrimitive):
                     continue
                 keep_created = created is not None and _s(ws) == self.workspace
                 ver = uuid.uuid4().hex
-                ns_path = encode_path(w.namespace)
-                scope = {"workspace": self.workspace, "ns": ns_path, "nsp": _prefixes(w.namespace)}
+                # Fields both the item and its texts carry, for the namespace filters.
+                scope: dict[Any, Any] = {
+                    "workspace": self.workspace,
+                    "ns": encode_path(w.namespace),
+                    "nsp": prefixes(w.namespace),
+                }
                 pipe.hset(
                     base,
                     mapping={
@@ -586,7 +426,7 @@ class ItemStore(ScopedPrimitive):
                 if len(queries) > 1
                 else [await index.query(queries[0])]
             )
-            ranked = self._fuse(results, queries)
+            ranked = fuse(results, queries)
             rows = await self._read([k for k, _, _ in ranked])
             out: list[tuple[dict[str, Any], float | None]] = []
             for (_, ver, score), row in zip(ranked, rows, strict=True):
@@ -599,37 +439,6 @@ class ItemStore(ScopedPrimitive):
             if len(out) >= want or exhausted or depth >= MAX_DEPTH:
                 return out[:want]
             depth = min(depth * 4, MAX_DEPTH)
-
-    @staticmethod
-    def _fuse(
-        results: list[list[dict[str, Any]]], queries: list[Any]
-    ) -> list[tuple[str, str, float | None]]:
-        """Rank items: an item's best text stands for it; several rankings fuse by RRF."""
-        per_query: list[list[tuple[str, str, float | None]]] = []
-        for q, rows in zip(queries, results, strict=True):
-            seen: set[str] = set()
-            ranking = []
-            for row in rows:
-                item = _s(row.get("item", ""))
-                if not item or item in seen or row.get("workspace") is None:
-                    continue
-                seen.add(item)
-                if isinstance(q, VectorQuery):
-                    score = 1.0 - float(row.get("vector_distance", 1.0))
-                else:
-                    score = float(row["score"]) if "score" in row else None
-                ranking.append((item, _s(row.get("ver", "")), score))
-            per_query.append(ranking)
-        if len(per_query) == 1:
-            return per_query[0]
-        fused: dict[str, float] = {}
-        ver: dict[str, str] = {}
-        for ranking in per_query:
-            for rank, (item, v, _) in enumerate(ranking):
-                fused[item] = fused.get(item, 0.0) + 1.0 / (RRF_K + rank + 1)
-                ver.setdefault(item, v)
-        best = sorted(fused, key=fused.__getitem__, reverse=True)
-        return [(item, ver[item], fused[item]) for item in best]
 
     @guarded
     async def list_item_namespaces(
