@@ -5,6 +5,8 @@
 - :class:`TTALayeredRetriever` — the stage-aware layered context as documents, PAFs first.
 - :class:`TTAMemoryMiddleware` — ``middleware | prompt | model`` injects memory and records
   the exchange (builds a :class:`TTAMemoryChain`).
+- :class:`TTAAgentMiddleware` — ``create_agent`` middleware: stage-aware memory injected
+  within a token budget before the model, the exchange recorded after the agent.
 - :class:`TTAStore` — LangGraph ``BaseStore`` (namespaces, semantic search, filters, TTL).
 - :class:`TTAMemoryToolkit` / :func:`create_memory_tools` — ``save_memory``,
   ``search_memory`` and ``get_constraints`` agent tools.
@@ -18,7 +20,11 @@ from tta_memory_langchain.retriever import TTAMemoryRetriever
 from tta_memory_langchain.tools import TTAMemoryToolkit, create_memory_tools
 
 # LangGraph (the ``langgraph`` extra): imported on first use.
-_LAZY = {"TTAStore": "tta_memory_langchain.store"}
+_LAZY = {
+    "TTAStore": "tta_memory_langchain.store",
+    "TTAAgentMiddleware": "tta_memory_langchain.agent_middleware",
+    "TTAMemoryContext": "tta_memory_langchain.agent_middleware",
+}
 
 
 def __getattr__(name: str) -> object:
@@ -30,9 +36,11 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "TTAAgentMiddleware",
     "TTAChatMessageHistory",
     "TTALayeredRetriever",
     "TTAMemoryChain",
+    "TTAMemoryContext",
     "TTAMemoryMiddleware",
     "TTAMemoryRetriever",
     "TTAMemoryToolkit",
