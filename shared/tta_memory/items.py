@@ -33,13 +33,14 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from redis.commands.search.aggregation import AggregateRequest
+from redis.exceptions import WatchError
 from redisvl.index import AsyncSearchIndex
 from redisvl.query import FilterQuery, TextQuery, VectorQuery
 from redisvl.query.filter import FilterExpression, Tag
 
 from tta_memory.backend import _create, guarded
 from tta_memory.base import ScopedPrimitive
-from tta_memory.errors import EmbeddingMismatchError, InvalidInputError
+from tta_memory.errors import ConflictError, EmbeddingMismatchError, InvalidInputError
 from tta_memory.item_filter import check_filter, matches
 from tta_memory.item_model import (
     ItemWrite,
@@ -68,6 +69,7 @@ RRF_K = 2
 PAGE = 200
 MAX_DEPTH = 10_000
 MAX_NAMESPACES = 100_000
+WRITE_ATTEMPTS = 20
 _NON_WORD = re.compile(r"[^\w\s]+")
 _MAX_TERMS = 24
 
@@ -174,62 +176,93 @@ class ItemStore(ScopedPrimitive):
         await self.index()
         client = await self._backend.client()
         texts = [t for w in latest.values() if w.value is not None for t in w.texts]
-        vectors = iter(await self.embedder.embed_many(texts, None) if texts else [])
+        flat = iter(await self.embedder.embed_many(texts, None) if texts else [])
+        vectors = {
+            ref: [next(flat) for _ in w.texts] if w.value is not None else []
+            for ref, w in latest.items()
+        }
         keys = {ref: self.item_key(*ref) for ref in latest}
-        async with client.pipeline(transaction=False) as pipe:
-            for ref in latest:
-                pipe.hmget(keys[ref], ["created", "nvec", "workspace"])
-            old = await pipe.execute()
-        now = time.time()
+        # Optimistic transaction: a concurrent write of the same item between our read of its
+        # old text count and our write retries, so no indexed text of a replaced version is
+        # left behind.
         async with client.pipeline(transaction=True) as pipe:
-            for (ref, w), (created, nvec, ws) in zip(latest.items(), old, strict=True):
-                base = keys[ref]
-                stale = int(nvec or 0)
-                pipe.delete(base, *(f"{base}:v{i}" for i in range(stale)))
-                if w.value is None:
-                    continue
-                keep_created = created is not None and _s(ws) == self.workspace
-                ver = uuid.uuid4().hex
-                # Fields both the item and its texts carry, for the namespace filters.
-                scope: dict[Any, Any] = {
-                    "workspace": self.workspace,
-                    "ns": encode_path(w.namespace),
-                    "nsp": prefixes(w.namespace),
-                }
-                pipe.hset(
-                    base,
-                    mapping={
-                        **scope,
-                        "doc": "item",
-                        "key": w.key,
-                        "value": encoded[ref] or "{}",
-                        "created": _s(created) if keep_created else repr(now),
-                        "updated": repr(now),
-                        "updated_at": repr(now),
-                        "ttl": repr(w.ttl_seconds) if w.ttl_seconds else "",
-                        "nvec": len(w.texts),
-                        "embedded": "1" if w.texts else "0",
-                        "ver": ver,
-                        "author": self.user_id,
-                    },
-                )
-                for i, text in enumerate(w.texts):
-                    pipe.hset(
-                        f"{base}:v{i}",
-                        mapping={
-                            **scope,
-                            "doc": "vec",
-                            "item": base,
-                            "ver": ver,
-                            "text": text,
-                            "embedding": next(vectors),
-                        },
-                    )
-                if w.ttl_seconds:
-                    ms = max(1, round(w.ttl_seconds * 1000))
-                    for k in (base, *(f"{base}:v{i}" for i in range(len(w.texts)))):
-                        pipe.pexpire(k, ms)
-            await pipe.execute()
+            for _ in range(WRITE_ATTEMPTS):
+                try:
+                    await pipe.watch(*keys.values())
+                    old = [
+                        await pipe.hmget(keys[ref], ["created", "nvec", "workspace"])
+                        for ref in latest
+                    ]
+                    pipe.multi()
+                    now = time.time()
+                    for (ref, w), prior in zip(latest.items(), old, strict=True):
+                        self._queue_write(
+                            pipe, keys[ref], w, encoded[ref], vectors[ref], prior, now
+                        )
+                    await pipe.execute()
+                    return
+                except WatchError:
+                    await pipe.reset()
+        raise ConflictError(
+            f"the items were rewritten concurrently {WRITE_ATTEMPTS} times in a row; retry"
+        )
+
+    def _queue_write(
+        self,
+        pipe: Any,
+        base: str,
+        w: ItemWrite,
+        value: str | None,
+        vectors: list[bytes],
+        prior: list[Any],
+        now: float,
+    ) -> None:
+        """Queue the replacement of one item (and of its indexed texts) in a transaction."""
+        created, nvec, ws = prior
+        pipe.delete(base, *(f"{base}:v{i}" for i in range(int(nvec or 0))))
+        if w.value is None:
+            return
+        keep_created = created is not None and _s(ws) == self.workspace
+        ver = uuid.uuid4().hex
+        # Fields both the item and its texts carry, for the namespace filters.
+        scope: dict[Any, Any] = {
+            "workspace": self.workspace,
+            "ns": encode_path(w.namespace),
+            "nsp": prefixes(w.namespace),
+        }
+        pipe.hset(
+            base,
+            mapping={
+                **scope,
+                "doc": "item",
+                "key": w.key,
+                "value": value or "{}",
+                "created": _s(created) if keep_created else repr(now),
+                "updated": repr(now),
+                "updated_at": repr(now),
+                "ttl": repr(w.ttl_seconds) if w.ttl_seconds else "",
+                "nvec": len(w.texts),
+                "embedded": "1" if w.texts else "0",
+                "ver": ver,
+                "author": self.user_id,
+            },
+        )
+        for i, (text, vector) in enumerate(zip(w.texts, vectors, strict=True)):
+            pipe.hset(
+                f"{base}:v{i}",
+                mapping={
+                    **scope,
+                    "doc": "vec",
+                    "item": base,
+                    "ver": ver,
+                    "text": text,
+                    "embedding": vector,
+                },
+            )
+        if w.ttl_seconds:
+            ms = max(1, round(w.ttl_seconds * 1000))
+            for k in (base, *(f"{base}:v{i}" for i in range(len(w.texts)))):
+                pipe.pexpire(k, ms)
 
     async def _refresh(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Restart the TTL clock of items read (and of their indexed texts)."""

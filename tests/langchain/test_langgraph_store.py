@@ -340,3 +340,25 @@ def test_default_model_finds_memories_by_meaning(memory: MemoryWorkflowPrimitive
     hits = store.search(("memories", "alice"), query="which text editor does she use?")
     assert hits[0].key == "1"
     assert store.memory_scope == (memory.workspace, "test-user")
+
+
+async def test_concurrent_overwrites_leave_one_consistent_item(
+    memory: MemoryWorkflowPrimitive,
+) -> None:
+    import asyncio
+
+    store = TTAStore(memory=memory, index={**INDEX, "fields": ["parts[*]"]})
+    # Writers race on one key with different numbers of indexed texts.
+    values = [{"parts": [f"w{i} part {j}" for j in range(i % 4 + 1)], "i": i} for i in range(16)]
+    await asyncio.gather(*(store.aput(("race",), "k", v) for v in values))
+    final = await store.aget(("race",), "k")
+    assert final is not None and final.value in values
+    # Only the surviving version's texts are indexed: every other writer's text finds nothing.
+    for v in values:
+        hits = await store.asearch(("race",), query=v["parts"][-1], limit=5)
+        assert [h.value for h in hits] == [final.value]
+        assert len(hits) == 1
+    client = await memory._backend.client()
+    base = store.items.item_key(("race",), "k")
+    texts = [k async for k in client.scan_iter(match=f"{base}:v*")]
+    assert len(texts) == len(final.value["parts"])
