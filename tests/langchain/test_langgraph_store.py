@@ -3,6 +3,7 @@ on both stores and their answers are compared (values, namespaces, filters, rank
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import time
@@ -345,8 +346,6 @@ def test_default_model_finds_memories_by_meaning(memory: MemoryWorkflowPrimitive
 async def test_concurrent_overwrites_leave_one_consistent_item(
     memory: MemoryWorkflowPrimitive,
 ) -> None:
-    import asyncio
-
     store = TTAStore(memory=memory, index={**INDEX, "fields": ["parts[*]"]})
     # Writers race on one key with different numbers of indexed texts.
     values = [{"parts": [f"w{i} part {j}" for j in range(i % 4 + 1)], "i": i} for i in range(16)]
