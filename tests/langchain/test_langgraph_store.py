@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 from langchain_core.embeddings import Embeddings
-from langgraph.store.base import GetOp, InvalidNamespaceError, PutOp, SearchOp
+from langgraph.store.base import (
+    GetOp,
+    InvalidNamespaceError,
+    ListNamespacesOp,
+    MatchCondition,
+    PutOp,
+    SearchOp,
+)
 from langgraph.store.memory import InMemoryStore
 from tta_memory import MemoryWorkflowPrimitive
 from tta_memory.errors import InvalidInputError
@@ -361,3 +368,29 @@ async def test_concurrent_overwrites_leave_one_consistent_item(
     base = store.items.item_key(("race",), "k")
     texts = [k async for k in client.scan_iter(match=f"{base}:v*")]
     assert len(texts) == len(final.value["parts"])
+
+
+def test_mixed_batch_answers_each_op_in_place(ours: TTAStore, theirs: InMemoryStore) -> None:
+    load(ours, theirs)
+    ops = [
+        SearchOp(("docs", "bob"), filter={"tag": "code"}),
+        GetOp(("notes",), "n1"),
+        ListNamespacesOp(match_conditions=(MatchCondition("prefix", ("docs",)),), max_depth=2),
+        PutOp(("notes",), "n2", {"text": "new"}),
+        GetOp(("docs", "alice"), "absent"),
+    ]
+    got, want = ours.batch(ops), theirs.batch(ops)
+    assert [view(i) for i in got[0]] == [view(i) for i in want[0]]
+    assert view(got[1]) == view(want[1])
+    assert got[2] == want[2] == [("docs", "alice"), ("docs", "bob")]
+    assert got[3] is None and got[4] is None and want[4] is None
+
+
+def test_text_mode_ranks_by_bm25_only(memory: MemoryWorkflowPrimitive) -> None:
+    store = TTAStore(memory=memory, index=INDEX, search_mode="text")
+    store.put(("kb",), "a", {"text": "redis cluster slots and hash tags"})
+    store.put(("kb",), "b", {"text": "postgres vacuum"})
+    hits = store.search(("kb",), query="hash slots")
+    assert [h.key for h in hits] == ["a"]  # BM25 finds only the text with the words
+    with pytest.raises(InvalidInputError, match="search_mode"):
+        TTAStore(memory=memory, index=INDEX, search_mode="fuzzy")  # type: ignore[arg-type]

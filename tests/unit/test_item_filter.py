@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from redisvl.query import TextQuery, VectorQuery
 from tta_memory.errors import InvalidInputError
 from tta_memory.item_filter import check_filter, matches
-from tta_memory.item_model import decode_path, encode_path, namespace_matches
+from tta_memory.item_model import RRF_K, decode_path, encode_path, fuse, namespace_matches
 
 VALUE = {"n": 3, "s": "x", "tags": ["a", "b"], "meta": {"k": "v", "d": {"z": 1}}, "none": None}
 
@@ -76,3 +77,19 @@ def test_namespace_matching_with_wildcards() -> None:
     assert not namespace_matches(ns, ("bob",))
     assert not namespace_matches(ns, None, ("bob",))
     assert not namespace_matches(("docs",), ("docs", "*"))
+
+
+def test_fuse_keeps_each_items_best_text_and_fuses_by_reciprocal_rank() -> None:
+    vq = VectorQuery(vector=[0.1, 0.2], vector_field_name="embedding", dtype="float32")
+    tq = TextQuery(text="hello", text_field_name="text")
+    knn = [
+        {"item": "A", "ver": "1", "workspace": "w", "vector_distance": "0.1"},
+        {"item": "B", "ver": "1", "workspace": "w", "vector_distance": "0.2"},
+        {"item": "A", "ver": "1", "workspace": "w", "vector_distance": "0.3"},  # A's 2nd text
+    ]
+    bm25 = [{"item": "B", "ver": "1", "workspace": "w", "score": "3.0"}]
+    alone = fuse([knn], [vq])
+    assert [(i, round(s or 0, 6)) for i, _, s in alone] == [("A", 0.9), ("B", 0.8)]
+    both = fuse([knn, bm25], [vq, tq])
+    assert [i for i, _, _ in both] == ["B", "A"]  # 1/(k+2) + 1/(k+1) beats 1/(k+1)
+    assert both[0][2] == 1 / (RRF_K + 2) + 1 / (RRF_K + 1)
