@@ -37,7 +37,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from tta_memory import MemoryWorkflowPrimitive, WorkflowContext, WorkflowMode
-from tta_memory.render import RenderedContext, fit_context
+from tta_memory.loading.render import RenderedContext, fit_context
 from tta_memory.tokens import TokenCounter, check_budget, resolve_counter
 
 from tta_memory_langchain._convert import text_for, to_session_item

@@ -51,8 +51,9 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 from tta_memory import MemoryWorkflowPrimitive
+from tta_memory.embeddings import make_embedder
 from tta_memory.errors import InvalidInputError
-from tta_memory.items import ItemSearchMode, ItemStore, ItemWrite, StoredItem
+from tta_memory.stores.items import ItemSearchMode, ItemStore, ItemWrite, StoredItem
 from tta_memory.sync import run_sync
 
 DEFAULT_FIELDS = ["$"]
@@ -102,7 +103,8 @@ class TTAStore(BaseStore):
         config: dict[str, Any] = dict(index or {})
         embed = config.get("embed")
         self.embeddings = ensure_embeddings(embed) if embed is not None else None
-        self.items = ItemStore.of(engine, vectorizer=self.embeddings)
+        embedder = make_embedder(self.embeddings) if self.embeddings is not None else None
+        self.items = ItemStore(engine.context, embedder=embedder)
         dims = config.get("dims")
         if dims is not None and dims != self.items.embedder.dims:
             raise InvalidInputError(

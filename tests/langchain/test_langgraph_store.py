@@ -270,7 +270,7 @@ def test_ttl_expires_and_reads_refresh_it(memory: MemoryWorkflowPrimitive) -> No
     key = store.items.item_key(("t",), "short")
 
     async def pttl(k: str) -> int:
-        return int(await (await memory._backend.client()).pttl(k))
+        return int(await (await memory.context.client()).pttl(k))
 
     first = run_sync(pttl(key))
     assert 0 < first <= 3000
@@ -364,7 +364,7 @@ async def test_concurrent_overwrites_leave_one_consistent_item(
         hits = await store.asearch(("race",), query=v["parts"][-1], limit=5)
         assert [h.value for h in hits] == [final.value]
         assert len(hits) == 1
-    client = await memory._backend.client()
+    client = await memory.context.client()
     base = store.items.item_key(("race",), "k")
     texts = [k async for k in client.scan_iter(match=f"{base}:v*")]
     assert len(texts) == len(final.value["parts"])

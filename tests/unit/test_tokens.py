@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tta_memory import render_context
 from tta_memory.errors import InvalidInputError
-from tta_memory.models import PAF, CacheEntry, DeepMemory, SessionMessage, WorkflowContext
 from tta_memory.loading.render import fit_context
+from tta_memory.models import PAF, CacheEntry, DeepMemory, SessionMessage, WorkflowContext
 from tta_memory.tokens import estimate_tokens, resolve_counter, wordpiece_counter
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

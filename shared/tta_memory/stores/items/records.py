@@ -1,5 +1,10 @@
-"""Keyed items: what an item is, the checks on its parts, how a namespace becomes a TAG
-value, and the RediSearch schema of the items index (used by :mod:`tta_memory.items`)."""
+"""Keyed items, pure: what an item is, the checks on its parts, how a namespace becomes a TAG
+value, the RediSearch schema of the items index, and the fusion of rankings.
+
+A namespace is a tuple of labels; each label is percent-encoded and the path joined with
+``/``, and every prefix of the path is a TAG value, so a search under ``("a", "b")`` is one
+exact tag match.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,9 @@ from redisvl.query import VectorQuery
 from redisvl.schema import IndexSchema
 
 from tta_memory.errors import InvalidInputError
+from tta_memory.names import MAX_NAME_CHARS
 from tta_memory.schema import TAG_SEPARATOR
-from tta_memory.validation import MAX_CONTENT_CHARS, MAX_ID_CHARS
+from tta_memory.validation import MAX_CONTENT_CHARS
 
 MAX_TEXTS = 256
 # Same fusion constant as the deep layer (LoCoMo recall@10: k=2 61.4 vs k=60 47.8).
@@ -67,8 +73,8 @@ def check_namespace(namespace: Any, *, allow_empty: bool = False) -> tuple[str, 
             raise InvalidInputError(
                 f"namespace labels are non-empty strings without NUL, got {label!r}"
             )
-        if len(label) > MAX_ID_CHARS:
-            raise InvalidInputError(f"namespace label longer than {MAX_ID_CHARS} characters")
+        if len(label) > MAX_NAME_CHARS:
+            raise InvalidInputError(f"namespace label longer than {MAX_NAME_CHARS} characters")
         _check_encodable("namespace label", label)
     return labels
 
@@ -81,11 +87,11 @@ def _check_encodable(name: str, value: str) -> None:
 
 
 def check_key(key: Any) -> str:
-    """Return ``key`` if it is a string of at most ``MAX_ID_CHARS`` characters."""
+    """Return ``key`` if it is a string of at most ``MAX_NAME_CHARS`` characters."""
     if not isinstance(key, str):
         raise InvalidInputError(f"an item key is a string, got {type(key).__name__}")
-    if len(key) > MAX_ID_CHARS:
-        raise InvalidInputError(f"an item key is at most {MAX_ID_CHARS} characters")
+    if len(key) > MAX_NAME_CHARS:
+        raise InvalidInputError(f"an item key is at most {MAX_NAME_CHARS} characters")
     _check_encodable("item key", key)
     return key
 
