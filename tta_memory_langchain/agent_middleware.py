@@ -3,7 +3,8 @@
 ``create_agent(model, tools, middleware=[TTAAgentMiddleware(memory=memory)])``:
 
 1. **before the agent** runs a turn, the session's stage-aware context is loaded
-   (``load_workflow_context`` with the user's latest message as the deep-search query) and
+   (``load_workflow_context``; the deep-search query is the engine's query of the thread's
+   latest user turns) and
    rendered within a token budget (``max_tokens``; PAFs are never dropped). The block is kept
    in the agent state under ``memory_context``, with a ``memory_report`` (counts per layer,
    what the budget dropped, tokens);
@@ -37,10 +38,11 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from tta_memory import MemoryWorkflowPrimitive, WorkflowContext, WorkflowMode
+from tta_memory.loading.query import conversation_query
 from tta_memory.loading.render import RenderedContext, fit_context
 from tta_memory.tokens import TokenCounter, check_budget, resolve_counter
 
-from tta_memory_langchain._convert import text_for, to_session_item
+from tta_memory_langchain._convert import role_for, text_for, to_session_item
 from tta_memory_langchain._fields import StageFields
 
 logger = logging.getLogger(__name__)
@@ -178,10 +180,9 @@ class TTAAgentMiddleware(AgentMiddleware[TTAMemoryState, Any]):
     def _load_args(self, state: Mapping[str, Any], runtime: Runtime[Any]) -> dict[str, Any]:
         sources = self._sources(runtime)
         session_id = str(self.fields._session(*sources))
-        messages = list(state.get("messages") or [])
-        last = _last_human(messages)
-        query = text_for(messages[last]) if last is not None else None
-        return self.fields._load_args(session_id, query or None, *sources)
+        # The engine's query of a conversation: the thread's latest user turns.
+        turns = [(role_for(m), text_for(m)) for m in state.get("messages") or []]
+        return self.fields._load_args(session_id, conversation_query(turns) or None, *sources)
 
     def _rendered(
         self, state: Mapping[str, Any], runtime: Runtime[Any], enriched: WorkflowContext
