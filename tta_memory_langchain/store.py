@@ -50,10 +50,9 @@ from langgraph.store.base import (
     tokenize_path,
     validate_op_namespace,
 )
-from tta_memory import MemoryWorkflowPrimitive
+from tta_memory import ItemSearchMode, ItemStore, ItemWrite, MemoryWorkflowPrimitive, StoredItem
 from tta_memory.embeddings import make_embedder
 from tta_memory.errors import InvalidInputError
-from tta_memory.stores.items import ItemSearchMode, ItemStore, ItemWrite, StoredItem
 from tta_memory.sync import run_sync
 
 DEFAULT_FIELDS = ["$"]

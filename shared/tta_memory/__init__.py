@@ -21,7 +21,7 @@ from tta_memory.errors import (
 from tta_memory.groups import GroupSummary, SessionGroupPrimitive
 from tta_memory.literals import Layer, Role, SearchMode
 from tta_memory.loading.policy import DEFAULT_POLICY, StagePolicy
-from tta_memory.loading.render import render_context
+from tta_memory.loading.render import RenderedContext, fit_context, render_context
 from tta_memory.models import (
     PAF,
     CacheEntry,
@@ -37,7 +37,9 @@ from tta_memory.models import (
     WorkflowMode,
 )
 from tta_memory.paf import PAFPrimitive
+from tta_memory.stores.items import ItemSearchMode, ItemStore, ItemWrite, StoredItem
 from tta_memory.sync import run_sync
+from tta_memory.tokens import TokenCounter, estimate_tokens, resolve_counter
 from tta_memory.workflow import MemoryWorkflowPrimitive
 
 
@@ -65,6 +67,9 @@ __all__ = [
     "GroupStatus",
     "GroupSummary",
     "InvalidInputError",
+    "ItemSearchMode",
+    "ItemStore",
+    "ItemWrite",
     "Layer",
     "LoadedContext",
     "LoadedItem",
@@ -74,6 +79,7 @@ __all__ = [
     "PAFPrimitive",
     "PAFStatus",
     "QueryEngineMissingError",
+    "RenderedContext",
     "Role",
     "SearchMode",
     "ServerNotFoundError",
@@ -82,10 +88,15 @@ __all__ = [
     "SessionMessage",
     "Settings",
     "StagePolicy",
+    "StoredItem",
     "TTAMemoryError",
+    "TokenCounter",
     "UnsupportedURLError",
     "WorkflowContext",
     "WorkflowMode",
+    "estimate_tokens",
+    "fit_context",
     "render_context",
+    "resolve_counter",
     "run_sync",
 ]

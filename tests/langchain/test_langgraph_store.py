@@ -333,6 +333,9 @@ def test_bad_input_is_refused_and_stores_nothing(ours: TTAStore) -> None:
         ours.search(("ok",), filter={"n": {"$regex": "x"}})
     with pytest.raises(ValueError):
         ours.put(("ok",), "k", {"bad": object()})
+    for ttl in (0.001, -1.0, float("inf"), 10.0**12):  # minutes; 1 s .. 10 years is allowed
+        with pytest.raises(InvalidInputError, match="ttl"):
+            ours.put(("ok",), "k", {"text": "x"}, ttl=ttl)
     assert ours.list_namespaces() == []
 
 

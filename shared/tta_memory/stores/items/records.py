@@ -22,7 +22,7 @@ from redisvl.schema import IndexSchema
 from tta_memory.errors import InvalidInputError
 from tta_memory.names import MAX_NAME_CHARS
 from tta_memory.schema import TAG_SEPARATOR
-from tta_memory.validation import MAX_CONTENT_CHARS
+from tta_memory.validation import MAX_CONTENT_CHARS, MAX_TTL_SECONDS
 
 MAX_TEXTS = 256
 # Same fusion constant as the deep layer (LoCoMo recall@10: k=2 61.4 vs k=60 47.8).
@@ -139,13 +139,17 @@ def encode_value(value: Any) -> str:
 
 
 def check_ttl(ttl_seconds: Any) -> float | None:
-    """Return a positive finite TTL in seconds, or ``None`` (no expiry)."""
+    """Return a TTL in seconds within the engine's bounds (1 s to ``MAX_TTL_SECONDS``; a
+    fraction of a second above 1 s is kept: LangGraph counts TTLs in fractional minutes), or
+    ``None`` (no expiry)."""
     if ttl_seconds is None:
         return None
     if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int | float):
         raise InvalidInputError(f"ttl must be a number of seconds, got {ttl_seconds!r}")
-    if not math.isfinite(ttl_seconds) or ttl_seconds <= 0:
-        raise InvalidInputError(f"ttl must be positive and finite, got {ttl_seconds!r}")
+    if not math.isfinite(ttl_seconds) or not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
+        raise InvalidInputError(
+            f"ttl must be between 1 second and {MAX_TTL_SECONDS:,} seconds, got {ttl_seconds!r}"
+        )
     return float(ttl_seconds)
 
 

@@ -12,7 +12,6 @@ from typing import Any, Literal
 from redis.commands.search.aggregation import AggregateRequest
 from redisvl.query import FilterQuery, TextQuery, VectorQuery
 
-from tta_memory.context import guard_methods
 from tta_memory.errors import InvalidInputError
 from tta_memory.names import Tag
 from tta_memory.schema import SORTED_DIALECT
@@ -37,7 +36,6 @@ _NON_WORD = re.compile(r"[^\w\s]+")
 _MAX_TERMS = 24
 
 
-@guard_methods
 class ItemStore(ItemStorage):
     """Keyed JSON items of one workspace: storage, TTL, hybrid search and namespace listing
     (``tta_memory.stores.items``).

@@ -28,7 +28,7 @@ from redisvl.index import AsyncSearchIndex
 from redisvl.query.filter import FilterExpression
 
 from tta_memory.backend import _create
-from tta_memory.context import MAX_WATCH_ATTEMPTS, EngineContext, guard_methods
+from tta_memory.context import MAX_WATCH_ATTEMPTS, EngineContext, Store
 from tta_memory.embeddings import Embedder
 from tta_memory.errors import ConflictError, EmbeddingMismatchError
 from tta_memory.names import Tag
@@ -57,8 +57,7 @@ def _ts(value: Any) -> datetime:
     return datetime.fromtimestamp(float(value), UTC)
 
 
-@guard_methods
-class ItemStorage:
+class ItemStorage(Store):
     """Put, overwrite, delete and read the keyed items of one workspace.
 
     Args:
@@ -67,7 +66,7 @@ class ItemStorage:
     """
 
     def __init__(self, ctx: EngineContext, embedder: Embedder | None = None) -> None:
-        self._ctx = ctx
+        super().__init__(ctx)
         self._embedder = embedder
         self._indexes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncSearchIndex] = (
             weakref.WeakKeyDictionary()
