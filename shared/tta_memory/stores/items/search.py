@@ -62,7 +62,7 @@ class ItemStore(ItemStorage):
             namespace_prefix: Only items whose namespace starts with these labels.
             query: Hybrid (BM25 + vector, fused by reciprocal rank) search over the indexed
                 texts; items with no indexed text follow the ranked ones (score ``None``).
-            filter: Conditions on the value's fields (see :mod:`tta_memory.item_filter`).
+            filter: Conditions on the value's fields (see :mod:`tta_memory.stores.items.filters`).
             limit: At most this many items.
             offset: Skip this many matching items first.
             refresh_ttl: Restart the TTL of the items returned.
