@@ -9,10 +9,12 @@ from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackMa
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from langchain_core.runnables.base import coerce_to_runnable
+from pydantic import Field
 from tta_memory import WorkflowContext, render_context
 from tta_memory.errors import InvalidInputError
 from tta_memory.loading.query import conversation_query
 from tta_memory.names import check_name
+from tta_memory.tokens import check_budget, resolve_counter
 from tta_memory.validation import check_text
 from typing_extensions import override
 
@@ -76,10 +78,27 @@ class TTAMemoryMiddleware(StageFields, RunnableSerializable[Any, dict[str, Any]]
     """If the chain returns a dict, the key holding the answer to record."""
     max_chars: int | None = None
     """Bound on the rendered block; the engine drops the least relevant items, never PAFs."""
+    max_tokens: int | None = None
+    """Bound on the rendered block in tokens (same rule: least relevant first, never PAFs)."""
+    token_counter: Any = Field(default=None, exclude=True)
+    """Counter for ``max_tokens``: ``"estimate"`` (default, offline), ``"wordpiece"`` or a
+    ``str -> int`` callable (see ``tta_memory.tokens``)."""
     record: bool = True
     """Write each exchange to the session layer (when at the head of a chain)."""
     ttl: int | None = None
     """Session retention in seconds applied on each recorded exchange."""
+
+    def __init__(self, **data: Any) -> None:
+        """Create the middleware (see the fields).
+
+        Raises:
+            InvalidInputError: A budget that is not a positive integer, or an unknown token
+                counter (checked before pydantic, which would wrap the typed error).
+        """
+        check_budget("max_chars", data.get("max_chars"))
+        check_budget("max_tokens", data.get("max_tokens"))
+        resolve_counter(data.get("token_counter"))
+        super().__init__(**data)
 
     # --- composition -------------------------------------------------------------------
 
@@ -245,7 +264,12 @@ class TTAMemoryMiddleware(StageFields, RunnableSerializable[Any, dict[str, Any]]
         return self._load_args(session_id, query, *self._sources(values, config))
 
     def _with_context(self, values: dict[str, Any], enriched: WorkflowContext) -> dict[str, Any]:
-        values[self.context_key] = render_context(enriched, max_chars=self.max_chars)
+        values[self.context_key] = render_context(
+            enriched,
+            max_chars=self.max_chars,
+            max_tokens=self.max_tokens,
+            counter=self.token_counter,
+        )
         if self.history_key is not None:
             values[self.history_key] = from_session_messages(
                 list(enriched.metadata.get("session_context") or [])

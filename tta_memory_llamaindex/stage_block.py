@@ -6,6 +6,7 @@ from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.utils import get_tokenizer
 from tta_memory import (
     StagePolicy,
     WorkflowContext,
@@ -14,9 +15,9 @@ from tta_memory import (
 )
 from tta_memory.loading.policy import normalize_mode, normalize_stage
 from tta_memory.loading.query import conversation_query
+from tta_memory.tokens import TokenCounter, check_budget, resolve_counter
 
 from tta_memory_llamaindex._block import EngineMemoryBlock, Renders
-from tta_memory_llamaindex._budget import chars_for_tokens
 from tta_memory_llamaindex._messages import message_text
 
 
@@ -26,7 +27,7 @@ class StageMemoryBlock(EngineMemoryBlock):
     On each ``Memory.aget`` it loads the layered context of the Memory's session for
     ``stage``/``mode`` (session, cache, deep memories, PAFs, groups, per the engine's stage
     policy) and renders it with the engine's ``render_context``. When ``Memory`` needs room,
-    ``atruncate`` re-renders the same loaded context with a smaller character budget, so the
+    ``atruncate`` re-renders the same loaded context with a smaller token budget, so the
     least relevant items go first instead of the whole block.
 
     ``Memory.aget(stage=..., mode=..., query=...)`` overrides the block's stage, mode and
@@ -71,6 +72,16 @@ class StageMemoryBlock(EngineMemoryBlock):
     max_chars: int | None = Field(
         default=None, description="Character budget for the rendered block; None: no limit."
     )
+    max_tokens: int | None = Field(
+        default=None,
+        description="Token budget for the rendered block (PAFs never dropped); None: no limit.",
+    )
+    token_counter: Any = Field(
+        default=None,
+        exclude=True,
+        description="Counter for max_tokens and truncation: None for LlamaIndex's global "
+        "tokenizer (the one Memory counts with), 'estimate', 'wordpiece' or a str -> int callable.",
+    )
     query_window: int = Field(
         default=1, ge=1, description="Latest user messages used as the deep-search query."
     )
@@ -84,12 +95,18 @@ class StageMemoryBlock(EngineMemoryBlock):
             **data: ``memory`` (an engine client) or ``redis_url``/``user_id``/``workspace``;
                 ``stage``, ``mode``, ``workflow_id``,
                 ``workflow_metadata``, ``policy``, ``include_pafs``, ``include_conversation``,
-                ``max_chars``, ``query_window``, ``name``, ``priority``.
+                ``max_chars``, ``max_tokens``, ``token_counter``, ``query_window``, ``name``,
+                ``priority``.
 
         Raises:
-            InvalidInputError: An unknown stage or mode (checked by the engine, before pydantic
-                would wrap the typed error).
+            InvalidInputError: An unknown stage or mode, a budget that is not a positive
+                integer or an unknown token counter (checked before pydantic would wrap the
+                typed error).
         """
+        check_budget("max_chars", data.get("max_chars"))
+        check_budget("max_tokens", data.get("max_tokens"))
+        if data.get("token_counter") is not None:
+            resolve_counter(data["token_counter"])
         if "stage" in data:
             data["stage"] = normalize_stage(data["stage"])
         if "mode" in data:
@@ -130,7 +147,7 @@ class StageMemoryBlock(EngineMemoryBlock):
             query=block_kwargs.get("query") or self._query(messages),
             policy=self._policy(),
         )
-        text = self._render(enriched, self.max_chars)
+        text = self._render(enriched, self.max_tokens)
         self._renders.add(text, enriched)
         return text
 
@@ -150,9 +167,16 @@ class StageMemoryBlock(EngineMemoryBlock):
             return self.policy.model_copy(update=skip)
         return {**(self.policy or {}), **skip}
 
-    @staticmethod
-    def _render(enriched: WorkflowContext, max_chars: int | None) -> str:
-        return render_context(enriched, max_chars=max_chars)
+    def _count(self) -> TokenCounter:
+        if self.token_counter is None:
+            tokenize = get_tokenizer()
+            return lambda text: len(tokenize(text))
+        return resolve_counter(self.token_counter)
+
+    def _render(self, enriched: WorkflowContext, max_tokens: int | None) -> str:
+        return render_context(
+            enriched, max_chars=self.max_chars, max_tokens=max_tokens, counter=self._count()
+        )
 
     async def _aput(self, messages: list[ChatMessage]) -> None:
         """Ignore pushed messages: the session layer already holds the conversation."""
@@ -175,8 +199,11 @@ class StageMemoryBlock(EngineMemoryBlock):
         enriched = self._renders.get(content)
         if enriched is None:  # not rendered by this block: it can only be dropped whole
             return None
-        budget = len(content) - chars_for_tokens(content, tokens_to_truncate)
+        # Counted with the block's counter (by default the tokenizer Memory counts with).
+        budget = self._count()(content) - tokens_to_truncate
         if budget <= 0:
             return None
+        if self.max_tokens is not None:
+            budget = min(budget, self.max_tokens)
         text = self._render(enriched, budget)
         return text or None

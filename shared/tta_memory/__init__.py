@@ -23,7 +23,7 @@ from tta_memory.errors import (
 from tta_memory.groups import GroupSummary, SessionGroupPrimitive
 from tta_memory.literals import Layer, Role, SearchMode
 from tta_memory.loading.policy import DEFAULT_POLICY, StagePolicy
-from tta_memory.loading.render import render_context
+from tta_memory.loading.render import RenderedContext, fit_context, render_context
 from tta_memory.models import (
     PAF,
     CacheEntry,
@@ -39,7 +39,9 @@ from tta_memory.models import (
     WorkflowMode,
 )
 from tta_memory.paf import PAFPrimitive
+from tta_memory.stores.items import ItemSearchMode, ItemStore, ItemWrite, StoredItem
 from tta_memory.sync import run_sync
+from tta_memory.tokens import TokenCounter, estimate_tokens, resolve_counter
 from tta_memory.workflow import MemoryWorkflowPrimitive
 
 
@@ -69,6 +71,9 @@ __all__ = [
     "GroupSummary",
     "InternalError",
     "InvalidInputError",
+    "ItemSearchMode",
+    "ItemStore",
+    "ItemWrite",
     "Layer",
     "LoadedContext",
     "LoadedItem",
@@ -78,6 +83,7 @@ __all__ = [
     "PAFPrimitive",
     "PAFStatus",
     "QueryEngineMissingError",
+    "RenderedContext",
     "Role",
     "SearchMode",
     "ServerNotFoundError",
@@ -86,10 +92,15 @@ __all__ = [
     "SessionMessage",
     "Settings",
     "StagePolicy",
+    "StoredItem",
     "TTAMemoryError",
+    "TokenCounter",
     "UnsupportedURLError",
     "WorkflowContext",
     "WorkflowMode",
+    "estimate_tokens",
+    "fit_context",
     "render_context",
+    "resolve_counter",
     "run_sync",
 ]
