@@ -126,6 +126,11 @@ class EmbeddedRedis:
         """The server password kept in the data directory (``None`` before the first start)."""
         return read_password(self.data_dir)
 
+    @property
+    def pid(self) -> int | None:
+        """Pid of the live server process of this data directory (answering or not)."""
+        return self._pid()
+
     def is_running(self) -> bool:
         """Whether a server answers PING on this instance's socket."""
         return process.probe(self.socket_path, self.password) == "ready"
