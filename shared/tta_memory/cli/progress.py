@@ -39,16 +39,20 @@ def bar(description: str, total: int | None = None) -> Iterator[Advance]:
     if not enabled():
         yield _noop
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    try:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+    except ImportError:  # a trimmed install without rich: no bars, same results
+        yield _noop
+        return
 
     columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
     if total is not None:
