@@ -239,4 +239,5 @@ def test_progress_is_silent_when_not_a_terminal(
         def isatty(self) -> bool:
             return True
 
-    assert cli_progress.enabled(Tty()) and not cli_progress.enabled(open(os.devnull))
+    with open(os.devnull, "w") as devnull:
+        assert cli_progress.enabled(Tty()) and not cli_progress.enabled(devnull)
