@@ -338,3 +338,22 @@ def test_every_data_file_is_owner_only(make_server: ServerFactory) -> None:
         mode = stat.S_IMODE(path.lstat().st_mode)
         assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
     assert stat.S_IMODE((server.data_dir / "password").stat().st_mode) == 0o600
+
+
+def test_the_engine_uses_the_password_of_the_per_user_server(
+    user_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tta_memory import MemoryWorkflowPrimitive
+
+    monkeypatch.delenv("TTA_MEMORY_REDIS_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    memory = MemoryWorkflowPrimitive(redis_url=None, user_id="u", workspace="w")
+    assert memory.sync.add_session_message("s", "user", "through the embedded server").seq == 1
+    server = EmbeddedRedis(data_dir=user_data_dir)
+    assert memory.redis_url == server.url and "password=" in memory.redis_url
+    anonymous = redis.Redis(unix_socket_path=str(server.socket_path))
+    try:
+        with pytest.raises(redis.AuthenticationError):
+            anonymous.ping()
+    finally:
+        anonymous.close()
