@@ -7,7 +7,8 @@ import json
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
-from tta_memory.cli import common, progress
+from tta_memory import progress
+from tta_memory.cli import common
 from tta_memory.cli.errors import EXIT_INPUT, EXIT_OK, CliError
 
 if TYPE_CHECKING:

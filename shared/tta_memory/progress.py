@@ -1,11 +1,14 @@
-"""Progress bars for long commands (import, export, bulk create), drawn with ``rich`` on stderr.
+"""Progress bars for long work (the CLI's import and export, the engine's bulk create), drawn
+with ``rich`` on stderr.
 
-Silent when stderr is not a terminal (a pipe, a CI log, a test), so output stays clean for
-scripts; ``rich`` is imported only when a bar is actually drawn.
+Silent when stderr is not a terminal (a pipe, a CI log, a notebook, a test) or when
+``TTA_MEMORY_PROGRESS=0``, so output stays clean for scripts; ``rich`` is imported only when a
+bar is actually drawn.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +22,10 @@ class Advance(Protocol):
 
 
 def enabled(stream: Any = None) -> bool:
-    """Whether bars are drawn: stderr (or ``stream``) is a terminal."""
+    """Whether bars are drawn: stderr (or ``stream``) is a terminal and ``TTA_MEMORY_PROGRESS``
+    is not ``0``."""
+    if os.environ.get("TTA_MEMORY_PROGRESS", "1").strip() in ("0", "false", "no"):
+        return False
     stream = stream if stream is not None else sys.stderr
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
