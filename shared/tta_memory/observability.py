@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 __all__ = [
+    "LoggedRetry",
     "instrument",
     "layer_of",
     "observed",
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("tta_memory.calls")
+retry_logger = logging.getLogger("tta_memory.retries")
 
 C = TypeVar("C", bound=type)
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -244,3 +246,40 @@ def _log(obj: Any, name: str, started: float) -> float:
     elif logger.isEnabledFor(logging.DEBUG):
         logger.debug("%s: %.1f ms (workspace %r)", name, elapsed, getattr(obj, "workspace", None))
     return elapsed
+
+
+def _retry_base() -> type:
+    from redis.asyncio.retry import Retry
+
+    return Retry
+
+
+class LoggedRetry(_retry_base()):  # type: ignore[misc]
+    """redis-py's async ``Retry`` that logs every retried failure (INFO on
+    ``tta_memory.retries``): the command, the error and the attempt, so a slow call can be
+    told apart from a flaky connection."""
+
+    async def call_with_retry(
+        self,
+        do: Callable[[], Awaitable[Any]],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> Any:
+        retries = getattr(self, "_retries", 0)
+        failures = 0
+
+        async def logged(error: Exception, *count: int) -> Any:
+            nonlocal failures
+            failures += 1
+            if retries < 0 or failures <= retries:
+                retry_logger.info(
+                    "Redis call failed (%s: %s); retry %d of %s",
+                    type(error).__name__,
+                    error,
+                    failures,
+                    retries if retries >= 0 else "unlimited",
+                )
+            return await fail(error, *count)
+
+        return await super().call_with_retry(do, logged, is_retryable, with_failure_count)
