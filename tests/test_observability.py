@@ -148,3 +148,19 @@ def test_layer_names() -> None:
     assert observability.layer_of("list_groups") == "groups"
     assert observability.layer_of("get_active_pafs") == "paf"
     assert observability.layer_of("aclose") == "engine"
+
+
+async def test_index_creation_is_logged(redis_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    import uuid
+
+    from tta_memory import Settings
+
+    prefix = f"obs{uuid.uuid4().hex[:8]}"
+    memory = MemoryWorkflowPrimitive(
+        redis_url, "u", workspace="w", settings=Settings(prefix=prefix)
+    )
+    with caplog.at_level(logging.INFO, logger="tta_memory"):
+        await memory.list_sessions()
+    created = [r.getMessage() for r in caplog.records if r.name == "tta_memory.backend"]
+    assert f"created index {prefix}:idx:cache" in created
+    assert f"created index {prefix}:idx:group" in created

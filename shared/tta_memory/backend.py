@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry  # the async client needs the async Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -30,7 +30,10 @@ from tta_memory.errors import (
     TTAMemoryError,
 )
 from tta_memory.keys import Keys
+from tta_memory.observability import LoggedRetry as Retry  # async Retry that logs each retry
 from tta_memory.schema import cache_schema, deep_schema, group_schema
+
+logger = logging.getLogger("tta_memory.backend")
 
 P = ParamSpec("P")
 MAX_CONNECTIONS = 50  # per event loop
@@ -189,6 +192,8 @@ async def _create(index: AsyncSearchIndex) -> None:
         # Another process may have created it between our check and our create.
         if "already exists" not in str(exc).lower() and "exists" not in str(exc).lower():
             raise
+    else:
+        logger.info("created index %s", index.name)
 
 
 def _s(value: Any) -> str:
