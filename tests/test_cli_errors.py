@@ -69,7 +69,12 @@ def test_import_to_an_unreachable_url_from_the_environment(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     records = tmp_path / "r.jsonl"
-    records.write_text("", encoding="utf-8")
+    records.write_text(
+        '{"type": "paf", "id": "AUTH-001", "category": "AUTH", "fact_id": "001", '
+        '"description": "ok", "author": "a", "created_at": "2026-01-01T00:00:00Z", '
+        '"updated_at": "2026-01-01T00:00:00Z"}\n',
+        encoding="utf-8",
+    )
     monkeypatch.setenv("TTA_MEMORY_REDIS_URL", f"redis://127.0.0.1:{_free_port()}")
     code, _, err = _run(capsys, "import", str(records))
     assert code == 5

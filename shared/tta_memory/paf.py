@@ -96,15 +96,20 @@ class PAFPrimitive(ScopedPrimitive):
         await self._pafs.delete(paf_id)
 
     @guarded
-    async def export_markdown(self, status: PAFStatus | str | None = PAFStatus.ACTIVE) -> str:
-        """The PAFs as a markdown list, one ``- **AUTH-001**: description`` line each."""
-        return await self._pafs.export_markdown(status)
+    async def export_markdown(
+        self, status: PAFStatus | str | None = PAFStatus.ACTIVE, *, full: bool = True
+    ) -> str:
+        """The PAFs as a markdown list: ``- **AUTH-001**: description`` items, with rationale,
+        status, replaced_by and reason as sub-items unless ``full=False``."""
+        return await self._pafs.export_markdown(status, full=full)
 
     @guarded
     async def import_markdown(self, text: str) -> list[PAF]:
-        """Add or update the PAFs of a markdown list written as ``- **AUTH-001**: description``.
+        """Add or update the PAFs of a markdown list written as ``- **AUTH-001**: description``
+        (any list style; the full form's sub-items restore rationale, status and replacement).
 
         Returns:
-            The PAFs added or changed (unchanged ones are skipped).
+            The PAFs added or changed (unchanged ones are skipped); ``memory.pafs.
+            import_markdown`` returns the full report (created / updated / unchanged).
         """
-        return await self._pafs.import_markdown(text)
+        return (await self._pafs.import_markdown(text)).pafs

@@ -1,5 +1,5 @@
 """Import a PAF markdown list into a workspace: parse, plan, then write through the PAF store's
-public calls (so history, validation and conflicts work as for any other change).
+own calls (so history, validation and conflicts work as for any other change).
 
 Nothing is written when any line has a problem: the caller sees every problem at once, with line
 numbers, and fixes the file (``skip_invalid=True`` imports the valid entries anyway).
@@ -7,7 +7,7 @@ numbers, and fixes the file (``skip_invalid=True`` imports the valid entries any
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
@@ -23,17 +23,23 @@ DEFAULT_REASON = "imported from markdown"
 
 
 class PafStore(Protocol):
-    """The PAF store calls an import needs."""
+    """The PAF store calls an import needs (:class:`~tta_memory.stores.pafs.PAFStore`)."""
 
     def list_pafs(
         self, category: str | None = None, status: Any = None
     ) -> Awaitable[list[PAF]]: ...
 
-    def add_paf(
-        self, category: str, fact_id: str, description: str, rationale: str = ""
+    def add(
+        self,
+        category: str,
+        fact_id: str,
+        description: str,
+        rationale: str = "",
+        *,
+        status: Any = ...,
     ) -> Awaitable[PAF]: ...
 
-    def update_paf(
+    def update(
         self,
         paf_id: str,
         *,
@@ -42,7 +48,7 @@ class PafStore(Protocol):
         status: Any = None,
     ) -> Awaitable[PAF]: ...
 
-    def deprecate_paf(
+    def deprecate(
         self, paf_id: str, reason: str, *, replaced_by: str | None = None
     ) -> Awaitable[PAF]: ...
 
@@ -73,7 +79,11 @@ class PafImportReport(BaseModel):
 
 
 async def import_markdown(
-    store: PafStore, text: str, *, skip_invalid: bool = False
+    store: PafStore,
+    text: str,
+    *,
+    skip_invalid: bool = False,
+    check_description: Callable[[str], object] | None = None,
 ) -> PafImportReport:
     """Add or update the PAFs of a markdown list (see :mod:`tta_memory.paf_markdown`).
 
@@ -81,6 +91,8 @@ async def import_markdown(
         store: The workspace's PAF store.
         text: The markdown.
         skip_invalid: Import the valid entries even when some lines have problems.
+        check_description: The store's description rule, applied to every entry before
+            anything is written.
 
     Returns:
         The report (created / updated / unchanged ids, problems).
@@ -98,6 +110,9 @@ async def import_markdown(
             f"{len(parsed.problems)} line(s) look like PAFs but do not parse: {listed}{more}. "
             "Nothing was imported."
         )
+    if check_description is not None:
+        for entry in parsed.entries:
+            check_description(entry.description)
     existing = {p.id: p for p in await store.list_pafs(status=None)}
     plan = plan_import(parsed.entries, existing)
     known = set(existing) | {c.id for c in plan.created}
@@ -118,7 +133,7 @@ async def import_markdown(
     # New PAFs first: a status change may name one of them as its replacement.
     for change in plan.created:
         category, fact_id = change.id.split("-")
-        stored[change.id] = await store.add_paf(
+        stored[change.id] = await store.add(
             category,
             fact_id,
             str(change.fields["description"]),
@@ -137,8 +152,8 @@ async def import_markdown(
 
 
 async def _apply(store: PafStore, change: PafChange) -> PAF:
-    """Write one change: content and a plain status through ``update_paf``, a retirement
-    (deprecated, a reason, a replacement) through ``deprecate_paf``."""
+    """Write one change: content and a plain status through ``update``, a retirement
+    (deprecated, a reason, a replacement) through ``deprecate``."""
     fields = change.fields
     status = fields.get("status")
     replaced_by = fields.get("replaced_by")
@@ -151,19 +166,17 @@ async def _apply(store: PafStore, change: PafChange) -> PAF:
     plain_status = status if status is not None and not retire else None
     paf: PAF | None = None
     if content or plain_status is not None:
-        paf = await store.update_paf(
+        paf = await store.update(
             change.id,
             description=content.get("description"),
             rationale=content.get("rationale"),
             status=plain_status,
         )
     if retire:
-        paf = await store.deprecate_paf(
-            change.id, reason or DEFAULT_REASON, replaced_by=replaced_by
-        )
+        paf = await store.deprecate(change.id, reason or DEFAULT_REASON, replaced_by=replaced_by)
         if status == PAFStatus.REPLACED.value and replaced_by is None:
-            # deprecate_paf says "deprecated" unless it is given the replacement's id.
-            paf = await store.update_paf(change.id, status=status)
+            # deprecate says "deprecated" unless it is given the replacement's id.
+            paf = await store.update(change.id, status=status)
     if paf is None:
         raise InvalidInputError(f"nothing to change for {change.id}")
     return paf

@@ -1,11 +1,13 @@
 """Workspaces as a whole: list them, count what each holds, delete one (``tta-memory workspace``).
 
 No ``KEYS *`` and no keyspace ``SCAN``: the workspaces are the union of a small registry (a
-sorted set ``<prefix>:workspaces``, workspace -> last registration time, written by
-:func:`register_workspace`) and one ``FT.AGGREGATE … GROUPBY @workspace`` per index (which
-answers from the index, in time proportional to the number of workspaces, and finds data
-written before the registry existed). Counts come from the indexes (``LIMIT 0 0``), the
-workspace's session registry (``ZCARD``) and its PAF hash (``HLEN``).
+sorted set ``<prefix>:workspaces``, workspace -> registration time; the engine context adds its
+workspace on its first call, once per process, see :func:`ensure_registered`) and one
+``FT.AGGREGATE … GROUPBY @workspace`` per index (answered from the index, in time proportional
+to the number of workspaces; it also finds data written before the registry existed). Counts
+come from the indexes (``LIMIT 0 0``), the workspace's session registry (``ZCARD``) and its PAF
+hash (``HLEN``). A registered workspace that holds nothing (only read, or emptied) is left out of
+the list and dropped from the registry.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from tta_memory.base import ScopedPrimitive
+    from tta_memory.context import EngineContext
 
 __all__ = [
     "WorkspaceStats",
     "delete_workspace",
+    "ensure_registered",
     "list_workspaces",
     "register_workspace",
     "workspace_stats",
@@ -76,9 +80,21 @@ def tag_literal(value: str) -> str:
     return "".join(f"\\{c}" if c.isascii() and not c.isalnum() else c for c in value)
 
 
+# (server URL, prefix, workspace) already registered by this process.
+_registered: set[tuple[str, str, str]] = set()
+
+
 async def register_workspace(client: Redis, prefix: str, workspace: str) -> None:
-    """Record ``workspace`` in the registry (idempotent; one ``ZADD``)."""
-    await client.zadd(registry_key(prefix), {workspace: time.time()})
+    """Record ``workspace`` in the registry (idempotent; one ``ZADD NX``)."""
+    await client.zadd(registry_key(prefix), {workspace: time.time()}, nx=True)
+
+
+async def ensure_registered(ctx: EngineContext, client: Redis) -> None:
+    """Register the context's workspace once per process (one round trip, the first time)."""
+    key = (ctx.backend.url, ctx.settings.prefix, ctx.workspace)
+    if key not in _registered:
+        _registered.add(key)
+        await register_workspace(client, ctx.settings.prefix, ctx.workspace)
 
 
 async def list_workspaces(scope: ScopedPrimitive) -> list[WorkspaceStats]:
@@ -90,7 +106,7 @@ async def list_workspaces(scope: ScopedPrimitive) -> list[WorkspaceStats]:
     Returns:
         One :class:`WorkspaceStats` per workspace, sorted by name.
     """
-    client = await scope._backend.client()
+    client = await scope.context.client()
     prefix = scope.settings.prefix
     found: dict[str, WorkspaceStats] = {}
     for raw in await client.zrange(registry_key(prefix), 0, -1):
@@ -120,13 +136,16 @@ async def list_workspaces(scope: ScopedPrimitive) -> list[WorkspaceStats]:
     for i, name in enumerate(names):
         found[name].sessions = int(replies[2 * i])
         found[name].pafs = int(replies[2 * i + 1])
-    return [found[n] for n in names]
+    empty = [n for n in names if not (found[n].total or found[n].sessions)]
+    if empty:
+        await client.zrem(registry_key(prefix), *empty)
+    return [found[n] for n in names if n not in empty]
 
 
 async def workspace_stats(scope: ScopedPrimitive) -> WorkspaceStats:
     """The counts of the scope's workspace, session messages included."""
-    client = await scope._backend.client()
-    keys = scope._keys
+    client = await scope.context.client()
+    keys = scope.context.keys
     stats = WorkspaceStats(workspace=scope.workspace)
     existing = {_text(n) for n in await client.execute_command("FT._LIST")}
     query = f"@workspace:{{{tag_literal(scope.workspace)}}}"
@@ -159,8 +178,8 @@ async def delete_workspace(scope: ScopedPrimitive) -> WorkspaceStats:
         What was there before the deletion.
     """
     before = await workspace_stats(scope)
-    client = await scope._backend.client()
-    keys = scope._keys
+    client = await scope.context.client()
+    keys = scope.context.keys
     prefix = scope.settings.prefix
     existing = {_text(n) for n in await client.execute_command("FT._LIST")}
     query = f"@workspace:{{{tag_literal(scope.workspace)}}}"
@@ -181,6 +200,8 @@ async def delete_workspace(scope: ScopedPrimitive) -> WorkspaceStats:
             pipe.hincrby(Keys.deep_total(prefix), "n", -before.deep_memories)
         pipe.zrem(registry_key(prefix), scope.workspace)
         await pipe.execute()
+    # Writing to it again registers it again.
+    _registered.discard((scope.context.backend.url, prefix, scope.workspace))
     return before
 
 

@@ -47,11 +47,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def import_cmd(args: argparse.Namespace) -> int:
     """``tta-memory paf import FILE``."""
-    from tta_memory.paf_import import import_markdown
-
     text = common.read_text(args.file)
     memory = common.memory(args)
-    report = common.run(import_markdown(memory.paf_primitive, text, skip_invalid=args.skip_invalid))
+    report = common.run(memory.pafs.import_markdown(text, skip_invalid=args.skip_invalid))
     for problem in report.problems:
         print(f"tta-memory: skipped {args.file}: {problem}", file=sys.stderr)
     print(f"PAFs: {report.summary()} in workspace {memory.workspace!r}", file=sys.stderr)
@@ -60,12 +58,9 @@ def import_cmd(args: argparse.Namespace) -> int:
 
 def export_cmd(args: argparse.Namespace) -> int:
     """``tta-memory paf export``."""
-    from tta_memory.paf_markdown import render_markdown
-
     memory = common.memory(args)
     status = None if args.status == "all" else args.status
-    pafs = common.run(memory.paf_primitive.list_pafs(status=status))
-    text = render_markdown(pafs, full=not args.simple)
+    text = common.run(memory.pafs.export_markdown(status, full=not args.simple))
     with common.open_out(args.output) as out:
         out.write(text)
     return EXIT_OK

@@ -146,7 +146,7 @@ async def run_demo(
     """
     from tta_memory import MemoryWorkflowPrimitive, SessionGroupPrimitive
     from tta_memory.server import redact_url
-    from tta_memory.workspaces import delete_workspace, register_workspace
+    from tta_memory.workspaces import delete_workspace
 
     started = time.perf_counter()
     now = datetime.now(UTC)
@@ -156,9 +156,6 @@ async def run_demo(
     groups = SessionGroupPrimitive(redis_url=redis_url, user_id="dev-alice", workspace=workspace)
     result = DemoResult(workspace=workspace, redis_url=redact_url(memory.redis_url))
     cleared = await delete_workspace(memory)
-    await register_workspace(
-        await memory._backend.client(), memory.settings.prefix, memory.workspace
-    )
     reset = f" (reset: {cleared.total} old records deleted)" if cleared.total else ""
     out(f"tta-memory demo: workspace {workspace!r} on {result.redis_url}{reset}")
 

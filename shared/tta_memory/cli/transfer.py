@@ -113,11 +113,7 @@ def _models() -> dict[str, Any]:
 
 async def _import(memory: MemoryWorkflowPrimitive, records: list[dict[str, Any]]) -> int:
     from tta_memory.transfer import import_workspace
-    from tta_memory.workspaces import register_workspace
 
-    await register_workspace(
-        await memory._backend.client(), memory.settings.prefix, memory.workspace
-    )
     count = 0
     with progress.bar(f"importing into {memory.workspace}", total=len(records)) as advance:
         for start in range(0, len(records), IMPORT_CHUNK):
