@@ -246,35 +246,3 @@ def test_progress_is_silent_when_not_a_terminal(
 
     with open(os.devnull, "w") as devnull:
         assert cli_progress.enabled(Tty()) and not cli_progress.enabled(devnull)
-
-
-def test_progress_bar_on_a_terminal(
-    redis_url: str, workspace: str, tmp_path: Path, memory: MemoryWorkflowPrimitive
-) -> None:
-    import pty
-
-    memory.sync.add_session_messages("s", [{"role": "user", "content": "m"}] * 50)
-    primary, secondary = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k != "TTA_MEMORY_PROGRESS"}
-    proc = subprocess.run(
-        [*CLI, "export", "--url", redis_url, "-w", workspace, "-o", str(tmp_path / "x.jsonl")],
-        stderr=secondary,
-        stdout=subprocess.DEVNULL,
-        timeout=120,
-        check=False,
-        env=env,
-    )
-    os.close(secondary)
-    drawn = b""
-    while True:
-        try:
-            chunk = os.read(primary, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        drawn += chunk
-    os.close(primary)
-    assert proc.returncode == 0
-    assert f"exporting {workspace}".encode() in drawn
-    assert b"exported 50 record(s)" in drawn

@@ -32,17 +32,18 @@ def enabled(stream: Any = None) -> bool:
 
 
 @contextmanager
-def bar(description: str, total: int | None = None) -> Iterator[Advance]:
+def bar(description: str, total: int | None = None, *, when: bool = True) -> Iterator[Advance]:
     """A progress bar on stderr for the duration of the ``with`` block.
 
     Args:
         description: What is being done ("importing").
         total: Number of steps, or ``None`` for a counter without an end.
+        when: ``False`` draws nothing (work too short to be worth a bar).
 
     Yields:
         ``advance(n=1)``; a no-op when stderr is not a terminal.
     """
-    if not enabled():
+    if not when or not enabled():
         yield _noop
         return
     try:
