@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from tta_memory.keys import Keys
+from tta_memory.names import escape_tag
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -72,12 +73,6 @@ class WorkspaceStats(BaseModel):
 def registry_key(prefix: str) -> str:
     """The sorted set of known workspaces of a key prefix."""
     return f"{prefix}:workspaces"
-
-
-def tag_literal(value: str) -> str:
-    """``value`` escaped for a RediSearch TAG query: every ASCII character that is not a letter
-    or digit gets a backslash (redisvl's escaper misses the backtick, which RediSearch drops)."""
-    return "".join(f"\\{c}" if c.isascii() and not c.isalnum() else c for c in value)
 
 
 # (server URL, prefix, workspace) already registered by this process.
@@ -148,7 +143,7 @@ async def workspace_stats(scope: ScopedPrimitive) -> WorkspaceStats:
     keys = scope.context.keys
     stats = WorkspaceStats(workspace=scope.workspace)
     existing = {_text(n) for n in await client.execute_command("FT._LIST")}
-    query = f"@workspace:{{{tag_literal(scope.workspace)}}}"
+    query = f"@workspace:{{{escape_tag(scope.workspace)}}}"
     for layer, index in Keys.index_names(scope.settings.prefix).items():
         if index in existing:
             reply = await client.execute_command(
@@ -182,7 +177,7 @@ async def delete_workspace(scope: ScopedPrimitive) -> WorkspaceStats:
     keys = scope.context.keys
     prefix = scope.settings.prefix
     existing = {_text(n) for n in await client.execute_command("FT._LIST")}
-    query = f"@workspace:{{{tag_literal(scope.workspace)}}}"
+    query = f"@workspace:{{{escape_tag(scope.workspace)}}}"
     for index in Keys.index_names(prefix).values():
         if index in existing:
             await _delete_matching(client, index, query)
