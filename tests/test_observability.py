@@ -12,7 +12,13 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from tta_memory import MemoryWorkflowPrimitive, WorkflowContext, WorkflowMode, observability
+from tta_memory import (
+    MemoryWorkflowPrimitive,
+    SessionGroupPrimitive,
+    WorkflowContext,
+    WorkflowMode,
+    observability,
+)
 from tta_memory.errors import InvalidInputError
 
 
@@ -70,6 +76,18 @@ async def test_a_failed_call_is_a_span_with_its_error(
     [span] = [s for s in spans.get_finished_spans() if s.name.endswith("add_session_message")]
     assert span.attributes["tta.error"] == "InvalidInputError"
     assert span.status.status_code.name == "ERROR"
+
+
+async def test_the_paf_and_group_facades_are_traced(
+    memory: MemoryWorkflowPrimitive, groups: SessionGroupPrimitive, spans: InMemorySpanExporter
+) -> None:
+    await memory.paf_primitive.add_paf("AUTH", "001", "Use PyJWT")
+    await groups.create_group("Auth", tags=["auth"])
+    await groups.list_groups(tags=["auth"])
+    by_name = {s.name: s.attributes or {} for s in spans.get_finished_spans()}
+    assert by_name["tta_memory.add_paf"]["tta.layer"] == "paf"
+    assert by_name["tta_memory.create_group"]["tta.layer"] == "groups"
+    assert by_name["tta_memory.list_groups"]["tta.count"] == 1
 
 
 def test_sync_calls_are_traced_too(

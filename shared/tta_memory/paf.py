@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 from tta_memory.backend import guarded
 from tta_memory.base import ScopedPrimitive
 from tta_memory.models import PAF, PAFStatus
+from tta_memory.observability import instrument
 from tta_memory.stores.pafs import PAFStore
 from tta_memory.sync import SyncProxy
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from tta_memory.sync_api import SyncPAFPrimitive
 
 
+@instrument
 class PAFPrimitive(ScopedPrimitive):
     """Add, change, deprecate and list the PAFs of a workspace (``memory.paf_primitive``).
 
