@@ -107,10 +107,7 @@ async def list_workspaces(scope: ScopedPrimitive) -> list[WorkspaceStats]:
     for raw in await client.zrange(registry_key(prefix), 0, -1):
         name = _text(raw)
         found[name] = WorkspaceStats(workspace=name)
-    existing = {_text(n) for n in await client.execute_command("FT._LIST")}
-    for layer, index in Keys.index_names(prefix).items():
-        if index not in existing:
-            continue
+    for layer, index in await _indexes(client, prefix):
         reply = await client.execute_command(
             "FT.AGGREGATE", index, "*", "GROUPBY", "1", "@workspace",
             "REDUCE", "COUNT", "0", "AS", "n", "DIALECT", "2",
@@ -120,7 +117,8 @@ async def list_workspaces(scope: ScopedPrimitive) -> list[WorkspaceStats]:
             if ws is None:
                 continue
             stats = found.setdefault(ws, WorkspaceStats(workspace=ws))
-            setattr(stats, _INDEX_FIELDS[layer], int(fields.get("n", 0)))
+            field = _INDEX_FIELDS[layer]
+            setattr(stats, field, getattr(stats, field) + int(fields.get("n", 0)))
     names = sorted(found)
     async with client.pipeline(transaction=False) as pipe:
         for name in names:
@@ -142,14 +140,13 @@ async def workspace_stats(scope: ScopedPrimitive) -> WorkspaceStats:
     client = await scope.context.client()
     keys = scope.context.keys
     stats = WorkspaceStats(workspace=scope.workspace)
-    existing = {_text(n) for n in await client.execute_command("FT._LIST")}
     query = f"@workspace:{{{escape_tag(scope.workspace)}}}"
-    for layer, index in Keys.index_names(scope.settings.prefix).items():
-        if index in existing:
-            reply = await client.execute_command(
-                "FT.SEARCH", index, query, "LIMIT", "0", "0", "DIALECT", "2"
-            )
-            setattr(stats, _INDEX_FIELDS[layer], _search_total(reply))
+    for layer, index in await _indexes(client, scope.settings.prefix):
+        reply = await client.execute_command(
+            "FT.SEARCH", index, query, "LIMIT", "0", "0", "DIALECT", "2"
+        )
+        field = _INDEX_FIELDS[layer]
+        setattr(stats, field, getattr(stats, field) + _search_total(reply))
     sessions = [_text(s) for s in await client.zrange(keys.sessions_registry(), 0, -1)]
     async with client.pipeline(transaction=False) as pipe:
         pipe.hlen(keys.pafs())
@@ -176,11 +173,9 @@ async def delete_workspace(scope: ScopedPrimitive) -> WorkspaceStats:
     client = await scope.context.client()
     keys = scope.context.keys
     prefix = scope.settings.prefix
-    existing = {_text(n) for n in await client.execute_command("FT._LIST")}
     query = f"@workspace:{{{escape_tag(scope.workspace)}}}"
-    for index in Keys.index_names(prefix).values():
-        if index in existing:
-            await _delete_matching(client, index, query)
+    for _layer, index in await _indexes(client, prefix):
+        await _delete_matching(client, index, query)
     sessions = [_text(s) for s in await client.zrange(keys.sessions_registry(), 0, -1)]
     session_keys = [
         key(s)
@@ -198,6 +193,20 @@ async def delete_workspace(scope: ScopedPrimitive) -> WorkspaceStats:
     # Writing to it again registers it again.
     _registered.discard((scope.context.backend.url, prefix, scope.workspace))
     return before
+
+
+async def _indexes(client: Redis, prefix: str) -> list[tuple[str, str]]:
+    """``(kind, name)`` of every deep, cache and group index of ``prefix`` on the server:
+    ``<prefix>:idx:<kind>``, or one per partition (``<prefix>:idx:<partition>:<kind>``)."""
+    found = []
+    for raw in await client.execute_command("FT._LIST"):
+        name = _text(raw)
+        if not name.startswith(f"{prefix}:idx:"):
+            continue
+        kind = name.rsplit(":", 1)[-1]
+        if kind in _INDEX_FIELDS:
+            found.append((kind, name))
+    return sorted(found)
 
 
 async def _delete_matching(client: Redis, index: str, query: str) -> None:
