@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from tta_memory import MemoryWorkflowPrimitive, SessionGroupPrimitive
@@ -124,3 +125,25 @@ def test_delete_asks_first_then_empties_only_that_workspace(
     # The deleted workspace works again from scratch.
     again = MemoryWorkflowPrimitive(redis_url, user_id="alice", workspace=first)
     assert again.sync.add_session_message("s1", "user", "fresh").seq == 1
+
+
+async def test_registration_never_fails_a_read_on_a_full_server(tmp_path: Path) -> None:
+    import redis as redis_py
+    from tta_memory import EmbeddedRedis
+    from tta_memory import workspaces as registry
+
+    with EmbeddedRedis(data_dir=tmp_path / "data") as server:
+        writer = MemoryWorkflowPrimitive(server.url, user_id="u", workspace="before")
+        await writer.add_session_message("s", "user", "written before the limit")
+        admin = redis_py.Redis.from_url(server.url)
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", "1")
+        try:
+            registry._registered.clear()  # as in a new process
+            reader = MemoryWorkflowPrimitive(server.url, user_id="u", workspace="before")
+            assert [m.content for m in await reader.get_session_context("s")] == [
+                "written before the limit"
+            ]
+        finally:
+            admin.config_set("maxmemory", "0")
+            admin.close()

@@ -12,10 +12,12 @@ the list and dropped from the registry.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+from redis.exceptions import RedisError
 
 from tta_memory.keys import Keys
 from tta_memory.names import escape_tag
@@ -34,6 +36,8 @@ __all__ = [
     "register_workspace",
     "workspace_stats",
 ]
+
+logger = logging.getLogger("tta_memory.workspaces")
 
 # Keys deleted per round trip while emptying a workspace.
 _DELETE_PAGE = 500
@@ -85,11 +89,19 @@ async def register_workspace(client: Redis, prefix: str, workspace: str) -> None
 
 
 async def ensure_registered(ctx: EngineContext, client: Redis) -> None:
-    """Register the context's workspace once per process (one round trip, the first time)."""
+    """Register the context's workspace once per process (one round trip, the first time).
+
+    Best effort: a server that refuses the write (out of memory, read-only replica) must not
+    fail the caller's read; the index aggregation of :func:`list_workspaces` still finds the
+    workspace's indexed data.
+    """
     key = (ctx.backend.url, ctx.settings.prefix, ctx.workspace)
     if key not in _registered:
         _registered.add(key)
-        await register_workspace(client, ctx.settings.prefix, ctx.workspace)
+        try:
+            await register_workspace(client, ctx.settings.prefix, ctx.workspace)
+        except RedisError as exc:
+            logger.debug("workspace %r not registered: %s", ctx.workspace, exc)
 
 
 async def list_workspaces(scope: ScopedPrimitive) -> list[WorkspaceStats]:
