@@ -16,7 +16,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
-DEFAULT = ["quickstart", "langchain_memory", "llamaindex_memory", "benchmark_results"]
+# benchmark_results is stored from real benchmark runs (python -m benchmarks), not from here.
+DEFAULT = ["quickstart", "langchain_memory", "llamaindex_memory"]
 
 
 def warnings_in(nb: object) -> list[str]:
