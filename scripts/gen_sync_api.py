@@ -29,6 +29,7 @@ SOURCES = {
     "datetime": "datetime",
     "SearchMode": "tta_memory.literals",
     "StagePolicy": "tta_memory.loading.policy",
+    "PafImportReport": "tta_memory.paf_import",
     **{
         name: "tta_memory.models"
         for name in (

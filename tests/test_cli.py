@@ -17,8 +17,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from tta_memory import GroupStatus, MemoryWorkflowPrimitive, SessionGroupPrimitive
 from tta_memory.cli import main
-from tta_memory.demo import LAYERS, MODES, STAGES, run_demo
-from tta_memory.server import EmbeddedRedis, find_redis_server
+from tta_memory.cli.scenarios import LAYERS, MODES, STAGES, run_demo
+from tta_memory.server import EmbeddedRedis, find_redis_server, redact_url
 from tta_memory.sync import run_sync
 
 
@@ -77,6 +77,8 @@ def test_server_start_status_stop(data_dir: Path, capsys: pytest.CaptureFixture[
 
     code, out, _ = _run(capsys, "server", "start", "--data-dir", str(data_dir))
     assert code == 0 and out.startswith("started: unix://")
+    password = EmbeddedRedis(data_dir=data_dir).password
+    assert password and password not in out and "?password=***" in out
     code, out, _ = _run(capsys, "server", "start", "--data-dir", str(data_dir))
     assert code == 0 and out.startswith("already running: unix://")
 
@@ -85,6 +87,7 @@ def test_server_start_status_stop(data_dir: Path, capsys: pytest.CaptureFixture[
     for label in ("running:  yes", "url:", "pid:", "version:  8.", "search", "ReJSON"):
         assert label in out
     assert f"data dir: {data_dir}" in out
+    assert f"password: {data_dir / 'password'}" in out and password not in out
     code, out, _ = _run(capsys, "server", "status", "--data-dir", str(data_dir), "--json")
     status = json.loads(out)
     assert code == 0 and status["running"] is True and status["pid"] > 0
@@ -106,7 +109,8 @@ def test_doctor_reports_modules_indexes_and_model(
     memory.sync.create_deep_memory("doctor counts this memory", tags=["doctor"])
     code, out, _ = _run(capsys, "doctor", "--url", redis_url)
     assert code == 0, out
-    assert f"{redis_url}  (from --url)" in out
+    assert f"{redact_url(redis_url)}  (from --url)" in out
+    assert "password=***" in out and redis_url not in out  # the password is never printed
     assert "Redis 8." in out
     assert "search 2." in out and "ReJSON 2." in out
     assert "deep (tta:idx:deep):" in out and "docs" in out
@@ -184,13 +188,14 @@ def test_doctor_fails_on_unreachable_or_http_url(
 # --------------------------------------------------------------------------- demo
 
 
-def test_demo_command_prints_every_stage_mode_and_layer(
+def test_demo_command_prints_every_stage_mode_and_layer_and_resets_its_workspace(
     redis_url: str, workspace: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = _run(capsys, "demo", "--url", redis_url, "--workspace", workspace)
     assert code == 0, out
     for heading in ("Scenario 1", "Scenario 2", "Scenario 3", "total:"):
         assert heading in out
+    assert "password=***" in out and redis_url not in out
     header = next(line for line in out.splitlines() if line.strip().startswith("stage"))
     for layer in LAYERS:
         assert layer in header
@@ -205,6 +210,21 @@ def test_demo_command_prints_every_stage_mode_and_layer(
     assert "Constraint: Use PyJWT for token generation and validation" in out
     assert "Pattern: Refresh token rotation pattern" in out
     assert "Feature 'Authentication Feature' completed!" in out
+    code, out, _ = _run(capsys, "workspace", "stats", workspace, "--url", redis_url, "--json")
+    first = json.loads(out)
+    assert first["deep_memories"] > 20 and first["pafs"] == 1 and first["groups"] == 1
+
+    # A second run starts from an empty workspace: the same data, not twice the data.
+    code, out, _ = _run(capsys, "demo", "--url", redis_url, "--workspace", workspace)
+    assert code == 0 and "old records deleted" in out.splitlines()[0]
+    code, out, _ = _run(capsys, "workspace", "stats", workspace, "--url", redis_url, "--json")
+    assert json.loads(out) == first
+
+    # --remove leaves nothing behind.
+    code, out, _ = _run(capsys, "demo", "--url", redis_url, "--workspace", workspace, "--remove")
+    assert code == 0 and f"removed workspace {workspace!r}" in out
+    code, out, _ = _run(capsys, "workspace", "list", "--url", redis_url, "--json")
+    assert workspace not in [row["workspace"] for row in json.loads(out)]
 
 
 async def test_run_demo_follows_the_guide(redis_url: str, workspace: str) -> None:
@@ -253,7 +273,7 @@ def test_paf_import_export_round_trip(
     source.write_text("# Architecture facts\n\n" + PAF_MARKDOWN, encoding="utf-8")
     scope = ["--url", redis_url, "--workspace", workspace, "--user", "cli-test"]
     code, _, err = _run(capsys, "paf", "import", str(source), *scope)
-    assert code == 0 and "imported 4 PAF(s)" in err
+    assert code == 0 and "PAFs: 4 created, 0 updated, 0 unchanged" in err
 
     code, out, _ = _run(capsys, "paf", "export", *scope)
     assert code == 0 and out == PAF_MARKDOWN
@@ -261,9 +281,9 @@ def test_paf_import_export_round_trip(
     code, _, _ = _run(capsys, "paf", "export", "-o", str(exported), "--status", "all", *scope)
     assert exported.read_text(encoding="utf-8") == PAF_MARKDOWN
 
-    # Re-importing is a no-op; importing into another workspace reproduces the same list.
+    # Re-importing changes nothing and says so; another workspace gets the same list.
     code, _, err = _run(capsys, "paf", "import", str(exported), *scope)
-    assert code == 0 and "imported 0 PAF(s)" in err
+    assert code == 0 and "PAFs: 0 created, 0 updated, 4 unchanged" in err
     other = [*scope[:2], "--workspace", f"{workspace}-copy"]
     _run(capsys, "paf", "import", str(exported), *other)
     code, out, _ = _run(capsys, "paf", "export", *other)
@@ -273,16 +293,71 @@ def test_paf_import_export_round_trip(
     assert memory.sync.paf_primitive.get_paf("AUTH-001").author == "cli-test"
     memory.sync.paf_primitive.deprecate_paf("API-001", "superseded")
     code, out, _ = _run(capsys, "paf", "export", "--status", "deprecated", *scope)
+    assert out.splitlines() == [
+        PAF_MARKDOWN.splitlines()[0],
+        "  - status: deprecated",
+        "  - reason: superseded",
+    ]
+    code, out, _ = _run(capsys, "paf", "export", "--status", "deprecated", "--simple", *scope)
     assert out.splitlines() == [PAF_MARKDOWN.splitlines()[0]]
 
 
-def test_paf_import_rejects_malformed_lines(
+def test_paf_full_export_round_trips_rationale_status_and_replacement(
+    redis_url: str, workspace: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    memory = MemoryWorkflowPrimitive(redis_url, user_id="dev", workspace=workspace)
+    pafs = memory.sync.paf_primitive
+    pafs.add_paf("AUTH", "001", "Use PyJWT", rationale="Small.\nReviewed in 2024.")
+    pafs.add_paf("AUTH", "002", "Use authlib", rationale="OAuth support")
+    pafs.deprecate_paf("AUTH-001", "moved to authlib", replaced_by="AUTH-002")
+    pafs.add_paf("DB", "001", "Maybe Postgres 17", status="proposed")
+    exported = tmp_path / "pafs.md"
+    scope = ["--url", redis_url, "--workspace", workspace]
+    code, _, _ = _run(capsys, "paf", "export", "--status", "all", "-o", str(exported), *scope)
+    assert code == 0
+
+    copy = [*scope[:2], "--workspace", f"{workspace}-copy"]
+    code, _, err = _run(capsys, "paf", "import", str(exported), *copy)
+    assert code == 0 and "3 created, 0 updated, 0 unchanged" in err
+    copied = MemoryWorkflowPrimitive(redis_url, user_id="dev", workspace=f"{workspace}-copy")
+    for original in pafs.list_pafs(status=None):
+        twin = copied.sync.paf_primitive.get_paf(original.id)
+        fields = ("description", "rationale", "status", "replaced_by", "deprecation_reason")
+        assert [getattr(twin, f) for f in fields] == [getattr(original, f) for f in fields]
+
+    # Editing the file updates exactly the PAF that changed, keeping its history.
+    text = exported.read_text(encoding="utf-8").replace("OAuth support", "OAuth 2.1 support")
+    exported.write_text(text, encoding="utf-8")
+    code, _, err = _run(capsys, "paf", "import", str(exported), *copy)
+    assert code == 0 and "0 created, 1 updated, 2 unchanged" in err
+    updated = copied.sync.paf_primitive.get_paf("AUTH-002")
+    assert updated.rationale == "OAuth 2.1 support" and updated.version == 2
+
+
+def test_paf_import_lists_every_bad_line_and_imports_nothing(
     redis_url: str, workspace: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / "bad.md"
-    bad.write_text("- **auth-1**: lower case is not a PAF id\n", encoding="utf-8")
-    code, _, err = _run(capsys, "paf", "import", str(bad), "--url", redis_url, "-w", workspace)
-    assert code == 1 and "error:" in err
+    bad.write_text(
+        "- **AUTH-001**: fine\n"
+        "* **DB-002**: star lists are fine too\n"
+        "- **auth-1**: lower case is not a PAF id\n"
+        "1. **API-003** no colon\n",
+        encoding="utf-8",
+    )
+    scope = ["--url", redis_url, "-w", workspace]
+    code, _, err = _run(capsys, "paf", "import", str(bad), *scope)
+    assert code == 3 and "Traceback" not in err
+    assert "line 3: malformed PAF id 'auth-1'" in err and "line 4: " in err
+    assert "Nothing was imported" in err
+    memory = MemoryWorkflowPrimitive(redis_url, user_id="x", workspace=workspace)
+    assert memory.sync.paf_primitive.list_pafs(status=None) == []
+
+    code, _, err = _run(capsys, "paf", "import", str(bad), "--skip-invalid", *scope)
+    assert code == 0 and "2 created" in err
+    assert err.count("skipped") == 2 and "line 3" in err
+    ids = [p.id for p in memory.sync.paf_primitive.list_pafs(status=None)]
+    assert ids == ["AUTH-001", "DB-002"]
 
 
 # --------------------------------------------------------------------------- export/import
@@ -381,8 +456,8 @@ def test_import_rejects_a_bad_file(
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"type": "paf"\n', encoding="utf-8")
     code, _, err = _run(capsys, "import", str(bad), "--url", redis_url, "-w", workspace)
-    assert code == 1 and "bad.jsonl:1" in err
+    assert code == 3 and "bad.jsonl:1" in err
     code, _, err = _run(
         capsys, "import", str(tmp_path / "missing.jsonl"), "--url", redis_url, "-w", workspace
     )
-    assert code == 1 and "cannot read" in err
+    assert code == 3 and "cannot read" in err

@@ -70,10 +70,12 @@ def test_start_status_stop(make_server: ServerFactory) -> None:
     assert server.status().running is False
 
     url = server.start()
-    assert url == server.url == f"unix://{server.socket_path}"
+    assert server.password is not None
+    assert url == server.url == f"unix://{server.socket_path}?password={server.password}"
     assert server.is_running()
     status = server.status()
-    assert status.running and status.url == url
+    assert status.running and status.url == f"unix://{server.socket_path}?password=***"
+    assert server.password not in json.dumps(status.to_dict()) + repr(server)
     assert status.version is not None and int(status.version.split(".")[0]) >= 8
     assert {"search", "ReJSON"} <= set(status.modules)
     assert status.pid is not None and _pid_alive(status.pid)
@@ -165,7 +167,7 @@ def test_ensure_server_concurrent_processes_share_one_server(
         print(json.dumps({{"url": url, "pid": EmbeddedRedis().status().pid}}))
         """
     )
-    env = dict(os.environ, PYTHONPATH=str(Path(tta_memory.server.__file__).parent.parent))
+    env = dict(os.environ, PYTHONPATH=str(Path(tta_memory.server.__file__).parents[2]))
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", script],
@@ -284,3 +286,74 @@ def test_server_without_the_modules_is_refused_and_stopped(
     assert "TTA_MEMORY_REDIS_MODULES" in str(info.value)
     assert not server.is_running()
     assert server.status().pid is None
+
+
+def test_server_requires_the_generated_password(make_server: ServerFactory) -> None:
+    server = make_server()
+    url = server.start()
+    password = (server.data_dir / "password").read_text().strip()
+    assert len(password) >= 32 and server.password == password
+    anonymous = redis.Redis(unix_socket_path=str(server.socket_path))
+    wrong = redis.Redis(unix_socket_path=str(server.socket_path), password="guess")
+    try:
+        with pytest.raises(redis.AuthenticationError):
+            anonymous.ping()
+        with pytest.raises(redis.AuthenticationError):
+            wrong.ping()
+    finally:
+        anonymous.close()
+        wrong.close()
+    client = _client(url)
+    try:
+        assert client.ping()
+    finally:
+        client.close()
+    # The password is never on the command line that ps shows to every user.
+    pid = server.status().pid
+    assert pid is not None
+    assert password.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    # A restart keeps the same password: clients configured with the URL keep working.
+    server.stop()
+    assert make_server().start() == url
+
+
+def test_every_data_file_is_owner_only(make_server: ServerFactory) -> None:
+    server = make_server()
+    # A file an older version left readable by others is tightened at the next start.
+    server.data_dir.mkdir(mode=0o700)
+    old_log = server.data_dir / "redis.log"
+    old_log.write_text("an old log\n")
+    old_log.chmod(0o644)
+    client = _client(server.start())
+    try:
+        client.set("k", "v")
+        client.execute_command("BGREWRITEAOF")
+    finally:
+        client.close()
+    server.stop()
+    entries = [server.data_dir, *server.data_dir.rglob("*")]
+    names = {p.name for p in entries}
+    assert {"password", "redis.log", "appendonlydir"} <= names
+    for path in entries:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
+    assert stat.S_IMODE((server.data_dir / "password").stat().st_mode) == 0o600
+
+
+def test_the_engine_uses_the_password_of_the_per_user_server(
+    user_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tta_memory import MemoryWorkflowPrimitive
+
+    monkeypatch.delenv("TTA_MEMORY_REDIS_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    memory = MemoryWorkflowPrimitive(redis_url=None, user_id="u", workspace="w")
+    assert memory.sync.add_session_message("s", "user", "through the embedded server").seq == 1
+    server = EmbeddedRedis(data_dir=user_data_dir)
+    assert memory.redis_url == server.url and "password=" in memory.redis_url
+    anonymous = redis.Redis(unix_socket_path=str(server.socket_path))
+    try:
+        with pytest.raises(redis.AuthenticationError):
+            anonymous.ping()
+    finally:
+        anonymous.close()

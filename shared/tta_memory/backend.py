@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,8 @@ from tta_memory.errors import (
 )
 from tta_memory.keys import Keys
 from tta_memory.schema import cache_schema, deep_schema, group_schema
+
+logger = logging.getLogger("tta_memory.backend")
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -233,6 +236,8 @@ async def _create(index: AsyncSearchIndex) -> None:
         # Another process may have created it between our check and our create.
         if "exists" not in str(exc).lower():
             raise
+    else:
+        logger.info("created index %s", index.name)
 
 
 def _s(value: Any) -> str:

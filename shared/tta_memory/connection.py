@@ -29,7 +29,6 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.connection import ConnectionPool
-from redis.asyncio.retry import Retry  # the async client needs the async Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -37,6 +36,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tta_memory.config import Settings
 from tta_memory.errors import DurabilityError
+from tta_memory.observability import LoggedRetry  # the async Retry, logging each retry
 
 MAX_CONNECTIONS = 50  # per event loop
 # Commands after which no durability barrier is needed: reads, connection and server commands,
@@ -210,7 +210,7 @@ def make_client(url: str, settings: Settings) -> EngineRedis:
         timeout=settings.failure_bound,
         socket_timeout=settings.socket_timeout,
         socket_connect_timeout=settings.connect_timeout,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), settings.retries),
+        retry=LoggedRetry(ExponentialBackoff(cap=0.5, base=0.05), settings.retries),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
         # No PING health checks: they ran with retries of their own inside each command's
         # retries; a dead connection fails its command, which is retried on a new one.

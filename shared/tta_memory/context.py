@@ -24,6 +24,7 @@ from tta_memory.errors import ConflictError
 from tta_memory.keys import Keys
 from tta_memory.names import check_name
 from tta_memory.sync import SyncProxy
+from tta_memory.workspaces import ensure_registered
 
 DEFAULT_WORKSPACE = "default"
 # Optimistic (WATCH) updates retry on a concurrent change; 20 concurrent updates of one PAF
@@ -69,7 +70,9 @@ class EngineContext:
 
     async def client(self) -> Any:
         """The Redis client of the running event loop."""
-        return await self.backend.client()
+        client = await self.backend.client()
+        await ensure_registered(self, client)  # the workspace registry (once per process)
+        return client
 
     def readable(self, workspace: Any, visibility: Any = "shared", author: Any = None) -> bool:
         """Whether a row read back belongs to this workspace and is visible to this user."""

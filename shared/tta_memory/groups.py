@@ -10,6 +10,7 @@ from tta_memory import crosslayer
 from tta_memory.backend import guarded
 from tta_memory.base import ScopedPrimitive
 from tta_memory.models import GroupStatus, GroupSummary, SessionGroup, SessionMessage
+from tta_memory.observability import instrument
 from tta_memory.stores.groups import GroupStore
 from tta_memory.stores.sessions import SessionStore
 from tta_memory.sync import SyncProxy
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["GroupSummary", "SessionGroupPrimitive"]
 
 
+@instrument
 class SessionGroupPrimitive(ScopedPrimitive):
     """Create session groups, add sessions to them and read their combined context.
 

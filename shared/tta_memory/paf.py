@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 from tta_memory.backend import guarded
 from tta_memory.base import ScopedPrimitive
 from tta_memory.models import PAF, PAFStatus
+from tta_memory.observability import instrument
 from tta_memory.stores.pafs import PAFStore
 from tta_memory.sync import SyncProxy
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from tta_memory.sync_api import SyncPAFPrimitive
 
 
+@instrument
 class PAFPrimitive(ScopedPrimitive):
     """Add, change, deprecate and list the PAFs of a workspace (``memory.paf_primitive``).
 
@@ -96,15 +98,20 @@ class PAFPrimitive(ScopedPrimitive):
         await self._pafs.delete(paf_id)
 
     @guarded
-    async def export_markdown(self, status: PAFStatus | str | None = PAFStatus.ACTIVE) -> str:
-        """The PAFs as a markdown list, one ``- **AUTH-001**: description`` line each."""
-        return await self._pafs.export_markdown(status)
+    async def export_markdown(
+        self, status: PAFStatus | str | None = PAFStatus.ACTIVE, *, full: bool = True
+    ) -> str:
+        """The PAFs as a markdown list: ``- **AUTH-001**: description`` items, with rationale,
+        status, replaced_by and reason as sub-items unless ``full=False``."""
+        return await self._pafs.export_markdown(status, full=full)
 
     @guarded
     async def import_markdown(self, text: str) -> list[PAF]:
-        """Add or update the PAFs of a markdown list written as ``- **AUTH-001**: description``.
+        """Add or update the PAFs of a markdown list written as ``- **AUTH-001**: description``
+        (any list style; the full form's sub-items restore rationale, status and replacement).
 
         Returns:
-            The PAFs added or changed (unchanged ones are skipped).
+            The PAFs added or changed (unchanged ones are skipped); ``memory.pafs.
+            import_markdown`` returns the full report (created / updated / unchanged).
         """
-        return await self._pafs.import_markdown(text)
+        return (await self._pafs.import_markdown(text)).pafs

@@ -24,6 +24,7 @@ from tta_memory.models import (
     WorkflowContext,
     WorkflowMode,
 )
+from tta_memory.observability import instrument
 from tta_memory.paf import PAFPrimitive
 from tta_memory.stores.cache import CacheStore
 from tta_memory.stores.deep import DeepStore
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from tta_memory.sync_api import SyncMemoryWorkflowPrimitive
 
 
+@instrument
 class MemoryWorkflowPrimitive(ScopedPrimitive):
     """The layered memory of one user in one workspace.
 

@@ -13,7 +13,8 @@ from typing import Any
 from tta_memory.context import ReadSpec, Store, watched
 from tta_memory.errors import ConflictError, InvalidInputError, NotFoundError
 from tta_memory.models import PAF, PAFStatus, PAFVersion, utcnow
-from tta_memory.paf_text import pafs_to_markdown, parse_markdown
+from tta_memory.paf_import import PafImportReport, import_markdown
+from tta_memory.paf_markdown import render_markdown
 from tta_memory.validation import check_choice, check_text
 
 _CATEGORY = re.compile(r"^[A-Z]{1,32}$")
@@ -235,26 +236,28 @@ class PAFStore(Store):
         if not await (await self._ctx.client()).hdel(self._ctx.keys.pafs(), paf_id):
             raise self._missing(paf_id)
 
-    async def export_markdown(self, status: PAFStatus | str | None = PAFStatus.ACTIVE) -> str:
-        """The PAFs as a markdown list, one ``- **AUTH-001**: description`` line each."""
-        return pafs_to_markdown(await self.list_pafs(status=status))
+    async def export_markdown(
+        self, status: PAFStatus | str | None = PAFStatus.ACTIVE, *, full: bool = True
+    ) -> str:
+        """The PAFs as a markdown list (see :mod:`tta_memory.paf_markdown`): one
+        ``- **AUTH-001**: description`` item each, with rationale, status, replaced_by and reason
+        as sub-items unless ``full=False``."""
+        return render_markdown(await self.list_pafs(status=status), full=full)
 
-    async def import_markdown(self, text: str) -> list[PAF]:
-        """Add or update the PAFs of a markdown list; returns those added or changed."""
+    async def import_markdown(self, text: str, *, skip_invalid: bool = False) -> PafImportReport:
+        """Add or update the PAFs of a markdown list (any list style, simple or full form).
+
+        Returns:
+            Which ids were created, updated or unchanged (and the PAFs written).
+
+        Raises:
+            InvalidInputError: Lines that look like PAFs but do not parse (all of them, with
+                line numbers) unless ``skip_invalid``; nothing is written.
+        """
         check_text("text", text, allow_empty=True)
-        entries = parse_markdown(text)
-        for _, description in entries:
-            check_description(description)
-        existing = {p.id: p for p in await self.list_pafs(status=None)}
-        changed = []
-        for paf_id, description in entries:
-            current = existing.get(paf_id)
-            if current is None:
-                category, fact_id = paf_id.split("-")
-                changed.append(await self.add(category, fact_id, description))
-            elif current.description != description:
-                changed.append(await self.update(paf_id, description=description))
-        return changed
+        return await import_markdown(
+            self, text, skip_invalid=skip_invalid, check_description=check_description
+        )
 
     async def restore(self, pafs: Sequence[PAF]) -> None:
         """Write exported PAFs back as they were (import)."""

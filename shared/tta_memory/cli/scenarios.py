@@ -2,16 +2,15 @@
 
 Scenario 1 (feature development over three days, dev-alice), scenario 2 (bug investigation,
 dev-bob) and scenario 3 (code review with historical context, reviewer-charlie) run as the guide
-writes them, in a fresh workspace. Between day 2 and day 3 the demo loads the day-2 session's
-context for every stage and mode and prints what each layer contributed, with the timings of the
-engine's ``memory_report``. A small set of background team memories is written first, so that the
-deep-search limits of the stages (top 5 / 10 / 20) are visible rather than capped by the three
-memories the guide itself creates.
+writes them, in one workspace (``tta-demo``) emptied first, so reruns never pile up. Between
+day 2 and day 3 the demo loads the day-2 session's context for every stage and mode and prints
+what each layer contributed, with the timings of the engine's ``memory_report``. A small set
+of background team memories is written first, so that the deep-search limits of the stages
+(top 5 / 10 / 20) are visible rather than capped by the three memories the guide creates.
 """
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -129,30 +128,36 @@ class DemoResult:
 
 async def run_demo(
     redis_url: str | None = None,
-    workspace: str | None = None,
+    workspace: str = "tta-demo",
     out: Callable[[str], Any] = print,
+    *,
+    remove: bool = False,
 ) -> DemoResult:
     """Run the usage guide's scenarios 1-3 and report what every stage and mode loads.
 
     Args:
         redis_url: Redis URL; ``None`` for the configured one or the embedded server.
-        workspace: Workspace to write to; default a fresh ``demo-<timestamp>-<random>``.
+        workspace: Workspace to write to; everything in it is deleted first.
         out: Receives each output line (default ``print``).
+        remove: Delete the workspace at the end as well.
 
     Returns:
         A :class:`DemoResult` with the loads, the search results and the wall time.
     """
     from tta_memory import MemoryWorkflowPrimitive, SessionGroupPrimitive
+    from tta_memory.server import redact_url
+    from tta_memory.workspaces import delete_workspace
 
     started = time.perf_counter()
     now = datetime.now(UTC)
-    workspace = workspace or f"demo-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
     day = now.strftime("%Y%m%d")
 
     memory = MemoryWorkflowPrimitive(redis_url=redis_url, user_id="dev-alice", workspace=workspace)
     groups = SessionGroupPrimitive(redis_url=redis_url, user_id="dev-alice", workspace=workspace)
-    result = DemoResult(workspace=workspace, redis_url=memory.redis_url)
-    out(f"tta-memory demo: workspace {workspace!r} on {result.redis_url}")
+    result = DemoResult(workspace=workspace, redis_url=redact_url(memory.redis_url))
+    cleared = await delete_workspace(memory)
+    reset = f" (reset: {cleared.total} old records deleted)" if cleared.total else ""
+    out(f"tta-memory demo: workspace {workspace!r} on {result.redis_url}{reset}")
 
     # ------------------------------------------------------------------ scenario 1, day 1
     out("")
@@ -332,6 +337,9 @@ async def run_demo(
     result.seconds = time.perf_counter() - started
     out("")
     out(f"total: {_secs(result.seconds)} ({len(result.loads)} context loads)")
+    if remove:
+        await delete_workspace(memory)
+        out(f"removed workspace {workspace!r}")
     return result
 
 
