@@ -52,3 +52,12 @@ class EmbeddingMismatchError(TTAMemoryError):
 
 class ServerNotFoundError(TTAMemoryError):
     """No suitable redis-server binary (with the search and JSON modules) could be found."""
+
+
+class NotReplicatedError(BackendUnavailableError):
+    """A write reached its primary but not the replicas the durability setting asks for in
+    time (``wait_replicas``): it was not acknowledged and may not survive a failover."""
+
+
+class LayoutMismatchError(TTAMemoryError):
+    """The data under this prefix is partitioned with another bucket count than configured."""
