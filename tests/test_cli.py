@@ -104,16 +104,20 @@ def test_server_start_status_stop(data_dir: Path, capsys: pytest.CaptureFixture[
 
 
 def test_doctor_reports_modules_indexes_and_model(
-    redis_url: str, memory: MemoryWorkflowPrimitive, capsys: pytest.CaptureFixture[str]
+    redis_url: str,
+    memory: MemoryWorkflowPrimitive,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     memory.sync.create_deep_memory("doctor counts this memory", tags=["doctor"])
+    monkeypatch.setenv("TTA_MEMORY_WORKSPACE", memory.workspace)  # its partition's indexes
     code, out, _ = _run(capsys, "doctor", "--url", redis_url)
     assert code == 0, out
     assert f"{redact_url(redis_url)}  (from --url)" in out
     assert "password=***" in out and redis_url not in out  # the password is never printed
     assert "Redis 8." in out
     assert "search 2." in out and "ReJSON 2." in out
-    assert "deep (tta:idx:deep):" in out and "docs" in out
+    assert "deep (tta:idx:{b." in out and "docs" in out
     assert "all-MiniLM-L6-v2 (384 dims) loads offline" in out
     assert "[FAIL]" not in out and out.rstrip().endswith("all good")
 

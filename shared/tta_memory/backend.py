@@ -9,16 +9,24 @@ import logging
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, ParamSpec, TypeVar
+from typing import Any, ClassVar, ParamSpec, TypeVar, cast
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redisvl.exceptions import RedisVLError
 from redisvl.index import AsyncSearchIndex
+from redisvl.schema import IndexSchema
 
+from tta_memory.cluster import (
+    create_index,
+    is_cluster_url,
+    make_cluster_client,
+    translate_cluster_error,
+    wait_indexed,
+)
 from tta_memory.config import Settings, check_redis_url, configured_url
-from tta_memory.connection import EngineRedis, make_client
+from tta_memory.connection import MAX_CONNECTIONS, EngineRedis, make_client
 from tta_memory.embeddings import Embedder, QueryVectorCache
 from tta_memory.errors import (
     BackendFullError,
@@ -26,10 +34,12 @@ from tta_memory.errors import (
     EmbeddingMismatchError,
     InternalError,
     InvalidInputError,
+    LayoutMismatchError,
     QueryEngineMissingError,
     TTAMemoryError,
 )
 from tta_memory.keys import Keys
+from tta_memory.partitions import Partition
 from tta_memory.schema import cache_schema, deep_schema, group_schema
 
 logger = logging.getLogger("tta_memory.backend")
@@ -90,16 +100,15 @@ class _LoopState:
 
     def __init__(self, client: EngineRedis, backend: Backend) -> None:
         self.client = client
-        prefix = backend.settings.prefix
-        self.cache_index = backend.index(cache_schema(prefix), client)
-        self.group_index = backend.index(group_schema(prefix), client)
         self.embedding_cache = QueryVectorCache(
             client,
-            Keys.embedding_cache(prefix),
+            Keys.embedding_cache(backend.settings.prefix),
             ttl=backend.settings.embedding_cache_ttl,
             slots=backend.settings.embedding_cache_size,
         )
-        self.deep_indexes: dict[int, AsyncSearchIndex] = {}
+        # Index objects of the partitions used so far, by index name; each was created (or
+        # found) in Redis when first built. A partition's indexes appear on first use.
+        self.indexes: dict[str, AsyncSearchIndex] = {}
 
 
 class Backend:
@@ -134,7 +143,17 @@ class Backend:
         if url is None:  # read the environment now, so a changed variable is seen
             url, _ = configured_url()
         s = settings
-        key = (url, s.prefix, s.socket_timeout, s.connect_timeout, s.retries, s.durability)
+        # Settings that shape the client (bounds, durability, replicas) get a backend of their own.
+        key = (
+            url,
+            s.prefix,
+            s.socket_timeout,
+            s.connect_timeout,
+            s.retries,
+            s.durability,
+            s.wait_replicas,
+            s.wait_timeout_ms,
+        )
         with cls._registry_lock:
             backend = cls._registry.get(key)
             if backend is None:
@@ -151,8 +170,20 @@ class Backend:
         return self._url
 
     def _new_client(self) -> EngineRedis:
+        s = self.settings
+        if is_cluster_url(self.url):  # redis://node:port?cluster=true: see tta_memory.cluster
+            client: Any = make_cluster_client(
+                self.url,
+                socket_timeout=s.socket_timeout,
+                connect_timeout=s.connect_timeout,
+                retries=s.retries,
+                max_connections=MAX_CONNECTIONS,
+                wait_replicas=s.wait_replicas,
+                wait_timeout_ms=s.wait_timeout_ms,
+            )
+            return cast(EngineRedis, client)
         # Bounded round trips and the durability barrier: see tta_memory.connection.
-        return make_client(self.url, self.settings)
+        return make_client(self.url, s)
 
     def index(self, schema: Any, client: EngineRedis) -> RecoveringIndex:
         """A redisvl index on ``client`` that re-creates itself if the server lost it."""
@@ -161,7 +192,7 @@ class Backend:
         return index
 
     def forget_setup(self) -> None:
-        """Forget that the indexes and the model record exist (the server lost its data)."""
+        """Forget that the layout record and the model record exist (the server lost its data)."""
         self._setup_done = False
         self._deep_checked.clear()
 
@@ -187,23 +218,71 @@ class Backend:
 
     async def _setup(self, st: _LoopState) -> None:
         try:
-            existing = {_s(n) for n in await st.client.execute_command("FT._LIST")}
+            await st.client.execute_command("FT._LIST")
         except ResponseError as exc:
             raise QueryEngineMissingError(f"{QUERY_ENGINE_HELP} (server said: {exc})") from exc
-        for index in (st.cache_index, st.group_index, *st.deep_indexes.values()):
-            if index.name not in existing:
-                await _create(index)
+        await self._check_layout(st)
         self._setup_done = True
 
-    async def deep_index(self, embedder: Embedder) -> AsyncSearchIndex:
-        """The deep-memory index for ``embedder``'s dimension; checks the recorded model."""
+    async def _check_layout(self, st: _LoopState) -> None:
+        """Record the bucket count on first use; refuse another one (it would move every
+        shared workspace to another partition, where its data is not)."""
+        meta_key = Keys.meta(self.settings.prefix)
+        buckets = self.settings.partition_buckets
+        await st.client.hsetnx(meta_key, "partition_buckets", buckets)
+        recorded = await st.client.hget(meta_key, "partition_buckets")
+        if recorded is not None and int(recorded) != buckets:
+            raise LayoutMismatchError(
+                f"the data under prefix {self.settings.prefix!r} is laid out in {int(recorded)} "
+                f"shared partitions, but this process is configured with {buckets} "
+                "(TTA_MEMORY_PARTITION_BUCKETS). Use the recorded value, or move the data: "
+                "`tta-memory export`, then import under a new prefix."
+            )
+
+    async def _index(
+        self, partition: Partition, kind: str, schema: Callable[[], IndexSchema]
+    ) -> AsyncSearchIndex:
+        st = await self.state()
+        name = partition.index_name(self.settings.prefix, kind)
+        index = st.indexes.get(name)
+        if index is None:  # first use in this event loop: build the schema only now
+            index = self.index(schema(), st.client)
+            # One FT.CREATE (~0.25 ms); "already exists" is fine. An index created over keys
+            # written before it (a session's cache entries, groups) indexes them in the
+            # background, maybe by another caller right now: wait until that scan is done, or
+            # the first read would miss them (one FT.INFO per index and event loop).
+            await _create(index)
+            await wait_indexed(st.client, name, self.settings.socket_timeout)
+            st.indexes[name] = index
+        return index
+
+    async def cache_index(self, partition: Partition) -> AsyncSearchIndex:
+        """The cache-layer index of ``partition`` (created on first use, with its group index)."""
+        prefix = self.settings.prefix
+        index = await self._index(partition, "cache", lambda: cache_schema(prefix, partition))
+        await self._index(partition, "group", lambda: group_schema(prefix, partition))
+        return index
+
+    async def group_index(self, partition: Partition) -> AsyncSearchIndex:
+        """The session-group index of ``partition`` (created on first use, with its cache index).
+
+        The two are created together, at a partition's first session append or group: an
+        ``FT.CREATE`` scans the node's whole keyspace (~1.4 s at ~1.5M keys here), which then
+        happens on that first write rather than on a later first read.
+        """
+        prefix = self.settings.prefix
+        await self._index(partition, "cache", lambda: cache_schema(prefix, partition))
+        return await self._index(partition, "group", lambda: group_schema(prefix, partition))
+
+    async def deep_index(self, embedder: Embedder, partition: Partition) -> AsyncSearchIndex:
+        """The deep-memory index of ``partition``; checks the recorded embedding model."""
         st = await self.state()
         dims = embedder.dims
         key = (embedder.model_name, dims)
         if key not in self._deep_checked:
             meta_key = Keys.meta(self.settings.prefix)
             meta = {_s(k): _s(v) for k, v in (await st.client.hgetall(meta_key)).items()}
-            if not meta:
+            if "embedding_model" not in meta:
                 await st.client.hset(
                     meta_key, mapping={"embedding_model": embedder.model_name, "dims": dims}
                 )
@@ -219,25 +298,21 @@ class Backend:
                     "model."
                 )
             self._deep_checked.add(key)
-        index = st.deep_indexes.get(dims)
-        if index is None:
-            index = self.index(deep_schema(self.settings.prefix, dims), st.client)
-            existing = {_s(n) for n in await st.client.execute_command("FT._LIST")}
-            if index.name not in existing:
-                await _create(index)
-            st.deep_indexes[dims] = index
-        return index
+        prefix = self.settings.prefix
+        return await self._index(partition, "deep", lambda: deep_schema(prefix, partition, dims))
 
 
-async def _create(index: AsyncSearchIndex) -> None:
+async def _create(index: AsyncSearchIndex) -> bool:
     try:
-        await index.create(overwrite=False)
+        created = await create_index(index.client, index)
     except (RedisVLError, ResponseError) as exc:
         # Another process may have created it between our check and our create.
         if "exists" not in str(exc).lower():
             raise
-    else:
+        return False
+    if created:
         logger.info("created index %s", index.name)
+    return created
 
 
 def _s(value: Any) -> str:
@@ -259,6 +334,9 @@ def translate(exc: BaseException) -> TTAMemoryError | None:
         text = str(err)
         if isinstance(err, TTAMemoryError):  # raised below a library call that wrapped it
             return type(err)(*err.args)
+        cluster_error = translate_cluster_error(err)
+        if cluster_error is not None:
+            return cluster_error
         if isinstance(
             err,
             RedisConnectionError

@@ -30,6 +30,14 @@ class Settings(BaseModel):
         embedding_cache_ttl: Seconds an embedding stays in the Redis embedding cache.
         embedding_cache_size: Most query vectors the Redis embedding cache holds (one key each,
             ~1.7 KB at 384 dims).
+        partition_buckets: Shared partitions small workspaces hash into (fixed for the life of
+            a deployment; see :mod:`tta_memory.partitions`).
+        dedicated_workspaces: Workspaces with a partition (indexes, BM25 statistics, slot) of
+            their own; ``TTA_MEMORY_DEDICATED_WORKSPACES`` is comma-separated.
+        wait_replicas: On Redis Cluster, replicas every write must reach before it is
+            acknowledged (``WAIT``); 0 (default) acknowledges on the primary's answer.
+        wait_timeout_ms: How long a write waits for those replicas before it fails with
+            ``NotReplicatedError``.
     """
 
     prefix: str = Field(default_factory=lambda: os.environ.get("TTA_MEMORY_PREFIX", "tta"))
@@ -46,6 +54,25 @@ class Settings(BaseModel):
     cache_retention_seconds: int = 7 * 24 * 3600
     embedding_cache_ttl: int = 30 * 24 * 3600
     embedding_cache_size: int = 10_000
+
+    partition_buckets: int = Field(
+        default_factory=lambda: int(os.environ.get("TTA_MEMORY_PARTITION_BUCKETS", "16")),
+        ge=1,
+        le=16384,
+    )
+    wait_replicas: int = Field(
+        default_factory=lambda: int(os.environ.get("TTA_MEMORY_WAIT_REPLICAS", "0")), ge=0
+    )
+    wait_timeout_ms: int = Field(
+        default_factory=lambda: int(os.environ.get("TTA_MEMORY_WAIT_TIMEOUT_MS", "1000")), gt=0
+    )
+    dedicated_workspaces: frozenset[str] = Field(
+        default_factory=lambda: frozenset(
+            w.strip()
+            for w in os.environ.get("TTA_MEMORY_DEDICATED_WORKSPACES", "").split(",")
+            if w.strip()
+        )
+    )
 
     @property
     def failure_bound(self) -> float:

@@ -23,6 +23,7 @@ from tta_memory.embeddings import Embedder, make_embedder
 from tta_memory.errors import ConflictError
 from tta_memory.keys import Keys
 from tta_memory.names import check_name
+from tta_memory.partitions import PartitionLayout
 from tta_memory.sync import SyncProxy
 from tta_memory.workspaces import ensure_registered
 
@@ -60,7 +61,11 @@ class EngineContext:
         )
         self.settings = settings or Settings()
         self.backend = Backend.shared(redis_url, self.settings)
-        self.keys = Keys(self.settings.prefix, self.workspace)
+        layout = PartitionLayout(
+            buckets=self.settings.partition_buckets,
+            dedicated=self.settings.dedicated_workspaces,
+        )
+        self.keys = Keys(self.settings.prefix, self.workspace, layout)
         self._vectorizer = vectorizer
 
     @cached_property

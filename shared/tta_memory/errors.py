@@ -61,3 +61,12 @@ class ServerNotFoundError(TTAMemoryError):
 
 class InternalError(TTAMemoryError, RuntimeError):
     """An unexpected failure inside the engine (a bug): the original exception is chained."""
+
+
+class NotReplicatedError(BackendUnavailableError):
+    """A write reached its primary but not the replicas the durability setting asks for in
+    time (``wait_replicas``): it was not acknowledged and may not survive a failover."""
+
+
+class LayoutMismatchError(TTAMemoryError):
+    """The data under this prefix is partitioned with another bucket count than configured."""

@@ -1,68 +1,64 @@
-"""Key names. Keys that one multi-key operation touches share a ``{hash tag}`` so that Redis
-Cluster and Redis Software can carry the data; user-given parts are escaped so that no id can
-end a hash tag early or collide with another key."""
+"""Key and index names. Everything of a workspace lives in its partition (one hash tag, see
+:mod:`tta_memory.partitions`): its keys *and* the indexes covering them, so a partition is one
+Redis Cluster slot and every multi-key operation stays inside it. User-given parts are escaped
+so that no id can end a hash tag early or collide with another key."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
-
-def _esc(part: str) -> str:
-    # quote() leaves letters, digits and "_.-~" alone and escapes { } : % and the rest.
-    return quote(part, safe="")
+from tta_memory.partitions import Partition, PartitionLayout, escape
 
 
 class Keys:
-    """Builds every key and index name of one prefix and workspace."""
+    """Builds every key and index name of one prefix and workspace.
 
-    def __init__(self, prefix: str, workspace: str) -> None:
+    Args:
+        prefix: The engine's key prefix.
+        workspace: The workspace.
+        layout: Where workspaces live (default: 16 shared buckets, nothing dedicated).
+    """
+
+    def __init__(self, prefix: str, workspace: str, layout: PartitionLayout | None = None) -> None:
         self.prefix = prefix
         self.workspace = workspace
-        self._ws = _esc(workspace)
+        self.partition: Partition = (layout or PartitionLayout()).partition_for(workspace)
 
-    # Index names and prefixes are per engine prefix; documents carry their workspace.
-    @staticmethod
-    def index_names(prefix: str) -> dict[str, str]:
-        return {name: f"{prefix}:idx:{name}" for name in ("deep", "cache", "group")}
-
-    @staticmethod
-    def doc_prefix(prefix: str, kind: str) -> str:
-        return f"{prefix}:{kind}:"
-
-    def session_tag(self, session_id: str) -> str:
-        return f"{{{self._ws}|{_esc(session_id)}}}"
+    def index_name(self, kind: str) -> str:
+        """Name of this workspace's partition's ``kind`` index (deep, cache, group)."""
+        return self.partition.index_name(self.prefix, kind)
 
     def session_seq(self, session_id: str) -> str:
-        return f"{self.prefix}:sess:{self.session_tag(session_id)}:seq"
+        return self.partition.key(self.prefix, "sess", self.workspace, session_id, "seq")
 
     def session_active(self, session_id: str) -> str:
-        return f"{self.prefix}:sess:{self.session_tag(session_id)}:active"
+        return self.partition.key(self.prefix, "sess", self.workspace, session_id, "active")
 
     def session_archived(self, session_id: str) -> str:
-        return f"{self.prefix}:sess:{self.session_tag(session_id)}:archived"
+        return self.partition.key(self.prefix, "sess", self.workspace, session_id, "archived")
 
     def sessions_registry(self) -> str:
-        return f"{self.prefix}:ws:{{{self._ws}}}:sessions"
+        return self.partition.key(self.prefix, "sessions", self.workspace)
 
-    def cache_entry(self, entry_id: str, session_id: str | None) -> str:
-        tag = self.session_tag(session_id) if session_id else f"{{{self._ws}}}"
-        return f"{self.prefix}:cache:{tag}:{entry_id}"
+    def cache_entry(self, entry_id: str, session_id: str | None = None) -> str:
+        # The session is not part of the key: entry ids are unique and the partition holds
+        # every session of the workspace.
+        return self.partition.doc_key(self.prefix, "cache", self.workspace, entry_id)
 
     def deep(self, memory_id: str) -> str:
-        return f"{self.prefix}:deep:{self._ws}:{_esc(memory_id)}"
+        return self.partition.doc_key(self.prefix, "deep", self.workspace, memory_id)
 
     def group(self, group_id: str) -> str:
-        return f"{self.prefix}:group:{self._ws}:{_esc(group_id)}"
+        return self.partition.doc_key(self.prefix, "group", self.workspace, group_id)
 
     def deep_stats(self) -> str:
-        return f"{self.prefix}:deepstats:{{{self._ws}}}"
+        return self.partition.key(self.prefix, "deepstats", self.workspace)
 
-    @staticmethod
-    def deep_total(prefix: str) -> str:
-        return f"{prefix}:deepstats"
+    def deep_total(self) -> str:
+        """Memories in this partition's deep index (all its workspaces): the planner compares a
+        filter's size with it."""
+        return f"{self.prefix}:deeptotal:{self.partition.hashtag}"
 
     def pafs(self) -> str:
-        return f"{self.prefix}:paf:{{{self._ws}}}"
+        return self.partition.key(self.prefix, "paf", self.workspace)
 
     @staticmethod
     def meta(prefix: str) -> str:
@@ -71,3 +67,6 @@ class Keys:
     @staticmethod
     def embedding_cache(prefix: str) -> str:
         return f"{prefix}:embcache"
+
+
+__all__ = ["Keys", "escape"]

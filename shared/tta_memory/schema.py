@@ -1,5 +1,7 @@
 """RediSearch index schemas (redisvl) of the cache, deep-memory and session-group layers.
 
+Each partition has its own three indexes, named and prefixed under its hash tag.
+
 All TAG fields are case-sensitive and separated by ``\\x1f`` (refused in user input), so tags and
 ids may hold any other character, commas included, and still match exactly.
 """
@@ -10,7 +12,7 @@ from typing import Any
 
 from redisvl.schema import IndexSchema
 
-from tta_memory.keys import Keys
+from tta_memory.partitions import Partition
 
 TAG_SEPARATOR = "\x1f"
 # Newest-first listings sort by a sortable numeric field; dialect 4 lets RediSearch stop after
@@ -30,13 +32,13 @@ def _num(name: str, sortable: bool = False) -> dict[str, Any]:
     return {"name": name, "type": "numeric", "attrs": {"sortable": sortable}}
 
 
-def deep_schema(prefix: str, dims: int) -> IndexSchema:
+def deep_schema(prefix: str, partition: Partition, dims: int) -> IndexSchema:
     """Deep memories: BM25 over ``text``, HNSW cosine over ``embedding``, filters on the rest."""
     return IndexSchema.from_dict(
         {
             "index": {
-                "name": Keys.index_names(prefix)["deep"],
-                "prefix": Keys.doc_prefix(prefix, "deep"),
+                "name": partition.index_name(prefix, "deep"),
+                "prefix": partition.doc_prefix(prefix, "deep"),
                 "storage_type": "hash",
             },
             "fields": [
@@ -68,13 +70,13 @@ def deep_schema(prefix: str, dims: int) -> IndexSchema:
     )
 
 
-def cache_schema(prefix: str) -> IndexSchema:
+def cache_schema(prefix: str, partition: Partition) -> IndexSchema:
     """Cache entries: recent session messages and TTL'd notes, filtered by scope and time."""
     return IndexSchema.from_dict(
         {
             "index": {
-                "name": Keys.index_names(prefix)["cache"],
-                "prefix": Keys.doc_prefix(prefix, "cache"),
+                "name": partition.index_name(prefix, "cache"),
+                "prefix": partition.doc_prefix(prefix, "cache"),
                 "storage_type": "hash",
             },
             "fields": [
@@ -90,13 +92,13 @@ def cache_schema(prefix: str) -> IndexSchema:
     )
 
 
-def group_schema(prefix: str) -> IndexSchema:
+def group_schema(prefix: str, partition: Partition) -> IndexSchema:
     """Session groups, found by tags, status and member session."""
     return IndexSchema.from_dict(
         {
             "index": {
-                "name": Keys.index_names(prefix)["group"],
-                "prefix": Keys.doc_prefix(prefix, "group"),
+                "name": partition.index_name(prefix, "group"),
+                "prefix": partition.doc_prefix(prefix, "group"),
                 "storage_type": "hash",
             },
             "fields": [

@@ -199,7 +199,7 @@ async def delete_workspace(scope: ScopedPrimitive) -> WorkspaceStats:
     async with client.pipeline(transaction=False) as pipe:
         pipe.unlink(keys.sessions_registry(), keys.pafs(), keys.deep_stats())
         if before.deep_memories:
-            pipe.hincrby(Keys.deep_total(prefix), "n", -before.deep_memories)
+            pipe.hincrby(keys.deep_total(), "n", -before.deep_memories)
         pipe.zrem(registry_key(prefix), scope.workspace)
         await pipe.execute()
     # Writing to it again registers it again.

@@ -59,7 +59,8 @@ def test_search_depth_looks_deeper_for_hybrid():
         (10_000, [], False, 100_000, "BATCHES"),  # a large workspace, no tags: wide
         (100, [], False, 100_000, None),  # a small workspace: brute force
         (10_000, [50, 60], False, 100_000, None),  # rare tags
-        (10_000, [9_000, 8_000], True, 100_000, "BATCHES"),  # common tags, all required
+        (20_000, [19_000, 18_000], True, 100_000, "BATCHES"),  # common tags, all required
+        (9_000, [], False, 10_000, None),  # most of a small partition: exact brute force
         (10_000, [9_000, 10], True, 100_000, None),  # one rare tag, all required
         (0, [], False, 0, None),  # empty index
     ],

@@ -169,11 +169,21 @@ def _module_version(ver: str | None) -> str:
 def _index_checks(client: Any, settings: Settings) -> list[Check]:
     import redis
 
-    from tta_memory.keys import Keys
+    from tta_memory.context import DEFAULT_WORKSPACE
+    from tta_memory.partitions import INDEX_KINDS, PartitionLayout
 
     existing = set(client.execute_command("FT._LIST") or [])
     parts = []
-    for layer, name in Keys.index_names(settings.prefix).items():
+    # Each partition has its own indexes: report those of the configured workspace.
+    layout = PartitionLayout(
+        buckets=settings.partition_buckets, dedicated=settings.dedicated_workspaces
+    )
+    workspace = os.environ.get("TTA_MEMORY_WORKSPACE") or DEFAULT_WORKSPACE
+    partition = layout.partition_for(workspace)
+    ours = sum(1 for n in existing if str(n).startswith(f"{settings.prefix}:idx:"))
+    parts.append(f"{ours} partition indexes; workspace {workspace!r} in {partition.hashtag}")
+    for layer in INDEX_KINDS:
+        name = partition.index_name(settings.prefix, layer)
         if name not in existing:
             parts.append(f"{layer}: not created yet (created on first use)")
             continue

@@ -146,9 +146,9 @@ class CacheStore(Store):
             "created": repr(now),
             "expires_at": repr(now + ttl_seconds),
         }
-        st = await self._ctx.backend.state()
+        index = await self._ctx.backend.cache_index(self._ctx.keys.partition)
         key = self._ctx.keys.cache_entry(entry_id, session_id)
-        await st.cache_index.load([doc], keys=[key], ttl=ttl_seconds)
+        await index.load([doc], keys=[key], ttl=ttl_seconds)
         return decode_entry(doc)
 
     async def recent(
@@ -169,15 +169,15 @@ class CacheStore(Store):
         """
         check_positive("limit", limit)
         f = self._filter(session_ids, time_window_hours, exclude_messages_of=exclude_messages_of)
-        st = await self._ctx.backend.state()
-        return self._decode(await st.cache_index.query(self._query(f, limit)))
+        index = await self._ctx.backend.cache_index(self._ctx.keys.partition)
+        return self._decode(await index.query(self._query(f, limit)))
 
     async def get(self, entry_id: str) -> CacheEntry | None:
         """One entry of this workspace by id (``None`` if absent or expired)."""
         check_name("entry_id", entry_id)
         f = (Tag("workspace") == self._ctx.workspace) & (Tag("entry_id") == entry_id)
-        st = await self._ctx.backend.state()
-        entries = self._decode(await st.cache_index.query(self._query(f, 1)))
+        index = await self._ctx.backend.cache_index(self._ctx.keys.partition)
+        entries = self._decode(await index.query(self._query(f, 1)))
         return entries[0] if entries else None
 
     async def delete_messages(self, session_id: str, message_ids: Sequence[str]) -> None:
@@ -194,8 +194,15 @@ class CacheStore(Store):
         """Delete every entry (messages and notes) of a session."""
         check_name("session_id", session_id)
         f = (Tag("workspace") == self._ctx.workspace) & (Tag("session_id") == session_id)
-        q = FilterQuery(filter_expression=f, return_fields=["entry_id"], num_results=MAX_DROP)
-        st = await self._ctx.backend.state()
-        docs = await st.cache_index.query(q)
+        fields = ["entry_id", "workspace", "session_id"]
+        q = FilterQuery(filter_expression=f, return_fields=fields, num_results=MAX_DROP)
+        index = await self._ctx.backend.cache_index(self._ctx.keys.partition)
+        # Rows of a shared partition are compared exactly before anything is deleted.
+        ws = self._ctx.workspace
+        docs = [
+            d
+            for d in await index.query(q)
+            if d.get("workspace") == ws and d.get("session_id") == session_id
+        ]
         if docs:
-            await st.client.delete(*[d["id"] for d in docs])
+            await (await self._ctx.client()).delete(*[d["id"] for d in docs])

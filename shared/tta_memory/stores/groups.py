@@ -120,8 +120,8 @@ class GroupStore(Store):
         return q
 
     async def _search(self, f: FilterExpression) -> list[SessionGroup]:
-        st = await self._ctx.backend.state()
-        found = await st.group_index.query(self._query(f))
+        index = await self._ctx.backend.group_index(self._ctx.keys.partition)
+        found = await index.query(self._query(f))
         return [decode_group(d) for d in found if self._mine(d)]
 
     async def _change(
@@ -174,6 +174,8 @@ class GroupStore(Store):
 
     async def restore(self, groups: Sequence[SessionGroup]) -> None:
         """Write groups as they are (create and import)."""
+        # The partition's group index exists before its first group (no scan at the first read).
+        await self._ctx.backend.group_index(self._ctx.keys.partition)
         client = await self._ctx.client()
         async with client.pipeline(transaction=False) as pipe:
             for g in groups:
@@ -279,9 +281,9 @@ class GroupStore(Store):
 
     async def export(self) -> list[SessionGroup]:
         """Every group of the workspace, oldest first."""
-        st = await self._ctx.backend.state()
+        index = await self._ctx.backend.group_index(self._ctx.keys.partition)
         q = self._query(Tag("workspace") == self._ctx.workspace, EXPORT_PAGE, asc=True)
         out: list[SessionGroup] = []
-        async for page in st.group_index.paginate(q, page_size=EXPORT_PAGE):
+        async for page in index.paginate(q, page_size=EXPORT_PAGE):
             out += [decode_group(d) for d in page if self._mine(d)]
         return out

@@ -125,6 +125,10 @@ class SessionStore(Store):
             APPEND.queue(pipe, keys, args)
             pipe.zadd(k.sessions_registry(), {session_id: prepared[-1]["created_at"]})
 
+        if cache_keys:
+            # The partition's cache index exists before its first entry, so it indexes entries
+            # as they come instead of scanning them all at the first read (seconds under load).
+            await ctx.backend.cache_index(k.partition)
         results = await execute(await ctx.client(), build, [APPEND])
         return [
             SessionMessage.model_construct(

@@ -18,7 +18,6 @@ from redisvl.query.filter import FilterExpression, Num
 
 from tta_memory.context import Store
 from tta_memory.errors import InvalidInputError
-from tta_memory.keys import Keys
 from tta_memory.literals import SEARCH_MODES, SearchMode
 from tta_memory.models import DeepMemory
 from tta_memory.names import Tag, check_name, check_tags
@@ -155,7 +154,7 @@ class DeepSearch(Store):
         client = await ctx.client()
         async with client.pipeline(transaction=False) as pipe:
             pipe.hmget(ctx.keys.deep_stats(), ["n", *(f"t:{t}" for t in tags)])
-            pipe.hget(Keys.deep_total(ctx.settings.prefix), "n")
+            pipe.hget(ctx.keys.deep_total(), "n")
             counts, total = await pipe.execute()
         return knn_policy(
             workspace_count=int(counts[0] or 0),
@@ -175,7 +174,7 @@ class DeepSearch(Store):
         max_terms: int,
     ) -> tuple[AsyncSearchIndex, list[Any]]:
         ctx = self._ctx
-        index = await ctx.backend.deep_index(ctx.embedder)
+        index = await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)
         if not query.strip():
             q = FilterQuery(filter_expression=f, return_fields=RANK_FIELDS, num_results=limit)
             q.sort_by("created_at", asc=False)

@@ -16,7 +16,6 @@ from redisvl.redis.utils import array_to_buffer
 from tta_memory import progress
 from tta_memory.context import Store
 from tta_memory.errors import InvalidInputError, NotFoundError
-from tta_memory.keys import Keys
 from tta_memory.models import DeepMemory
 from tta_memory.names import Tag, check_name, check_tags
 from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
@@ -66,7 +65,7 @@ class DeepStorage(Store):
             "created": repr(now),
             "updated_at": repr(now),
             "updated": repr(now),
-            "content_hash": content_hash(text),
+            "content_hash": content_hash(ctx.workspace, text),
         }
         if event_time is not None:
             doc["event_time"] = doc["event"] = repr(event_time.timestamp())
@@ -96,7 +95,7 @@ class DeepStorage(Store):
 
     async def _create_batch(self, docs: list[dict[str, Any]]) -> list[DeepMemory]:
         ctx = self._ctx
-        index = await ctx.backend.deep_index(ctx.embedder)
+        index = await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)
         client = await ctx.client()
         scopes = [d["author"] if d["visibility"] == "private" else "" for d in docs]
         ids = [content_hash(ctx.workspace, s, d["text"]) for s, d in zip(scopes, docs, strict=True)]
@@ -167,7 +166,7 @@ class DeepStorage(Store):
     def _queue_counts(self, pipe: Any, docs: Sequence[Mapping[str, Any]], sign: int) -> None:
         stats = self._ctx.keys.deep_stats()
         pipe.hincrby(stats, "n", sign * len(docs))
-        pipe.hincrby(Keys.deep_total(self._ctx.settings.prefix), "n", sign * len(docs))
+        pipe.hincrby(self._ctx.keys.deep_total(), "n", sign * len(docs))
         for doc in docs:
             tags = doc.get("tags") or ""
             for tag in tags.split(TAG_SEPARATOR) if tags else []:
@@ -213,14 +212,14 @@ class DeepStorage(Store):
         changes: dict[str, Any] = {"updated_at": now, "updated": now}
         if text is not None:
             changes["text"] = check_text("text", text)
-            changes["content_hash"] = content_hash(text)
+            changes["content_hash"] = content_hash(ctx.workspace, text)
         if tags is not None:
             changes["tags"] = TAG_SEPARATOR.join(check_tags(tags))
         if metadata is not None:
             changes["metadata"] = json.dumps(check_metadata(metadata), ensure_ascii=False)
         if memory_type is not None:
             changes["memory_type"] = check_name("memory_type", memory_type)
-        await ctx.backend.deep_index(ctx.embedder)  # checks the recorded embedding model
+        await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)  # checks the model
         if text is not None:
             st = await ctx.backend.state()
             changes["embedding"] = await ctx.embedder.embed(text, st.embedding_cache)
@@ -240,7 +239,7 @@ class DeepStorage(Store):
     async def export(self) -> AsyncIterator[DeepMemory]:
         """Every memory of the workspace (private ones included), oldest first."""
         ctx = self._ctx
-        index = await ctx.backend.deep_index(ctx.embedder)
+        index = await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)
         q = FilterQuery(
             filter_expression=Tag("workspace") == ctx.workspace,
             return_fields=DEEP_FIELDS,
@@ -256,7 +255,7 @@ class DeepStorage(Store):
     async def restore(self, items: Sequence[DeepMemory]) -> None:
         """Write exported memories back with their ids, authors and times (re-embedded)."""
         ctx = self._ctx
-        index = await ctx.backend.deep_index(ctx.embedder)
+        index = await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)
         for start in range(0, len(items), EXPORT_PAGE):
             batch = items[start : start + EXPORT_PAGE]
             vectors = await ctx.embedder.embed_many([m.text for m in batch], None)

@@ -1,0 +1,294 @@
+"""Redis Cluster support: a client that sends each partition's index commands to its slot.
+
+The Query Engine modules of Redis Stack (and the embedded server) have no search coordinator
+on a cluster: an index sees only the keys of the node it was created on. The engine therefore
+keeps each partition's keys *and* its index names under one hash tag (see
+:mod:`tta_memory.partitions`), so the index and everything it covers share one slot.
+
+redis-py marks ``FT.*`` commands as keyless and sends them to a random node; redisvl sends
+``FT.CREATE`` and ``FT.SEARCH`` to the client's *default* node (it assumes a coordinator, as
+Redis Software and Redis Cloud provide). Neither reaches the node holding a partition. The
+:class:`PartitionedCluster` client below routes every ``FT.*`` command that names an index with
+a hash tag to the primary that serves the slot of that tag, so redisvl's ``AsyncSearchIndex``
+works unchanged on it. Failovers are followed by redis-py's own loop: a connection error or
+``CLUSTERDOWN`` re-reads the topology and the next attempt asks the new primary.
+
+A URL selects the cluster client with redisvl's convention: ``redis://host:port?cluster=true``
+(or ``rediss://``); any one node is enough, the others are discovered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any, cast
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.commands.cluster import READ_COMMANDS
+from redis.commands.search.index_definition import IndexDefinition, IndexType
+from redis.exceptions import (
+    ClusterDownError,
+    RedisClusterException,
+    ResponseError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redisvl.index import AsyncSearchIndex
+
+from tta_memory.errors import BackendUnavailableError, NotReplicatedError, TTAMemoryError
+
+# FT.* commands whose first argument is an index name (FT.CURSOR takes it second).
+_INDEX_FIRST = frozenset(
+    {
+        "FT.CREATE", "FT.SEARCH", "FT.AGGREGATE", "FT.INFO", "FT.DROPINDEX", "FT.ALTER",
+        "FT.EXPLAIN", "FT.EXPLAINCLI", "FT.PROFILE", "FT.TAGVALS", "FT.SPELLCHECK",
+        "FT.SYNUPDATE", "FT.SYNDUMP", "FT.HYBRID",
+    }
+)  # fmt: skip
+_INDEX_SECOND = frozenset({"FT.CURSOR"})
+# What a missing index says (a slot moved to a node that has no copy yet, or a node came back
+# empty): the caller creates the index there and retries.
+_MISSING_INDEX = ("unknown index name", "no such index", "index not found")
+
+
+def is_cluster_url(url: str) -> bool:
+    """Whether ``url`` asks for Redis Cluster (``?cluster=true``, as redisvl spells it)."""
+    query = dict(parse_qsl(urlsplit(url).query))
+    return query.get("cluster", "").lower() in ("true", "1", "yes")
+
+
+def _strip_cluster(url: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "cluster"]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def index_name_of(args: tuple[Any, ...]) -> str | None:
+    """The index a raw ``FT.*`` command names, when it names one with a hash tag."""
+    if not args:
+        return None
+    command = _text(args[0]).upper()
+    position = 1 if command in _INDEX_FIRST else 2 if command in _INDEX_SECOND else None
+    if position is None or len(args) <= position:
+        return None
+    name = _text(args[position])
+    start = name.find("{")
+    return name if start >= 0 and name.find("}", start + 2) > start else None
+
+
+def is_missing_index(exc: BaseException) -> bool:
+    """Whether a Redis reply says the index does not exist on the node that was asked."""
+    text = str(exc).lower()
+    return any(marker in text for marker in _MISSING_INDEX)
+
+
+# Commands that never write (besides redis-py's READ_COMMANDS): no WAIT after them.
+_NOT_WRITES = frozenset(
+    {
+        "PING", "WAIT", "WAITAOF", "SCRIPT LOAD", "SCRIPT EXISTS", "SCRIPT FLUSH", "INFO",
+        "CLUSTER", "COMMAND", "CLIENT", "MODULE", "HELLO", "ASKING", "READONLY", "READWRITE",
+        "WATCH", "UNWATCH", "MULTI", "EXEC", "DISCARD", "HMGET", "HGETALL", "ZRANGE",
+        "ZREVRANGE", "EXISTS", "TTL", "PTTL",
+    }
+)  # fmt: skip
+
+
+def is_write(command: Any) -> bool:
+    """Whether a command may write (any not known to be a read: an extra WAIT is harmless,
+    a missing one would weaken the guarantee)."""
+    name = _text(command).upper()
+    return not (name.startswith("FT.") or name in READ_COMMANDS or name in _NOT_WRITES)
+
+
+@contextlib.contextmanager
+def _torn_connection_is_connection_error() -> Iterator[None]:
+    """While redis-py re-reads the topology it closes every connection of the client; a
+    command writing on one at that moment fails inside redis-py with ``AttributeError``
+    (seen: "'NoneType' object has no attribute 'writelines'" in the failover test). It is a
+    lost connection, and is reported as one."""
+    try:
+        yield
+    except AttributeError as exc:
+        raise RedisConnectionError(f"connection closed during a topology refresh ({exc})") from exc
+
+
+class _WaitingPipeline(ClusterPipeline):
+    """A pipeline that, with ``wait_replicas`` set, ends with ``WAIT`` on every node it wrote
+    to (on the same connection, as WAIT requires) and refuses to acknowledge otherwise."""
+
+    cluster_client: PartitionedCluster
+
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
+        client = self.cluster_client
+        replicas = client.wait_replicas
+        strategy: Any = self._execution_strategy
+        if not replicas or self._transaction:
+            with _torn_connection_is_connection_error():
+                return await super().execute(raise_on_error, allow_redirections)
+        queued = len(strategy._command_queue)
+        nodes: dict[str, ClusterNode] = {}
+        for cmd in list(strategy._command_queue):
+            if is_write(cmd.args[0]) and "target_nodes" not in cmd.kwargs:
+                slot = await client._determine_slot(*cmd.args)
+                node = client.nodes_manager.get_node_from_slot(slot)
+                nodes[node.name] = node
+        for node in nodes.values():
+            self.execute_command("WAIT", replicas, client.wait_timeout_ms, target_nodes=node)
+        with _torn_connection_is_connection_error():
+            results = await super().execute(raise_on_error, allow_redirections)
+        acks = [int(r) for r in results[queued:] if not isinstance(r, Exception)]
+        if len(acks) < len(nodes) or any(a < replicas for a in acks):
+            raise NotReplicatedError(
+                f"the write reached its primary but not {replicas} replica(s) within "
+                f"{client.wait_timeout_ms} ms (WAIT answered {acks}); it may not survive a "
+                "failover. Retry it (writes are idempotent by id) or lower wait_replicas."
+            )
+        return results[:queued]
+
+
+class PartitionedCluster(RedisCluster):
+    """Async Redis Cluster client that routes ``FT.*`` commands by their index's hash tag.
+
+    Every other command is routed by redis-py as usual (by key slot, following MOVED/ASK).
+    With ``wait_replicas`` > 0, every write is acknowledged only once that many replicas
+    have it (``WAIT``), so a failover cannot lose it; transactions (MULTI/EXEC) are not
+    covered.
+    """
+
+    wait_replicas: int = 0
+    wait_timeout_ms: int = 1000
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
+        if shard_hint:
+            return super().pipeline(transaction, shard_hint)  # raises redis-py's own error
+        return _WaitingPipeline(self, transaction)  # type: ignore[abstract]
+
+    def index_node(self, index_name: str) -> ClusterNode:
+        """The primary serving the slot of ``index_name``'s hash tag."""
+        return self.nodes_manager.get_node_from_slot(self.keyslot(index_name))
+
+    async def _determine_nodes(
+        self, command: str, *args: Any, node_flag: str | None = None, **kwargs: Any
+    ) -> list[ClusterNode]:
+        # Called for plain commands and for every command queued in a pipeline.
+        name = index_name_of((command, *args))
+        if name is not None:
+            return [self.index_node(name)]
+        return await super()._determine_nodes(command, *args, node_flag=node_flag, **kwargs)
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        # redisvl pins FT.SEARCH to the default node (target_nodes=...): drop the pin so the
+        # command goes to its partition's node, with redis-py's retries and topology refresh.
+        if "target_nodes" in kwargs and index_name_of(args) is not None:
+            kwargs.pop("target_nodes")
+        if self.wait_replicas and "target_nodes" not in kwargs and is_write(args[0]):
+            pipe = self.pipeline()
+            pipe.execute_command(*args, **kwargs)
+            return (await pipe.execute())[0]
+        with _torn_connection_is_connection_error():
+            return await super().execute_command(*args, **kwargs)
+
+
+def make_cluster_client(
+    url: str,
+    *,
+    socket_timeout: float,
+    connect_timeout: float,
+    retries: int,
+    max_connections: int,
+    wait_replicas: int = 0,
+    wait_timeout_ms: int = 1000,
+) -> PartitionedCluster:
+    """A :class:`PartitionedCluster` for ``url`` (``?cluster=true`` is removed first).
+
+    Args:
+        url: ``redis://`` or ``rediss://`` URL of any node, with ``?cluster=true``.
+        socket_timeout: Seconds a command may take on a node.
+        connect_timeout: Seconds to connect to a node.
+        retries: Attempts after the first on a connection error or ``CLUSTERDOWN``; each one
+            re-reads the topology, which is how a promoted replica is found.
+        max_connections: Connections per node.
+        wait_replicas: Replicas every write must reach before it is acknowledged (``WAIT``);
+            0 acknowledges on the primary's answer (asynchronous replication).
+        wait_timeout_ms: How long a write waits for them before :class:`NotReplicatedError`.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise BackendUnavailableError(
+            f"Redis Cluster needs a redis:// or rediss:// URL of a node, not {parts.scheme}://"
+        )
+    client = PartitionedCluster.from_url(
+        _strip_cluster(url),
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=connect_timeout,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries),
+        max_connections=max_connections,
+        # During a failover the dead primary's slots are uncovered for a moment: keep serving
+        # the others instead of refusing to (re)initialise.
+        require_full_coverage=False,
+    )
+    cluster = cast(PartitionedCluster, client)
+    cluster.wait_replicas = wait_replicas
+    cluster.wait_timeout_ms = wait_timeout_ms
+    return cluster  # from_url is typed as returning the base class
+
+
+async def create_index(client: Any, index: AsyncSearchIndex) -> bool:
+    """Send ``FT.CREATE`` for ``index`` through ``client``; ``False`` if it already existed.
+
+    One round trip (redisvl's ``create`` first lists every index), and on a
+    :class:`PartitionedCluster` it reaches the partition's primary (redisvl's cluster path
+    sends it to the default node).
+    """
+    schema = index.schema
+    prefix = schema.index.prefix
+    index_type = IndexType.JSON if schema.index.storage_type.value == "json" else IndexType.HASH
+    definition = IndexDefinition(
+        prefix=prefix if isinstance(prefix, list) else [prefix], index_type=index_type
+    )
+    try:
+        await client.ft(index.name).create_index(
+            fields=schema.redis_fields, definition=definition, stopwords=schema.index.stopwords
+        )
+    except ResponseError as exc:
+        if "already exists" in str(exc).lower():
+            return False
+        raise
+    return True
+
+
+async def wait_indexed(client: Any, name: str, timeout: float) -> None:
+    """Wait (at most ``timeout`` s) until index ``name`` has no background indexing left."""
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        info = await client.ft(name).info()
+        indexing = info.get("indexing", info.get(b"indexing", 0))
+        if float(_text(indexing) or 0) == 0 or time.monotonic() >= deadline:
+            return
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def translate_cluster_error(err: BaseException) -> TTAMemoryError | None:
+    """The typed error for a cluster-specific failure (``None`` when it is not one)."""
+    if isinstance(err, ClusterDownError | SlotNotCoveredError | TryAgainError):
+        return BackendUnavailableError(
+            f"Redis Cluster cannot serve this partition right now ({type(err).__name__}: "
+            f"{err}); a failover is probably in progress. Retry in a few seconds."
+        )
+    if isinstance(err, RedisClusterException):
+        return BackendUnavailableError(f"Redis Cluster error ({type(err).__name__}: {err})")
+    if isinstance(err, ResponseError) and str(err).startswith(("MOVED", "ASK", "CLUSTERDOWN")):
+        return BackendUnavailableError(f"Redis Cluster is reconfiguring: {err}")
+    return None  # connection errors and timeouts: the generic translation covers them
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
