@@ -6,7 +6,9 @@ import os
 
 from pydantic import BaseModel, Field
 
+from tta_memory.contextual import ContextualIndexing
 from tta_memory.errors import UnsupportedURLError
+from tta_memory.hygiene import HygieneThresholds
 
 URL_ENV_VARS = ("TTA_MEMORY_REDIS_URL", "REDIS_URL")
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -23,6 +25,10 @@ class Settings(BaseModel):
             connection error.
         cache_retention_seconds: How long session messages stay in the cache layer.
         embedding_cache_ttl: Seconds an embedding stays in the Redis embedding cache.
+        contextual: How deep memories are indexed with their session neighbours and date
+            (:class:`~tta_memory.contextual.ContextualIndexing`; ``PLAIN`` = own text only).
+        hygiene: Near-duplicate detection at write time
+            (:class:`~tta_memory.hygiene.HygieneThresholds`; ``None``, the default, = off).
     """
 
     prefix: str = Field(default_factory=lambda: os.environ.get("TTA_MEMORY_PREFIX", "tta"))
@@ -35,6 +41,13 @@ class Settings(BaseModel):
     retries: int = 3
     cache_retention_seconds: int = 7 * 24 * 3600
     embedding_cache_ttl: int = 30 * 24 * 3600
+    # Deep memories of a session are indexed with their neighbours and date (contextual.py):
+    # LoCoMo hybrid R@10 61.2 -> 67.3 on the tuning split. PLAIN turns it off.
+    contextual: ContextualIndexing = ContextualIndexing()
+    # Near-duplicates of the same scope supersede the older memory (hygiene.py). Opt-in: its
+    # KNN per new memory costs ~2.5 ms of write path per memory (LoCoMo ingest, vectors cached:
+    # 1.6 -> 4.0 ms), which would take batched ingest well under 90 % of the model's rate.
+    hygiene: HygieneThresholds | None = None
 
 
 def check_redis_url(url: str, source: str | None = None) -> str:

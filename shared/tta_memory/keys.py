@@ -54,6 +54,10 @@ class Keys:
     def group(self, group_id: str) -> str:
         return f"{self.prefix}:group:{self._ws}:{_esc(group_id)}"
 
+    def deep_tails(self) -> str:
+        """Hash of (scope, session) -> the session's newest deep memory (contextual.py)."""
+        return f"{self.prefix}:deeptails:{{{self._ws}}}"
+
     def deep_stats(self) -> str:
         return f"{self.prefix}:deepstats:{{{self._ws}}}"
 
