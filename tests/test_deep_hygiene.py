@@ -148,3 +148,27 @@ async def test_recency_prefers_newer_events_when_asked(memory):
     assert recent[0].id == new.id
     with pytest.raises(ValueError):
         await memory.search_deep_memory("deploy", recency_half_life_days=0)
+
+
+async def test_an_index_from_before_search_text_is_migrated(redis_url, workspace):
+    # A deep index and a memory as the engine wrote them before contextual indexing existed.
+    import redis.asyncio as aioredis
+    from redisvl.index import AsyncSearchIndex
+    from tta_memory.schema import deep_schema
+
+    prefix = f"mig-{uuid.uuid4().hex[:8]}"
+    old = deep_schema(prefix, 384).to_dict()
+    old["fields"] = [f for f in old["fields"] if f["name"] not in ("search_text", "superseded")]
+    client = aioredis.Redis(unix_socket_path=redis_url[len("unix://") :])
+    index = AsyncSearchIndex.from_dict(old, redis_client=client)
+    await index.create()
+    memory = _memory(redis_url, workspace, prefix=prefix)
+    made = await _memory(redis_url, workspace, prefix=prefix + "-src").create_deep_memory(
+        "The nightly backup job runs at 02:00 UTC."
+    )
+    row = await client.hgetall(f"{prefix}-src:deep:{workspace}:{made.id}")
+    row = {k: v for k, v in row.items() if k not in (b"search_text", b"valid_from")}
+    await client.hset(f"{prefix}:deep:{workspace}:{made.id}", mapping=row)
+    found = await memory.search_deep_memory("nightly backup", limit=3, search_mode="text")
+    assert [m.id for m in found] == [made.id]
+    await client.aclose()
