@@ -14,6 +14,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from benchmarks import harness as h
@@ -60,21 +61,58 @@ def run_bm25(conversations: list[Conversation]) -> dict[str, Any]:
     return {"recall": acc.result(), "latency": h.summarize(samples).as_dict()}
 
 
-async def run_engine(conversations: list[Conversation], url: str, run_id: str) -> dict[str, Any]:
+# Tuning happens on conversations 0-4 only (benchmarks/locomo_lab.py); 5-9 are held out.
+SPLITS = {"tuning 0-4": range(0, 5), "held-out 5-9": range(5, 10)}
+# Engine configurations compared in one run: "plain" is the engine before contextual indexing
+# and hygiene (turn text only), "default" today's defaults.
+VARIANTS = ("plain", "default", "hygiene")
+RECENCY_DAYS = 180.0
+
+
+def variant_settings(name: str, prefix: str) -> Any:
+    """The engine settings of a named variant."""
+    from tta_memory import Settings
+    from tta_memory.contextual import PLAIN
+    from tta_memory.hygiene import HygieneThresholds
+
+    if name == "plain":
+        return Settings(prefix=prefix, contextual=PLAIN, hygiene=None)
+    if name == "default":
+        return Settings(prefix=prefix)
+    if name == "hygiene":
+        return Settings(prefix=prefix, hygiene=HygieneThresholds())
+    raise ValueError(f"unknown variant {name!r} (choose from plain, default, hygiene)")
+
+
+def split_of(position: int) -> str | None:
+    """The split a conversation (by position in the file) belongs to."""
+    return next((name for name, r in SPLITS.items() if position in r), None)
+
+
+async def run_engine(
+    conversations: list[Conversation],
+    url: str,
+    run_id: str,
+    variant: str = "default",
+    vectorizer: Any = None,
+    positions: list[int] | None = None,
+) -> dict[str, Any]:
     """Ingest every conversation into its own workspace, then search in every mode."""
-    from tta_memory import MemoryWorkflowPrimitive, Settings
+    from tta_memory import MemoryWorkflowPrimitive
 
     # A key prefix of its own gives LoCoMo its own deep index. RediSearch's BM25 statistics
     # (IDF, average length) are per index, i.e. shared by every workspace of a prefix: other
     # benchmarks' memories on the same server would otherwise change the text ranking (measured:
     # text R@10 51.5 alone vs 46.9 after the ingest benchmark's 10k notes).
-    settings = Settings(prefix=f"bench-locomo-{run_id}")
+    settings = variant_settings(variant, f"bench-locomo-{run_id}-{variant}")
+    positions = positions or list(range(len(conversations)))
     memories = {
         conv.sample_id: MemoryWorkflowPrimitive(
             url,
             user_id="locomo",
             workspace=f"locomo-{run_id}-{conv.sample_id}",
             settings=settings,
+            vectorizer=vectorizer,
         )
         for conv in conversations
     }
@@ -96,36 +134,61 @@ async def run_engine(conversations: list[Conversation], url: str, run_id: str) -
         await memories[conv.sample_id].create_deep_memories(items)
         turns += len(items)
     ingest_s = time.perf_counter() - t0
+    if vectorizer is not None:
+        vectorizer.save()
     out: dict[str, Any] = {
         "ingest": {
             "memories": turns,
             "seconds": round(ingest_s, 2),
             "per_s": round(turns / ingest_s, 1),
+            "vectors_cached": vectorizer is not None,
         }
     }
     # The first pass embeds every question (the engine's embedding cache is cold): it is the
     # vector mode's latency including the model. Every mode is then measured with the query
     # vector cached, so modes compare on their search alone (text mode never embeds).
-    passes = [("vector (query embedded)", "vector"), *((m, m) for m in MODES)]
-    for label, mode in passes:
+    passes: list[tuple[str, str, float | None]] = [
+        ("vector (query embedded)", "vector", None),
+        *((m, m, None) for m in MODES),
+    ]
+    if variant == "default":
+        passes.append((f"hybrid, recency {RECENCY_DAYS:.0f} d", "hybrid", RECENCY_DAYS))
+    for label, mode, half_life in passes:
         acc = RecallAccumulator()
+        by_split = {name: RecallAccumulator() for name in SPLITS}
         samples: list[float] = []
         first = conversations[0]
         for q in first.questions[:3]:  # warm-up: connections, query-path caches
             await memories[first.sample_id].search_deep_memory(
                 q.question, limit=max(KS), search_mode=mode
             )
-        for conv in conversations:
+        for position, conv in zip(positions, conversations, strict=True):
             memory = memories[conv.sample_id]
+            split = split_of(position)
             for q in conv.questions:
                 t0 = time.perf_counter()
-                found = await memory.search_deep_memory(q.question, limit=max(KS), search_mode=mode)
+                found = await memory.search_deep_memory(
+                    q.question,
+                    limit=max(KS),
+                    search_mode=mode,  # type: ignore[arg-type]
+                    recency_half_life_days=half_life,
+                )
                 samples.append(time.perf_counter() - t0)
-                acc.add(q.category, [m.metadata.get("dia_id", "") for m in found], q.evidence)
-        out[label] = {"recall": acc.result(), "latency": h.summarize(samples).as_dict()}
+                ids = [m.metadata.get("dia_id", "") for m in found]
+                acc.add(q.category, ids, q.evidence)
+                if split:
+                    by_split[split].add(q.category, ids, q.evidence)
+        out[label] = {
+            "recall": acc.result(),
+            "splits": {name: a.result() for name, a in by_split.items() if a.result()},
+            "latency": h.summarize(samples).as_dict(),
+        }
         print(
-            f"  tta-memory {label}: R@10 {out[label]['recall']['overall']['R@10']:.1f}, "
-            f"p50 {out[label]['latency']['p50']:.2f} ms"
+            f"  tta-memory {variant} {label}: R@10 {out[label]['recall']['overall']['R@10']:.1f}"
+            + "".join(
+                f", {name} {r['overall']['R@10']:.1f}" for name, r in out[label]["splits"].items()
+            )
+            + f", p50 {out[label]['latency']['p50']:.2f} ms"
         )
     return out
 
@@ -238,7 +301,39 @@ def report(results: dict[str, Any]) -> str:
         if "ingest" in r
     ]
     ingest = h.format_table(["system", "turns", "ingest s", "turns/s"], ing)
-    return "\n\n".join([overall, per_cat, ingest])
+    split_rows = []
+    for label, _, _ in rows_of(results):
+        system, _, mode = label.partition(" [")
+        res = results[system].get(mode.rstrip("]"), {})
+        splits = res.get("splits") or {}
+        if not splits:
+            continue
+        split_rows.append(
+            [label]
+            + [
+                " / ".join(f"{splits[n]['overall'][f'R@{k}']:.1f}" for k in KS)
+                if n in splits
+                else "-"
+                for n in SPLITS
+            ]
+            + [" / ".join(f"{res['recall']['overall'][f'R@{k}']:.1f}" for k in KS)]
+        )
+    by_split = h.format_table(["retriever (R@5 / R@10 / R@25)", *SPLITS, "all"], split_rows)
+    held = []
+    for label, _, _ in rows_of(results):
+        system, _, mode = label.partition(" [")
+        res = results[system].get(mode.rstrip("]"), {})
+        for n, rec in (res.get("splits") or {}).items():
+            if "hybrid" in mode:
+                held.append(
+                    [f"{label} {n}"]
+                    + [
+                        " / ".join(f"{rec[c][f'R@{k}']:.1f}" for k in KS) if c in rec else "-"
+                        for c in cats
+                    ]
+                )
+    per_split_cat = h.format_table(["hybrid per split (R@5 / R@10 / R@25)", *cats], held)
+    return "\n\n".join([overall, per_cat, by_split, per_split_cat, ingest])
 
 
 def plot(results: dict[str, Any], out_dir: Any) -> list[str]:
@@ -277,10 +372,27 @@ async def run(args: Any, url: str) -> dict[str, Any]:
         f"turns, {n_q} questions (dropped without evidence: "
         f"{sum(c.dropped_questions for c in conversations)})"
     )
+    split_note = "; ".join(
+        f"{name} = {', '.join(conversations[i].sample_id for i in r if i < len(conversations))}"
+        for name, r in SPLITS.items()
+    )
+    print(f"  split: {split_note} (tuned on the first only; the rest reported once)")
+    vectorizer = None
+    if not args.no_vector_cache:
+        from benchmarks.locomo_vectors import CachedEmbeddings
+
+        vectorizer = CachedEmbeddings(args.cache_dir)
     results: dict[str, Any] = {}
     errors: dict[str, str] = {}
     results["BM25 (pure Python, this code)"] = {"-": run_bm25(conversations)}
-    results["tta-memory"] = await run_engine(conversations, url, run_id)
+    for variant in args.variants.split(","):
+        name = "tta-memory" if variant == "default" else f"tta-memory {variant}"
+        results[name] = await run_engine(conversations, url, run_id, variant, vectorizer)
+    if vectorizer is not None:
+        vectorizer.save()
+        from benchmarks.locomo_vectors import describe
+
+        print(f"  vectors: {describe(vectorizer)}")
     if not args.no_peers:
         reason = mem0_peer.available()
         for store in args.mem0_stores.split(","):
@@ -306,6 +418,7 @@ async def run(args: Any, url: str) -> dict[str, Any]:
         "data": str(path),
         "smoke": args.smoke,
         "questions": n_q,
+        "splits": {name: list(r) for name, r in SPLITS.items()},
         "reference": REFERENCE,
         "results": results,
         "errors": errors,
@@ -324,6 +437,23 @@ def add_arguments(parser: Any) -> None:
         "--data",
         default=None,
         help="locomo10.json (default ../shared/data/locomo10.json from the repo root)",
+    )
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help="engine configurations: plain (turn text only), default, hygiene (default + hygiene)",
+    )
+    if not any("--cache-dir" in a.option_strings for a in parser._actions):  # shared option
+        parser.add_argument(
+            "--cache-dir",
+            type=Path,
+            default=h.DEFAULT_OUT / "cache",
+            help="where model vectors are cached between runs (default benchmarks/results/cache/)",
+        )
+    parser.add_argument(
+        "--no-vector-cache",
+        action="store_true",
+        help="embed everything with the model (ingest timings then include the model)",
     )
     parser.add_argument(
         "--mem0-stores",

@@ -40,7 +40,7 @@ from tta_memory.errors import (
 )
 from tta_memory.keys import Keys
 from tta_memory.partitions import Partition
-from tta_memory.schema import cache_schema, deep_schema, group_schema
+from tta_memory.schema import TAG_SEPARATOR, cache_schema, deep_schema, group_schema
 
 logger = logging.getLogger("tta_memory.backend")
 
@@ -251,7 +251,8 @@ class Backend:
             # written before it (a session's cache entries, groups) indexes them in the
             # background, maybe by another caller right now: wait until that scan is done, or
             # the first read would miss them (one FT.INFO per index and event loop).
-            await _create(index)
+            if not await _create(index) and kind == "deep":
+                await _add_missing_fields(st.client, index)
             await wait_indexed(st.client, name, self.settings.socket_timeout)
             st.indexes[name] = index
         return index
@@ -300,6 +301,53 @@ class Backend:
             self._deep_checked.add(key)
         prefix = self.settings.prefix
         return await self._index(partition, "deep", lambda: deep_schema(prefix, partition, dims))
+
+
+# Fields added after the first release: an index created before them gains them in place
+# (FT.ALTER indexes new writes; older memories simply have no context and are never superseded).
+_ADDED_DEEP_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("search_text", ("TEXT",)),
+    ("superseded", ("TAG", "SEPARATOR", TAG_SEPARATOR, "CASESENSITIVE")),
+)
+
+
+async def _add_missing_fields(client: Any, index: AsyncSearchIndex) -> None:
+    info = str(await client.execute_command("FT.INFO", index.name))
+    for field, spec in _ADDED_DEEP_FIELDS:
+        if f"'{field}'" in info:
+            continue
+        try:
+            await client.execute_command("FT.ALTER", index.name, "SCHEMA", "ADD", field, *spec)
+        except ResponseError as exc:  # another process added it first
+            if "duplicate" not in str(exc).lower():
+                raise
+            continue
+        if field == "search_text":  # memories written before it: BM25 searches their text
+            await _backfill_search_text(client, index.schema.index.prefix)
+
+
+async def _backfill_search_text(client: Any, prefix: str) -> None:
+    """Copy ``text`` into ``search_text`` where it is missing (a one-time migration)."""
+    async for keys in _scan_chunks(client, f"{prefix}*"):
+        async with client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hmget(key, ["text", "search_text"])
+            rows = await pipe.execute()
+        async with client.pipeline(transaction=False) as pipe:
+            for key, (text, current) in zip(keys, rows, strict=True):
+                if text is not None and current is None:
+                    pipe.hset(key, "search_text", text)
+            await pipe.execute()
+
+
+async def _scan_chunks(client: Any, match: str, count: int = 1000) -> Any:
+    cursor = 0
+    while True:
+        cursor, keys = await client.scan(cursor, match=match, count=count)
+        if keys:
+            yield keys
+        if not cursor:
+            return
 
 
 async def _create(index: AsyncSearchIndex) -> bool:

@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from tta_memory.contextual import ContextualIndexing
 from tta_memory.errors import UnsupportedURLError
+from tta_memory.hygiene import HygieneThresholds
 
 URL_ENV_VARS = ("TTA_MEMORY_REDIS_URL", "REDIS_URL")
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -38,6 +40,10 @@ class Settings(BaseModel):
             acknowledged (``WAIT``); 0 (default) acknowledges on the primary's answer.
         wait_timeout_ms: How long a write waits for those replicas before it fails with
             ``NotReplicatedError``.
+        contextual: How deep memories are indexed with their session neighbours and date
+            (:class:`~tta_memory.contextual.ContextualIndexing`; ``PLAIN`` = own text only).
+        hygiene: Near-duplicate detection at write time
+            (:class:`~tta_memory.hygiene.HygieneThresholds`; ``None``, the default, = off).
     """
 
     prefix: str = Field(default_factory=lambda: os.environ.get("TTA_MEMORY_PREFIX", "tta"))
@@ -73,6 +79,14 @@ class Settings(BaseModel):
             if w.strip()
         )
     )
+
+    # Deep memories of a session are indexed with their neighbours and date (contextual.py):
+    # LoCoMo hybrid R@10 61.2 -> 67.3 on the tuning split. PLAIN turns it off.
+    contextual: ContextualIndexing = ContextualIndexing()
+    # Near-duplicates of the same scope supersede the older memory (hygiene.py). Opt-in: its
+    # KNN per new memory costs ~2.5 ms of write path per memory (LoCoMo ingest, vectors cached:
+    # 1.6 -> 4.0 ms), which would take batched ingest well under 90 % of the model's rate.
+    hygiene: HygieneThresholds | None = None
 
     @property
     def failure_bound(self) -> float:

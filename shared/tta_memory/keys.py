@@ -49,6 +49,10 @@ class Keys:
     def group(self, group_id: str) -> str:
         return self.partition.doc_key(self.prefix, "group", self.workspace, group_id)
 
+    def deep_tails(self) -> str:
+        """Hash of (scope, session) -> the session's newest deep memory (contextual.py)."""
+        return self.partition.key(self.prefix, "deeptails", self.workspace)
+
     def deep_stats(self) -> str:
         return self.partition.key(self.prefix, "deepstats", self.workspace)
 

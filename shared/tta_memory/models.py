@@ -108,6 +108,12 @@ class DeepMemory(Record):
     updated_at: datetime
     event_time: datetime | None = None
     score: float | None = None
+    #: Hygiene (hygiene.py): the older memory this one restates or updates, and the reverse.
+    supersedes: str | None = None
+    superseded_by: str | None = None
+    #: When the memory's fact holds: from its event time (else creation) until superseded.
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
 
     def flat_metadata(self) -> dict[str, Any]:
         """The memory's attributes as flat, JSON-ready metadata for retrieval frameworks.
@@ -222,6 +228,9 @@ class MemoryReport(Record):
     total_ms: float
     query: str | None = None
     layers: dict[str, LayerReport] = Field(default_factory=dict)
+    #: Deep memories of the workspace that newer ones superseded (hygiene.py), hidden from the
+    #: deep search; ``search_deep_memory(include_superseded=True)`` shows them.
+    superseded_hidden: int = 0
 
 
 class LoadedContext(Record):

@@ -50,6 +50,10 @@ def deep_schema(prefix: str, partition: Partition, dims: int) -> IndexSchema:
                 _tag("tags"),
                 _tag("content_hash"),
                 {"name": "text", "type": "text"},
+                # What BM25 searches: the text plus its context (contextual.py).
+                {"name": "search_text", "type": "text"},
+                # Set to "1" on a memory a newer one supersedes (hygiene.py); search hides it.
+                _tag("superseded"),
                 _num("created_at", sortable=True),
                 _num("updated_at"),
                 _num("event_time"),

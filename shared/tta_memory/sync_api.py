@@ -249,6 +249,8 @@ class SyncMemoryWorkflowPrimitive(Protocol):
         since: datetime | None = ...,
         until: datetime | None = ...,
         search_mode: SearchMode = ...,
+        include_superseded: bool = ...,
+        recency_half_life_days: float | None = ...,
     ) -> list[DeepMemory]: ...
 
     def trim_session_messages(self, session_id: str, n: int) -> list[SessionMessage]: ...

@@ -120,6 +120,7 @@ class SyncDeepStore(Protocol):
         match_all_tags: bool = ...,
         narrowed: bool = ...,
         max_terms: int = ...,
+        recency_half_life_days: float | None = ...,
     ) -> list[DeepMemory]: ...
 
     def restore(self, items: Sequence[DeepMemory]) -> None: ...
@@ -137,6 +138,8 @@ class SyncDeepStore(Protocol):
         since: datetime | None = ...,
         until: datetime | None = ...,
         search_mode: SearchMode = ...,
+        include_superseded: bool = ...,
+        recency_half_life_days: float | None = ...,
     ) -> list[DeepMemory]: ...
 
     def update(

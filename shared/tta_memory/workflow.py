@@ -281,6 +281,8 @@ class MemoryWorkflowPrimitive(ScopedPrimitive):
         since: datetime | None = None,
         until: datetime | None = None,
         search_mode: SearchMode = "hybrid",
+        include_superseded: bool = False,
+        recency_half_life_days: float | None = None,
     ) -> list[DeepMemory]:
         """Search long-term memories, best first, each with its ``score``.
 
@@ -295,6 +297,10 @@ class MemoryWorkflowPrimitive(ScopedPrimitive):
             since: Created at or after.
             until: Created at or before.
             search_mode: ``hybrid`` (BM25 + vector, fused), ``vector`` or ``text``.
+            include_superseded: Also return memories a newer one superseded (hygiene: the
+                history; each carries ``superseded_by`` and ``valid_until``).
+            recency_half_life_days: Weigh results down by age: a score halves per this many
+                days between a result's event (else creation) time and the newest result's.
         """
         return await self.deep.search(
             query,
@@ -307,6 +313,8 @@ class MemoryWorkflowPrimitive(ScopedPrimitive):
             since=since,
             until=until,
             search_mode=search_mode,
+            include_superseded=include_superseded,
+            recency_half_life_days=recency_half_life_days,
         )
 
     @guarded

@@ -131,6 +131,8 @@ class ContextLoader:
             specs.append(self._pafs.list_spec(cell.paf_categories, "active"))
         if cell.groups and meta_group:
             specs.append(self._groups.get_spec(meta_group))
+        if cell.deep_k:  # how many superseded memories deep search hides (hygiene.py)
+            specs.append(self._deep.superseded_spec())
         round1: list[Awaitable[Any]] = [_timed(run_specs(self._ctx, specs))]
         if cell.groups:
             round1.append(_timed(self._groups.of_session(session_id)))
@@ -145,6 +147,7 @@ class ContextLoader:
         pafs: list[PAF] = replies.pop(0) if cell.pafs else []
         if cell.pafs:
             report["paf"] = LayerReport(count=len(pafs), ms=direct_ms)
+        superseded: int = replies.pop(-1) if cell.deep_k else 0
         groups: list[SessionGroup] = []
         cache: list[CacheEntry] = []
         if cell.groups:
@@ -173,7 +176,13 @@ class ContextLoader:
             round2.append(_timed(self._cache_for(sessions if groups else None, cell, session_id)))
         if cell.deep_k:
             tags = sorted({t for g in groups for t in g.tags}) if cell.groups else []
-            round2.append(_timed(self._deep_for_stage(search_text, cell.deep_k, tags)))
+            round2.append(
+                _timed(
+                    self._deep_for_stage(
+                        search_text, cell.deep_k, tags, cell.recency_half_life_days
+                    )
+                )
+            )
         results2 = list(await asyncio.gather(*round2))
         if group_cache:
             cache, ms = results2.pop(0)
@@ -199,6 +208,7 @@ class ContextLoader:
                 query=search_text if cell.deep_k else None,
                 total_ms=(time.perf_counter() - started) * 1000,
                 layers=report,
+                superseded_hidden=superseded,
             ),
         )
         enriched = context.model_copy(
@@ -213,17 +223,24 @@ class ContextLoader:
             sessions, cell.cache_hours, limit=100, exclude_messages_of=session_id
         )
 
-    async def _deep_for_stage(self, text: str, k: int, tags: list[str]) -> list[DeepMemory]:
+    async def _deep_for_stage(
+        self, text: str, k: int, tags: list[str], half_life: float | None = None
+    ) -> list[DeepMemory]:
         """Hybrid search focused on ``tags``, topped up from unfocused results if it finds < k."""
         deep = self._deep
         found: list[DeepMemory] = []
         if tags:
             f = deep.filter(tags)
-            found = await deep.ranked(text, k, f, tags=tags, max_terms=CONTEXT_TERMS)
+            found = await deep.ranked(
+                text, k, f, tags=tags, max_terms=CONTEXT_TERMS, recency_half_life_days=half_life
+            )
             if len(found) >= k:
                 return found
         seen = {m.id for m in found}
-        for m in await deep.ranked(text, k, deep.filter(), max_terms=CONTEXT_TERMS):
+        unfocused = deep.ranked(
+            text, k, deep.filter(), max_terms=CONTEXT_TERMS, recency_half_life_days=half_life
+        )
+        for m in await unfocused:
             if len(found) >= k:
                 break
             if m.id not in seen:

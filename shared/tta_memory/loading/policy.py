@@ -35,6 +35,8 @@ class StagePolicy(BaseModel):
         paf_categories: Restrict PAFs to these categories (``None`` = all).
         groups: Load the session's groups, read the cache across their sessions and focus deep
             search on their tags (falling back to unfiltered results when tags find fewer than k).
+        recency_half_life_days: Weigh deep results down by age (a score halves per this many
+            days; ``recency.py``). ``None`` (every cell of the default table) = no recency.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -45,6 +47,7 @@ class StagePolicy(BaseModel):
     pafs: bool = False
     paf_categories: list[str] | None = None
     groups: bool = False
+    recency_half_life_days: float | None = Field(default=None, gt=0)
 
 
 AUGSTER_MESSAGES = 200  # "all messages", capped

@@ -28,6 +28,10 @@ DEEP_FIELDS = [
     "event_time",
     "content_hash",
     "workspace",
+    "supersedes",
+    "superseded_by",
+    "valid_from",
+    "valid_until",
 ]
 
 
@@ -60,6 +64,10 @@ def decode_memory(doc: Mapping[str, Any], score: float | None = None) -> DeepMem
         updated_at=_ts(doc.get("updated") or doc.get("updated_at")) or created,
         event_time=_ts(doc.get("event") or doc.get("event_time")),
         score=score,
+        supersedes=doc.get("supersedes") or None,
+        superseded_by=doc.get("superseded_by") or None,
+        valid_from=_ts(doc.get("valid_from")),
+        valid_until=_ts(doc.get("valid_until")),
     )
 
 

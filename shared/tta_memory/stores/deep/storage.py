@@ -10,10 +10,11 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from redisvl.query import FilterQuery
 from redisvl.redis.utils import array_to_buffer
 
-from tta_memory import progress
+from tta_memory import contextual, hygiene, progress
 from tta_memory.context import Store
 from tta_memory.errors import InvalidInputError, NotFoundError
 from tta_memory.models import DeepMemory
@@ -60,6 +61,8 @@ class DeepStorage(Store):
             "memory_type": memory_type,
             "tags": TAG_SEPARATOR.join(check_tags(item.get("tags"))),
             "text": text,
+            # What BM25 searches; contextual indexing appends the memory's context at create.
+            "search_text": text,
             "metadata": json.dumps(metadata, ensure_ascii=False),
             "created_at": repr(now),
             "created": repr(now),
@@ -69,6 +72,7 @@ class DeepStorage(Store):
         }
         if event_time is not None:
             doc["event_time"] = doc["event"] = repr(event_time.timestamp())
+        doc["valid_from"] = doc.get("event", doc["created"])
         return doc
 
     async def create_many(
@@ -134,12 +138,13 @@ class DeepStorage(Store):
                 first[key] = i
                 new.append(i)
         if new:
-            vectors = await ctx.embedder.embed_many([docs[i]["text"] for i in new], None)
+            own = await ctx.embedder.embed_many([docs[i]["text"] for i in new], None)
             payload = [
                 {**docs[i], "memory_id": ids[i], "embedding": vec}
-                for i, vec in zip(new, vectors, strict=True)
+                for i, vec in zip(new, own, strict=True)
             ]
-            await self._write_all(payload)
+            writes = await self._index_in_context(payload, own)
+            await self._write_all(payload, writes)
             for i, p in zip(new, payload, strict=True):
                 result[i] = decode_memory(p)
         # A repeat inside the batch shares the first one's memory.
@@ -148,10 +153,15 @@ class DeepStorage(Store):
             for i, d in enumerate(docs)
         ]
 
-    async def _write_all(self, payload: Sequence[Mapping[str, Any]]) -> None:
-        """Write a batch of new memories and their counts in one ``MULTI``/``EXEC``: all or
-        nothing. Redis refuses a transaction as a whole at its memory limit (measured before:
-        a pipelined batch of 30 x 20 KB stored 8 of 30 with the counters not updated)."""
+    async def _write_all(
+        self,
+        payload: Sequence[Mapping[str, Any]],
+        writes: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    ) -> None:
+        """Write a batch of new memories, their counts and the contextual/hygiene field
+        updates of older memories (``writes``) in one ``MULTI``/``EXEC``: all or nothing.
+        Redis refuses a transaction as a whole at its memory limit (measured before: a
+        pipelined batch of 30 x 20 KB stored 8 of 30 with the counters not updated)."""
         ctx = self._ctx
         client = await ctx.client()
         async with client.pipeline(transaction=True) as pipe:
@@ -160,6 +170,8 @@ class DeepStorage(Store):
                 if not isinstance(vector, bytes):
                     vector = array_to_buffer(vector, "float32")
                 pipe.hset(ctx.keys.deep(p["memory_id"]), mapping={**p, "embedding": vector})
+            for target, mapping in writes:
+                pipe.hset(target, mapping=dict(mapping))
             self._queue_counts(pipe, payload, +1)
             await pipe.execute()
 
@@ -171,6 +183,42 @@ class DeepStorage(Store):
             tags = doc.get("tags") or ""
             for tag in tags.split(TAG_SEPARATOR) if tags else []:
                 pipe.hincrby(stats, f"t:{tag}", sign)
+
+    async def _index_in_context(
+        self, payload: list[dict[str, Any]], own: list[bytes]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Contextual indexing and hygiene of new memories (payload edited in place).
+
+        Returns:
+            Further hash writes to send once the new memories are stored.
+        """
+        ctx = self._ctx
+        client = await ctx.client()
+        writes: list[tuple[str, dict[str, Any]]] = []
+        spec = ctx.settings.contextual
+        if spec.enabled:
+            ids = [p["memory_id"] for p in payload]
+            plan = await contextual.prepare(
+                client, ctx.keys.deep_tails(), ctx.keys.deep, payload, ids, own, spec
+            )
+            for doc, text, vec, mine in zip(payload, plan.contexts, plan.vectors, own, strict=True):
+                doc["search_text"] = contextual.indexed_text(doc["text"], text)
+                mixed = vec.astype(np.float32).tobytes()
+                if mixed != mine:  # keep the memory's own vector for hygiene's comparisons
+                    doc["embedding"], doc["own_embedding"] = mixed, mine
+            writes += [(key, {"search_text": t}) for key, t in plan.tail_contexts.items()]
+            if plan.tails:
+                writes.append((ctx.keys.deep_tails(), dict(plan.tails)))
+        if ctx.settings.hygiene is not None:
+            index = await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)
+            links = await hygiene.supersede(
+                index, client, ctx.keys.deep, payload, own, ctx.settings.hygiene
+            )
+            writes += links
+            hidden = len(links) + sum(1 for p in payload if p.get("superseded"))
+            if hidden:
+                await client.hincrby(ctx.keys.deep_stats(), "superseded", hidden)
+        return writes
 
     async def count_changes(self, docs: Sequence[Mapping[str, Any]], sign: int) -> None:
         """Keep the per-workspace and per-tag memory counts the query planner reads."""
@@ -211,7 +259,7 @@ class DeepStorage(Store):
         now = repr(time.time())
         changes: dict[str, Any] = {"updated_at": now, "updated": now}
         if text is not None:
-            changes["text"] = check_text("text", text)
+            changes["text"] = changes["search_text"] = check_text("text", text)
             changes["content_hash"] = content_hash(ctx.workspace, text)
         if tags is not None:
             changes["tags"] = TAG_SEPARATOR.join(check_tags(tags))
@@ -233,8 +281,11 @@ class DeepStorage(Store):
     async def delete(self, memory_id: str) -> None:
         """Delete a memory (``NotFoundError`` if absent or not visible)."""
         row = await self._fetch(memory_id)
-        await (await self._ctx.client()).delete(self._ctx.keys.deep(memory_id))
+        client = await self._ctx.client()
+        await client.delete(self._ctx.keys.deep(memory_id))
         await self.count_changes([row], -1)
+        if row.get("superseded_by"):
+            await client.hincrby(self._ctx.keys.deep_stats(), "superseded", -1)
 
     async def export(self) -> AsyncIterator[DeepMemory]:
         """Every memory of the workspace (private ones included), oldest first."""
