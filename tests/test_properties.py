@@ -16,6 +16,7 @@ the figures (calls tried, leaks, untyped errors, writes on error) as well as a v
 
 from __future__ import annotations
 
+import contextlib
 import math
 import uuid
 from collections import Counter
@@ -32,6 +33,7 @@ from tta_memory import (
     InternalError,
     InvalidInputError,
     MemoryWorkflowPrimitive,
+    NotFoundError,
     SessionGroupPrimitive,
     Settings,
     TTAMemoryError,
@@ -152,6 +154,9 @@ def world(redis_url: str) -> Iterator[World]:
         private = await memory.create_deep_memory(
             f"{MARK} {PRIVATE} api key", tags=["t"], private=True
         )
+        # An earlier test may have changed the victim's PAF through its own legitimate calls.
+        with contextlib.suppress(NotFoundError):
+            await memory.paf_primitive.delete_paf("OPS-001")
         await memory.paf_primitive.add_paf("OPS", "001", f"{MARK} deploys need review")
         group_id = await groups.create_group(f"{MARK} group", tags=["t"])
         await groups.add_session_to_group(group_id, "s1")
