@@ -1,8 +1,8 @@
 """Property-based tests over every public call: hostile strings, numbers and wrong types.
 
-For every call, Hypothesis draws arguments that mix valid values with hostile ones, on an
-engine whose own workspace and user may be hostile too, next to a victim workspace holding
-marked data. Each example checks:
+For every call of the facade and of the stores behind it, Hypothesis draws arguments that mix
+valid values with hostile ones, on an engine whose own workspace and user may be hostile too,
+next to a victim workspace holding marked data (``hostile_world``). Each example checks:
 
 - the call either succeeds or raises a :class:`TTAMemoryError` that is not an
   :class:`InternalError` (0 untyped errors, 0 engine bugs);
@@ -17,174 +17,42 @@ the figures (calls tried, leaks, untyped errors, writes on error) as well as a v
 from __future__ import annotations
 
 import math
-import uuid
-from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import redis
+from hostile_world import (
+    LOOKALIKE_USERS,
+    LOOKALIKE_WS,
+    MARK,
+    NASTY_NUMBERS,
+    PRIVATE,
+    VICTIM_USER,
+    VICTIM_WS,
+    World,
+    anything,
+    arg,
+    changed,
+    nasty_text,
+    num,
+    opt,
+    scope_settings,
+    snapshot,
+    world,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tta_memory import (
     InternalError,
-    InvalidInputError,
     MemoryWorkflowPrimitive,
     SessionGroupPrimitive,
-    Settings,
     TTAMemoryError,
-    WorkflowContext,
     run_sync,
 )
 
-PREFIX = f"prop{uuid.uuid4().hex[:6]}"
-VICTIM_WS, VICTIM_USER = "acme", "alice"
-MARK = f"SECRET{uuid.uuid4().hex[:8]}"  # in every item the victim workspace stores
-PRIVATE = f"PRIVATE{uuid.uuid4().hex[:8]}"  # in alice's private memory only
 EXAMPLES = 40
-
-# ---- hostile values -------------------------------------------------------------------------
-
-NASTY_STRINGS = [
-    "",
-    " ",
-    "\ud800",  # lone surrogate
-    "a\udfffb",
-    "\x00",
-    "a\x1fb",
-    "\t",
-    "\r\n",
-    "`",
-    "acme`",
-    "acme ",
-    " acme",
-    "ACME",
-    "acme\u200b",
-    "acme*",
-    "acme|x",
-    "@workspace:{acme}",
-    "@text:(x) | @workspace:{*}",
-    "*",
-    "-",
-    "{",
-    "}",
-    "\\",
-    "%",
-    '"',
-    "$x",
-    "~a",
-    "x" * 600,
-    "y" * 1_000_001,
-    "🙂",
-    "日本語",
-    "OPS-001",
-    "AUTH-1234567",
-]
-NASTY_NUMBERS = [
-    math.nan,
-    math.inf,
-    -math.inf,
-    1e20,
-    10**30,
-    -(10**30),
-    2**63,
-    2**64,
-    -1,
-    0,
-    1.5,
-    -0.0,
-    True,
-    10**20,
-]
-WRONG_TYPES = [None, b"bytes", [], {}, ["a", 1], {"a": object()}, ("t",), {"x"}, object()]
-
-nasty_text = st.one_of(st.sampled_from(NASTY_STRINGS), st.text(max_size=40))
-anything = st.one_of(
-    nasty_text, st.sampled_from(NASTY_NUMBERS), st.sampled_from(WRONG_TYPES), st.integers()
-)
-
-
-def arg(*valid: Any) -> st.SearchStrategy[Any]:
-    """A valid value (one of ``valid``) about two times in three, else a hostile one."""
-    return st.one_of(st.sampled_from(valid), st.sampled_from(valid), anything)
-
-
-def opt(*valid: Any) -> st.SearchStrategy[Any]:
-    return arg(None, *valid)
-
-
-def num(*valid: Any) -> st.SearchStrategy[Any]:
-    """A numeric argument: valid, or one of the numbers Redis and datetime choke on."""
-    return st.one_of(st.sampled_from(valid), st.sampled_from(NASTY_NUMBERS), anything)
-
-
-# ---- the victim and the snapshot ------------------------------------------------------------
-
-
-@dataclass
-class World:
-    url: str
-    ids: dict[str, str] = field(default_factory=dict)
-    found: Counter[str] = field(default_factory=Counter)
-    problems: list[str] = field(default_factory=list)
-
-
-def scope_settings() -> Settings:
-    # A short failure bound: a mistake that hangs shows as a timeout, not a stuck suite.
-    return Settings(prefix=PREFIX)
-
-
-@pytest.fixture
-def world(redis_url: str) -> Iterator[World]:
-    memory = MemoryWorkflowPrimitive(
-        redis_url, VICTIM_USER, workspace=VICTIM_WS, settings=scope_settings()
-    )
-    groups = SessionGroupPrimitive(
-        redis_url, VICTIM_USER, workspace=VICTIM_WS, settings=scope_settings()
-    )
-
-    async def seed() -> dict[str, str]:
-        msg = await memory.add_session_message("s1", "user", f"{MARK} launch is May 3")
-        note = await memory.add_cache_entry(f"{MARK} note", session_id="s1", tags=["t"])
-        shared = await memory.create_deep_memory(f"{MARK} shared memory", tags=["t"])
-        private = await memory.create_deep_memory(
-            f"{MARK} {PRIVATE} api key", tags=["t"], private=True
-        )
-        await memory.paf_primitive.add_paf("OPS", "001", f"{MARK} deploys need review")
-        group_id = await groups.create_group(f"{MARK} group", tags=["t"])
-        await groups.add_session_to_group(group_id, "s1")
-        return {
-            "message": msg.id,
-            "entry": note.id,
-            "memory": shared.id,
-            "private": private.id,
-            "group": group_id,
-        }
-
-    yield World(url=redis_url, ids=run_sync(seed()))
-
-
-def snapshot(url: str) -> dict[bytes, tuple[bytes | None, bool]]:
-    """Every key under the test prefix: its serialized value and whether it expires
-    (the embedding cache is left out: it holds model outputs, not user data)."""
-    client = redis.Redis(unix_socket_path=url.removeprefix("unix://"))
-    try:
-        keys = [k for k in client.scan_iter(f"{PREFIX}:*", count=1000) if b":embcache" not in k]
-        return {k: (client.dump(k), client.pttl(k) > 0) for k in sorted(keys)}
-    finally:
-        client.close()
-
-
-def changed(before: dict[bytes, Any], after: dict[bytes, Any]) -> list[bytes]:
-    """Keys written or deleted between two snapshots (a key that expired meanwhile is not)."""
-    return [
-        k
-        for k in before.keys() | after.keys()
-        if (k in after and before.get(k, (None,))[0] != after[k][0])
-        or (k not in after and not before[k][1])
-    ]
+__all__ = ["world"]  # the fixture, imported for pytest
 
 
 # ---- the calls -------------------------------------------------------------------------------
@@ -551,8 +419,6 @@ CALLS: dict[str, tuple[st.SearchStrategy[dict[str, Any]], Call]] = {
 # The caller: the victim's own scope now and then (a legitimate read must still work), else
 # a neighbour whose names try to reach it.
 # Look-alikes the name rule accepts: each must still be a tenant of its own.
-LOOKALIKE_WS = ["acme`", "ACME", "acme*", "acme|x", "@workspace:{acme}", "acme\u200b", "{acme}"]
-LOOKALIKE_USERS = ["alice`", "ALICE", "alice*", "@author:{alice}", "mallory"]
 SCOPES = st.tuples(
     st.one_of(st.just(VICTIM_WS), st.sampled_from(LOOKALIKE_WS), st.just(VICTIM_WS), nasty_text),
     st.one_of(st.just(VICTIM_USER), st.sampled_from(LOOKALIKE_USERS), nasty_text),
@@ -634,147 +500,3 @@ def test_public_call_with_hostile_input(world: World, name: str) -> None:
     run()
     print(f"\n{name}: {dict(world.found)}")
     assert world.problems == [], "\n".join(dict.fromkeys(world.problems))
-
-
-# ---- look-alike tenants: every read, valid arguments, the victim's own ids ---------------------
-
-Read = Callable[[MemoryWorkflowPrimitive, SessionGroupPrimitive, dict[str, str]], Any]
-READS: dict[str, Read] = {
-    "get_session_context": lambda m, g, ids: m.get_session_context("s1"),
-    "list_sessions": lambda m, g, ids: m.list_sessions(),
-    "get_cache_memory": lambda m, g, ids: m.get_cache_memory(),
-    "get_cache_memory(s1)": lambda m, g, ids: m.get_cache_memory("s1"),
-    "get_cache_memory(group)": lambda m, g, ids: m.get_cache_memory(group_id=ids["group"]),
-    "cache.get": lambda m, g, ids: m.cache.get(ids["entry"]),
-    "promote_cache_entry": lambda m, g, ids: m.promote_cache_entry(ids["entry"]),
-    "search_deep_memory": lambda m, g, ids: m.search_deep_memory("api key launch"),
-    "search_deep_memory(all)": lambda m, g, ids: m.search_deep_memory("", limit=100),
-    "search_deep_memory(tag)": lambda m, g, ids: m.search_deep_memory("memory", tags=["t"]),
-    "search_deep_memory(author)": lambda m, g, ids: m.search_deep_memory("", author="alice"),
-    "search_deep_memory(text)": lambda m, g, ids: m.search_deep_memory(
-        "api key", search_mode="text"
-    ),
-    "get_deep_memory": lambda m, g, ids: m.get_deep_memory(ids["memory"]),
-    "get_deep_memory(private)": lambda m, g, ids: m.get_deep_memory(ids["private"]),
-    "create_deep_memory(same text)": lambda m, g, ids: m.create_deep_memory(
-        f"{MARK} shared memory", tags=["t"]
-    ),
-    "get_active_pafs": lambda m, g, ids: m.get_active_pafs(),
-    "get_paf": lambda m, g, ids: m.paf_primitive.get_paf("OPS-001"),
-    "export_markdown": lambda m, g, ids: m.paf_primitive.export_markdown(),
-    "get_group": lambda m, g, ids: g.get_group(ids["group"]),
-    "list_groups": lambda m, g, ids: g.list_groups(),
-    "list_groups(tag)": lambda m, g, ids: g.list_groups(tags=["t"]),
-    "get_session_groups": lambda m, g, ids: g.get_session_groups("s1"),
-    "get_grouped_context": lambda m, g, ids: g.get_grouped_context(ids["group"]),
-    "get_group_summary": lambda m, g, ids: g.get_group_summary(ids["group"]),
-    "load_workflow_context": lambda m, g, ids: m.load_workflow_context(
-        {"workflow_id": "w", "session_id": "s1", "metadata": {"group_id": ids["group"]}},
-        "understand",
-        "AUGSTER_RIGOROUS",
-        query="api key launch",
-    ),
-}
-
-
-def test_look_alike_tenants_never_read_the_victim(world: World) -> None:
-    """Names the rule accepts but that differ from the victim's (a backtick, case, RediSearch
-    syntax, a zero-width space) each see only their own data, whatever they read."""
-    world.found.clear()
-    world.problems.clear()
-    copied: set[str] = set()
-
-    @settings(max_examples=150, deadline=None, database=None)
-    @given(
-        workspace=st.sampled_from([*LOOKALIKE_WS, VICTIM_WS]),
-        user=st.sampled_from([*LOOKALIKE_USERS, VICTIM_USER]),
-        read=st.sampled_from(sorted(READS)),
-    )
-    def run(workspace: str, user: str, read: str) -> None:
-        memory = MemoryWorkflowPrimitive(
-            world.url, user, workspace=workspace, settings=scope_settings()
-        )
-        groups = SessionGroupPrimitive(
-            world.url, user, workspace=workspace, settings=scope_settings()
-        )
-        world.found["reads"] += 1
-        try:
-            result = run_sync(READS[read](memory, groups, world.ids))
-            if isinstance(result, WorkflowContext):  # its metadata echoes the given group id
-                result = {k: v for k, v in result.metadata.items() if k != "group_id"}
-            text = repr(result)
-        except InternalError as exc:
-            world.problems.append(
-                f"InternalError {exc.__cause__!r} in {read} as {user}@{workspace}"
-            )
-            return
-        except TTAMemoryError:
-            world.found["typed errors"] += 1
-            return
-        # A create of the victim's text stores the caller's own copy (the text matches): from
-        # then on only the victim's ids show whether the caller got the victim's rows.
-        if read.startswith("create"):
-            copied.add(workspace)
-        marked = MARK in text and workspace not in copied
-        if workspace != VICTIM_WS and (marked or any(i in text for i in world.ids.values())):
-            world.found["leaks"] += 1
-            world.problems.append(f"{read} as {user!r}@{workspace!r} read the victim's data")
-        if user != VICTIM_USER and PRIVATE in text:
-            world.found["private leaks"] += 1
-            world.problems.append(f"{read} as {user!r}@{workspace!r} read alice's private memory")
-
-    run()
-    print(f"\nlook-alike reads: {dict(world.found)}")
-    assert world.problems == [], "\n".join(dict.fromkeys(world.problems))
-
-
-# ---- the cases issue 8 named, as plain regression tests ---------------------------------------
-
-
-async def test_a_refused_session_ttl_stores_nothing(memory: MemoryWorkflowPrimitive) -> None:
-    await memory.add_session_message("s", "user", "kept")
-    for ttl in (10**20, math.inf, math.nan, -1, 0, 1.5, True):
-        with pytest.raises(InvalidInputError, match="ttl_seconds"):
-            await memory.add_session_message("s", "user", "refused", ttl_seconds=ttl)
-    assert [m.content for m in await memory.get_session_context("s")] == ["kept"]
-    assert [e.content for e in await memory.get_cache_memory("s")] == ["kept"]
-
-
-async def test_refused_numbers_of_the_cache_layer(memory: MemoryWorkflowPrimitive) -> None:
-    for kwargs in ({"ttl_seconds": 10**20}, {"importance": math.nan}, {"importance": 10**30}):
-        with pytest.raises(InvalidInputError):
-            await memory.add_cache_entry("note", **kwargs)
-    for hours in (math.nan, math.inf, -1, 0, 10**30):
-        with pytest.raises(InvalidInputError, match="time_window_hours"):
-            await memory.get_cache_memory(time_window_hours=hours)
-    assert await memory.get_cache_memory() == []
-
-
-async def test_a_poisoned_stored_note_never_breaks_later_reads(
-    memory: MemoryWorkflowPrimitive, redis_url: str
-) -> None:
-    """A note written with out-of-range fields (an older version, or by hand) is read with
-    clamped or default values; every read of the user keeps working."""
-    good = await memory.add_cache_entry("good note", session_id="s")
-    bad = await memory.add_cache_entry("bad note", session_id="s")
-    client = redis.Redis(unix_socket_path=redis_url.removeprefix("unix://"))
-    key = next(
-        k
-        for k in client.scan_iter(f"{memory.settings.prefix}:*{bad.id}*", count=10_000)
-        if b"cache" in k
-    )
-    client.hset(key, mapping={"expires_at": "1e300", "importance": "nan", "metadata": "{oops"})
-    client.close()
-    entries = {e.id: e for e in await memory.get_cache_memory("s")}
-    assert set(entries) == {good.id, bad.id}
-    assert entries[bad.id].expires_at is not None and entries[bad.id].expires_at.year == 9999
-    assert entries[bad.id].metadata == {}
-    context = await memory.load_workflow_context({"workflow_id": "w", "session_id": "x"}, "plan")
-    assert bad.id in [e.id for e in context.metadata["cache_memory"]]
-
-
-async def test_a_negative_or_huge_policy_is_refused(memory: MemoryWorkflowPrimitive) -> None:
-    ctx = {"workflow_id": "w", "session_id": "s"}
-    for policy in ({"deep_k": -1}, {"messages": -5}, {"cache_hours": math.nan}, {"deep_k": 10**9}):
-        with pytest.raises(InvalidInputError, match="policy"):
-            await memory.load_workflow_context(ctx, "plan", policy=policy)

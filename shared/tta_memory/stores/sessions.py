@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from tta_memory.context import ReadSpec, Store
 from tta_memory.errors import InvalidInputError, NotFoundError
-from tta_memory.limits import read_time
+from tta_memory.limits import MAX_COUNT, check_int, read_time
 from tta_memory.literals import ROLES
 from tta_memory.models import SessionMessage
 from tta_memory.names import check_name
@@ -246,8 +246,8 @@ class SessionStore(Store):
                 raise NotFoundError(f"no message {message_id!r} in session {session_id!r}")
             script, arg = POP_ID, message_id
         else:
-            if isinstance(position, bool) or not isinstance(position, int):
-                raise InvalidInputError(f"position must be an integer, got {position!r}")
+            # Negative counts from the end; beyond int64 ZRANGE refuses the rank (untyped before).
+            check_int("position", position, low=-MAX_COUNT, high=MAX_COUNT)
             script, arg = POP_AT, str(position)
         client = await self._ctx.client()
         results = await execute(client, lambda pipe: script.queue(pipe, [key], [arg]), [script])

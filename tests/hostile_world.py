@@ -1,0 +1,176 @@
+"""The shared world of the property tests: a victim workspace holding marked data in every
+layer, the hostile values and strategies, and a snapshot of everything stored."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import redis
+from hypothesis import strategies as st
+from tta_memory import (
+    MemoryWorkflowPrimitive,
+    NotFoundError,
+    SessionGroupPrimitive,
+    Settings,
+    run_sync,
+)
+
+PREFIX = f"prop{uuid.uuid4().hex[:6]}"
+VICTIM_WS, VICTIM_USER = "acme", "alice"
+MARK = f"SECRET{uuid.uuid4().hex[:8]}"  # in every item the victim workspace stores
+PRIVATE = f"PRIVATE{uuid.uuid4().hex[:8]}"  # in alice's private memory only
+
+# ---- hostile values -------------------------------------------------------------------------
+
+NASTY_STRINGS = [
+    "",
+    " ",
+    "\ud800",  # lone surrogate
+    "a\udfffb",
+    "\x00",
+    "a\x1fb",
+    "\t",
+    "\r\n",
+    "`",
+    "acme`",
+    "acme ",
+    " acme",
+    "ACME",
+    "acme\u200b",
+    "acme*",
+    "acme|x",
+    "@workspace:{acme}",
+    "@text:(x) | @workspace:{*}",
+    "*",
+    "-",
+    "{",
+    "}",
+    "\\",
+    "%",
+    '"',
+    "$x",
+    "~a",
+    "x" * 600,
+    "y" * 1_000_001,
+    "🙂",
+    "日本語",
+    "OPS-001",
+    "AUTH-1234567",
+]
+NASTY_NUMBERS = [
+    math.nan,
+    math.inf,
+    -math.inf,
+    1e20,
+    10**30,
+    -(10**30),
+    2**63,
+    2**64,
+    -1,
+    0,
+    1.5,
+    -0.0,
+    True,
+    10**20,
+]
+WRONG_TYPES = [None, b"bytes", [], {}, ["a", 1], {"a": object()}, ("t",), {"x"}, object()]
+
+nasty_text = st.one_of(st.sampled_from(NASTY_STRINGS), st.text(max_size=40))
+anything = st.one_of(
+    nasty_text, st.sampled_from(NASTY_NUMBERS), st.sampled_from(WRONG_TYPES), st.integers()
+)
+
+
+def arg(*valid: Any) -> st.SearchStrategy[Any]:
+    """A valid value (one of ``valid``) about two times in three, else a hostile one."""
+    return st.one_of(st.sampled_from(valid), st.sampled_from(valid), anything)
+
+
+def opt(*valid: Any) -> st.SearchStrategy[Any]:
+    return arg(None, *valid)
+
+
+def num(*valid: Any) -> st.SearchStrategy[Any]:
+    """A numeric argument: valid, or one of the numbers Redis and datetime choke on."""
+    return st.one_of(st.sampled_from(valid), st.sampled_from(NASTY_NUMBERS), anything)
+
+
+# ---- the victim and the snapshot ------------------------------------------------------------
+
+
+@dataclass
+class World:
+    url: str
+    ids: dict[str, str] = field(default_factory=dict)
+    found: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+
+def scope_settings() -> Settings:
+    # A short failure bound: a mistake that hangs shows as a timeout, not a stuck suite.
+    return Settings(prefix=PREFIX)
+
+
+@pytest.fixture
+def world(redis_url: str) -> Iterator[World]:
+    memory = MemoryWorkflowPrimitive(
+        redis_url, VICTIM_USER, workspace=VICTIM_WS, settings=scope_settings()
+    )
+    groups = SessionGroupPrimitive(
+        redis_url, VICTIM_USER, workspace=VICTIM_WS, settings=scope_settings()
+    )
+
+    async def seed() -> dict[str, str]:
+        msg = await memory.add_session_message("s1", "user", f"{MARK} launch is May 3")
+        note = await memory.add_cache_entry(f"{MARK} note", session_id="s1", tags=["t"])
+        shared = await memory.create_deep_memory(f"{MARK} shared memory", tags=["t"])
+        private = await memory.create_deep_memory(
+            f"{MARK} {PRIVATE} api key", tags=["t"], private=True
+        )
+        # An earlier test may have changed the victim's PAF through its own legitimate calls.
+        with contextlib.suppress(NotFoundError):
+            await memory.paf_primitive.delete_paf("OPS-001")
+        await memory.paf_primitive.add_paf("OPS", "001", f"{MARK} deploys need review")
+        group_id = await groups.create_group(f"{MARK} group", tags=["t"])
+        await groups.add_session_to_group(group_id, "s1")
+        return {
+            "message": msg.id,
+            "entry": note.id,
+            "memory": shared.id,
+            "private": private.id,
+            "group": group_id,
+        }
+
+    yield World(url=redis_url, ids=run_sync(seed()))
+
+
+def snapshot(url: str) -> dict[bytes, tuple[bytes | None, bool]]:
+    """Every key under the test prefix: its serialized value and whether it expires
+    (the embedding cache is left out: it holds model outputs, not user data)."""
+    client = redis.Redis(unix_socket_path=url.removeprefix("unix://"))
+    try:
+        keys = [k for k in client.scan_iter(f"{PREFIX}:*", count=1000) if b":embcache" not in k]
+        return {k: (client.dump(k), client.pttl(k) > 0) for k in sorted(keys)}
+    finally:
+        client.close()
+
+
+def changed(before: dict[bytes, Any], after: dict[bytes, Any]) -> list[bytes]:
+    """Keys written or deleted between two snapshots (a key that expired meanwhile is not)."""
+    return [
+        k
+        for k in before.keys() | after.keys()
+        if (k in after and before.get(k, (None,))[0] != after[k][0])
+        or (k not in after and not before[k][1])
+    ]
+
+
+LOOKALIKE_WS = ["acme`", "ACME", "acme*", "acme|x", "@workspace:{acme}", "acme\u200b", "{acme}"]
+LOOKALIKE_USERS = ["alice`", "ALICE", "alice*", "@author:{alice}", "mallory"]
