@@ -154,7 +154,7 @@ def world(redis_url: str) -> Iterator[World]:
 def snapshot(url: str) -> dict[bytes, tuple[bytes | None, bool]]:
     """Every key under the test prefix: its serialized value and whether it expires
     (the embedding cache is left out: it holds model outputs, not user data)."""
-    client = redis.Redis(unix_socket_path=url.removeprefix("unix://"))
+    client = redis.Redis.from_url(url)
     try:
         keys = [k for k in client.scan_iter(f"{PREFIX}:*", count=1000) if b":embcache" not in k]
         return {k: (client.dump(k), client.pttl(k) > 0) for k in sorted(keys)}

@@ -36,7 +36,7 @@ async def test_a_poisoned_stored_note_never_breaks_later_reads(
     clamped or default values; every read of the user keeps working."""
     good = await memory.add_cache_entry("good note", session_id="s")
     bad = await memory.add_cache_entry("bad note", session_id="s")
-    client = redis.Redis(unix_socket_path=redis_url.removeprefix("unix://"))
+    client = redis.Redis.from_url(redis_url)
     key = next(
         k
         for k in client.scan_iter(f"{memory.settings.prefix}:*{bad.id}*", count=10_000)

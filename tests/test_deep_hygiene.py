@@ -157,18 +157,18 @@ async def test_an_index_from_before_search_text_is_migrated(redis_url, workspace
     from tta_memory.schema import deep_schema
 
     prefix = f"mig-{uuid.uuid4().hex[:8]}"
-    old = deep_schema(prefix, 384).to_dict()
+    memory = _memory(redis_url, workspace, prefix=prefix)
+    keys = memory.context.keys
+    old = deep_schema(prefix, keys.partition, 384).to_dict()
     old["fields"] = [f for f in old["fields"] if f["name"] not in ("search_text", "superseded")]
-    client = aioredis.Redis(unix_socket_path=redis_url[len("unix://") :])
+    client = aioredis.Redis.from_url(redis_url)
     index = AsyncSearchIndex.from_dict(old, redis_client=client)
     await index.create()
-    memory = _memory(redis_url, workspace, prefix=prefix)
-    made = await _memory(redis_url, workspace, prefix=prefix + "-src").create_deep_memory(
-        "The nightly backup job runs at 02:00 UTC."
-    )
-    row = await client.hgetall(f"{prefix}-src:deep:{workspace}:{made.id}")
+    source = _memory(redis_url, workspace, prefix=prefix + "-src")
+    made = await source.create_deep_memory("The nightly backup job runs at 02:00 UTC.")
+    row = await client.hgetall(source.context.keys.deep(made.id))
     row = {k: v for k, v in row.items() if k not in (b"search_text", b"valid_from")}
-    await client.hset(f"{prefix}:deep:{workspace}:{made.id}", mapping=row)
+    await client.hset(keys.deep(made.id), mapping=row)
     found = await memory.search_deep_memory("nightly backup", limit=3, search_mode="text")
     assert [m.id for m in found] == [made.id]
     await client.aclose()

@@ -34,7 +34,7 @@ def texts(n: int, start: int = 0) -> list[dict[str, object]]:
 
 async def stored_and_counted(memory: MemoryWorkflowPrimitive) -> tuple[int, int, int]:
     found = await memory.search_deep_memory("", limit=1000)
-    client = redis.Redis(unix_socket_path=memory.redis_url.removeprefix("unix://"))
+    client = redis.Redis.from_url(memory.redis_url)
     stats = Keys(memory.settings.prefix, memory.workspace).deep_stats()
     n, tagged = client.hmget(stats, ["n", "t:bulk"])
     client.close()
