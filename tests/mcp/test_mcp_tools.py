@@ -115,6 +115,7 @@ async def test_append_then_load_stage_aware_context(
         loaded = await call(client, "load_context", session_id="s1", stage="implement")
         rapid = await call(client, "load_context", session_id="s1", stage="plan", mode="rapid")
         tight = await call(client, "load_context", session_id="s1", max_chars=10)
+        tokens = await call(client, "load_context", session_id="s1", max_tokens=12)
     assert first["seq"] == 1 and first["role"] == "user"
     assert [m.content for m in await memory.get_session_context("s1")] == ["Add refresh", "On it"]
     text = loaded["text"]
@@ -124,6 +125,10 @@ async def test_append_then_load_stage_aware_context(
     assert rapid["mode"] == "rapid" and "deep" not in rapid["counts"]
     # a tiny budget drops everything but the constraints
     assert "AUTH-001" in tight["text"] and "Add refresh" not in tight["text"]
+    assert tight["over_budget"] is True
+    # a token budget: the constraints stay whole, the rest must fit in what is left
+    assert "AUTH-001" in tokens["text"] and "Add refresh" not in tokens["text"]
+    assert loaded["over_budget"] is False
 
 
 @pytest.mark.parametrize(
@@ -138,6 +143,7 @@ async def test_append_then_load_stage_aware_context(
         ("load_context", {"session_id": "s", "mode": "ludicrous"}, "mode"),
         ("load_context", {"session_id": "", "stage": "plan"}, "session_id"),
         ("load_context", {"session_id": "s", "max_chars": -1}, "max_chars"),
+        ("load_context", {"session_id": "s", "max_tokens": 0}, "max_tokens"),
         ("append_to_session", {"session_id": "s", "content": "hi", "role": "robot"}, "role"),
         ("append_to_session", {"session_id": "a\x00b", "content": "hi"}, "session_id"),
         ("no_such_tool", {}, "no_such_tool"),

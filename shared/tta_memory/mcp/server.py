@@ -22,11 +22,12 @@ from tta_memory import (
     DeepMemory,
     MemoryWorkflowPrimitive,
     NotFoundError,
+    RenderedContext,
     SessionMessage,
     Settings,
     TTAMemoryError,
     WorkflowContext,
-    render_context,
+    fit_context,
 )
 from tta_memory.mcp.auth import Identity, StaticTokenVerifier, identity_of
 from tta_memory.paf_text import pafs_prompt
@@ -52,6 +53,9 @@ class ContextResult(BaseModel):
     mode: str
     query: str | None = Field(None, description="The deep-memory query that was run")
     counts: dict[str, int] = Field(description="Items loaded per layer")
+    over_budget: bool = Field(
+        False, description="The PAFs alone exceed the budget (they are kept whole anyway)"
+    )
 
 
 class Engines:
@@ -110,10 +114,11 @@ def _paf_markdown(pafs: list[PAF]) -> str:
     return pafs_prompt(pafs) + "\n" if pafs else "No active constraints.\n"
 
 
-def _render(context: WorkflowContext, max_chars: int | None) -> str:
-    # The one place the server renders a context: a token budget (max_tokens) joins here once
-    # render_context takes one, and the load_context tool gains the matching argument.
-    return render_context(context, max_chars=max_chars)
+def _render(
+    context: WorkflowContext, max_chars: int | None, max_tokens: int | None
+) -> RenderedContext:
+    # The one place the server renders a context (the engine's budgets: PAFs never dropped).
+    return fit_context(context, max_chars, max_tokens=max_tokens)
 
 
 def build_server(
@@ -197,6 +202,9 @@ def build_server(
         max_chars: Annotated[
             int | None, Field(ge=1, description="Character budget; PAFs are never dropped")
         ] = None,
+        max_tokens: Annotated[
+            int | None, Field(ge=1, description="Token budget; PAFs are never dropped")
+        ] = None,
     ) -> ContextResult:
         """Load what a workflow stage needs from every memory layer, rendered for the prompt."""
         memory = engine()
@@ -205,8 +213,10 @@ def build_server(
             context = WorkflowContext(workflow_id=session_id, session_id=session_id)
             loaded = await memory.load_workflow_context(context, stage, mode, query=query)
             report = loaded.metadata["memory_report"]
+            rendered = _render(loaded, max_chars, max_tokens)
             return ContextResult(
-                text=_render(loaded, max_chars),
+                text=rendered.text,
+                over_budget=rendered.over_budget,
                 stage=report.stage,
                 mode=report.mode.value,
                 query=report.query,
