@@ -317,6 +317,19 @@ def test_server_requires_the_generated_password(make_server: ServerFactory) -> N
     assert make_server().start() == url
 
 
+def test_the_engine_without_the_password_gets_a_typed_error(make_server: ServerFactory) -> None:
+    # A URL without the password is refused by the server: the engine says so, at once and
+    # typed (this hung before the failure bound: redis-py retried the refused handshake).
+    from tta_memory import MemoryWorkflowPrimitive
+
+    server = make_server()
+    url = server.start()
+    bare = MemoryWorkflowPrimitive(url.split("?", 1)[0], "u", workspace="pw")
+    with pytest.raises(BackendUnavailableError, match="password"):
+        bare.sync.get_session_context("s1")
+    assert MemoryWorkflowPrimitive(url, "u", workspace="pw").sync.get_session_context("s1") == []
+
+
 def test_every_data_file_is_owner_only(make_server: ServerFactory) -> None:
     server = make_server()
     # A file an older version left readable by others is tightened at the next start.

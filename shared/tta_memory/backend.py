@@ -385,6 +385,15 @@ def translate(exc: BaseException) -> TTAMemoryError | None:
         cluster_error = translate_cluster_error(err)
         if cluster_error is not None:
             return cluster_error
+        lowered = text.lower()
+        if isinstance(err, RedisConnectionError | ResponseError) and (
+            "authenticat" in lowered or "noauth" in lowered or "wrongpass" in lowered
+        ):
+            return BackendUnavailableError(
+                f"Redis refused the connection: a password is required or wrong ({text}). "
+                "Put it in the URL (redis://:password@host:6379 or unix:///path.sock?password=…); "
+                "the embedded server's URL carries its own (`tta-memory server status`)."
+            )
         if isinstance(
             err,
             RedisConnectionError
