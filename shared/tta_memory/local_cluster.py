@@ -29,7 +29,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from tta_memory.errors import BackendUnavailableError
-from tta_memory.server.discovery import MODULE_FILES, find_modules_dir, find_redis_server
+from tta_memory.server import MODULE_FILES, find_modules_dir, find_redis_server
 
 HOST = "127.0.0.1"
 SLOTS = 16384

@@ -14,6 +14,7 @@ Configuration (environment):
 
 from tta_memory.server.auth import redact_url
 from tta_memory.server.discovery import (
+    MODULE_FILES,
     default_data_dir,
     find_modules_dir,
     find_redis_server,
@@ -22,6 +23,7 @@ from tta_memory.server.discovery import (
 from tta_memory.server.embedded import EmbeddedRedis, ServerStatus, ensure_server
 
 __all__ = [
+    "MODULE_FILES",
     "EmbeddedRedis",
     "ServerStatus",
     "default_data_dir",
