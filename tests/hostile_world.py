@@ -152,11 +152,20 @@ def world(redis_url: str) -> Iterator[World]:
 
 
 def snapshot(url: str) -> dict[bytes, tuple[bytes | None, bool]]:
-    """Every key under the test prefix: its serialized value and whether it expires
-    (the embedding cache is left out: it holds model outputs, not user data)."""
+    """Every key under the test prefix: its serialized value and whether it expires.
+
+    Left out: the embedding cache (model outputs, not user data) and the engine's bookkeeping
+    that any first call of a process writes: the registry of workspace names (``workspace
+    list``) and the layout/model record (``meta``).
+    """
     client = redis.Redis.from_url(url)
+    bookkeeping = {f"{PREFIX}:workspaces".encode(), f"{PREFIX}:meta".encode()}
     try:
-        keys = [k for k in client.scan_iter(f"{PREFIX}:*", count=1000) if b":embcache" not in k]
+        keys = [
+            k
+            for k in client.scan_iter(f"{PREFIX}:*", count=1000)
+            if b":embcache" not in k and k not in bookkeeping
+        ]
         return {k: (client.dump(k), client.pttl(k) > 0) for k in sorted(keys)}
     finally:
         client.close()

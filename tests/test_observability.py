@@ -180,5 +180,6 @@ async def test_index_creation_is_logged(redis_url: str, caplog: pytest.LogCaptur
     with caplog.at_level(logging.INFO, logger="tta_memory"):
         await memory.list_sessions()
     created = [r.getMessage() for r in caplog.records if r.name == "tta_memory.backend"]
-    assert f"created index {prefix}:idx:cache" in created
-    assert f"created index {prefix}:idx:group" in created
+    keys = memory.context.keys  # a partition's indexes, created on its first use
+    assert f"created index {keys.index_name('cache')}" in created
+    assert f"created index {keys.index_name('group')}" in created
