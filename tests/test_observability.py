@@ -178,7 +178,7 @@ async def test_index_creation_is_logged(redis_url: str, caplog: pytest.LogCaptur
         redis_url, "u", workspace="w", settings=Settings(prefix=prefix)
     )
     with caplog.at_level(logging.INFO, logger="tta_memory"):
-        await memory.list_sessions()
+        await memory.add_session_message("s1", "user", "hello")  # the first use of a partition
     created = [r.getMessage() for r in caplog.records if r.name == "tta_memory.backend"]
     keys = memory.context.keys  # a partition's indexes, created on its first use
     assert f"created index {keys.index_name('cache')}" in created

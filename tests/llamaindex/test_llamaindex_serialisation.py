@@ -120,7 +120,7 @@ async def test_password_is_never_dumped_and_comes_back_from_the_environment(
     # (checked with a plain client; the engine says the same as a BackendUnavailableError)
     bare = TTAChatStore.model_validate_json(dumped).memory.redis_url
     assert bare == locked_url
-    with pytest.raises(redis.ConnectionError, match="(?i)auth"):
+    with pytest.raises(redis.ConnectionError, match=r"(?i)auth"):
         redis.Redis.from_url(bare).ping()
     # from TTA_MEMORY_REDIS_PASSWORD
     clean_env.setenv("TTA_MEMORY_REDIS_PASSWORD", PASSWORD)
