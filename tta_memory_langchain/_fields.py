@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tta_memory import MemoryWorkflowPrimitive, WorkflowContext, WorkflowMode
 from tta_memory.errors import InvalidInputError
 
@@ -87,12 +87,15 @@ class StageFields(EngineFields):
         Returns:
             ``context``, ``stage``, ``mode``, ``query`` and ``policy``.
         """
-        context = WorkflowContext(
-            workflow_id=self._option("workflow_id", *sources) or session_id,
-            session_id=session_id,
-            metadata=dict(self.workflow_metadata),
-            state={},
-        )
+        try:
+            context = WorkflowContext(
+                workflow_id=self._option("workflow_id", *sources) or session_id,
+                session_id=session_id,
+                metadata=dict(self.workflow_metadata),
+                state={},
+            )
+        except ValidationError as exc:  # e.g. a session id that is not a string
+            raise InvalidInputError(f"bad session_id or workflow_id: {exc}") from None
         return {
             "context": context,
             "stage": self._option("stage", *sources),

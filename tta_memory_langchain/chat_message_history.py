@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -37,6 +37,10 @@ def _check_ttl(ttl: Any) -> int | None:
 
 
 def _items(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    if not isinstance(messages, Iterable):
+        raise InvalidInputError(
+            f"messages must be a sequence of BaseMessage, got {type(messages).__name__}"
+        )
     items = []
     for message in messages:
         if not isinstance(message, BaseMessage):

@@ -30,7 +30,7 @@ and the last write of a ``(namespace, key)`` wins, as in ``InMemoryStore``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from langgraph.store.base import (
@@ -53,6 +53,8 @@ from langgraph.store.base import (
 from tta_memory import ItemSearchMode, ItemStore, ItemWrite, MemoryWorkflowPrimitive, StoredItem
 from tta_memory.embeddings import make_embedder
 from tta_memory.errors import InvalidInputError
+from tta_memory.limits import MAX_COUNT, MAX_TTL_SECONDS, check_int, check_number
+from tta_memory.stores.items.records import check_namespace
 from tta_memory.sync import run_sync
 
 DEFAULT_FIELDS = ["$"]
@@ -137,6 +139,7 @@ class TTAStore(BaseStore):
         for op in ops:
             if not isinstance(op, GetOp | SearchOp | PutOp | ListNamespacesOp):
                 raise InvalidInputError(f"unknown store operation {type(op).__name__}")
+            _check_op(op)
             validate_op_namespace(op)
         results: list[Result] = [None] * len(ops)
         gets = [(i, op) for i, op in enumerate(ops) if isinstance(op, GetOp)]
@@ -179,14 +182,15 @@ class TTAStore(BaseStore):
         return out
 
     async def _search(self, op: SearchOp) -> list[SearchItem]:
-        if op.limit <= 0:
+        limit, offset = _window(op.limit, op.offset)
+        if limit <= 0:
             return []
         found = await self.items.search_items(
             op.namespace_prefix,
             query=op.query,
             filter=op.filter,
-            limit=op.limit,
-            offset=max(op.offset, 0),
+            limit=limit,
+            offset=offset,
             refresh_ttl=op.refresh_ttl,
             mode=self.search_mode,
         )
@@ -201,24 +205,24 @@ class TTAStore(BaseStore):
                 suffix = condition.path
             else:
                 raise InvalidInputError(f"unknown match type {condition.match_type!r}")
-        if op.limit <= 0:
+        limit, offset = _window(op.limit, op.offset)
+        if limit <= 0:
             return []
         return await self.items.list_item_namespaces(
             prefix=prefix,
             suffix=suffix,
             max_depth=op.max_depth,
-            limit=op.limit,
-            offset=max(op.offset, 0),
+            limit=limit,
+            offset=offset,
         )
 
     def _write(self, op: PutOp) -> ItemWrite:
+        if op.value is not None and not isinstance(op.value, Mapping):
+            raise InvalidInputError(f"an item value is a dict, got {type(op.value).__name__}")
+        ttl = None if op.ttl is None else check_number("ttl", op.ttl, low=0, high=_MAX_TTL_MIN)
         texts: list[str] = []
         if op.value is not None and op.index is not False:
-            paths = (
-                self._fields
-                if op.index is None
-                else [(p, p if p == "$" else tokenize_path(p)) for p in op.index]
-            )
+            paths = self._fields if op.index is None else _paths(op.index)
             for _, path in paths:
                 texts += [t for t in get_text_at_path(op.value, path) if t.strip()]
         return ItemWrite(
@@ -226,8 +230,44 @@ class TTAStore(BaseStore):
             key=op.key,
             value=None if op.value is None else dict(op.value),
             texts=texts,
-            ttl_seconds=None if op.ttl is None else op.ttl * 60,
+            ttl_seconds=None if ttl is None else ttl * 60,
         )
+
+
+# LangGraph TTLs are in minutes; the engine's maximum is in seconds.
+_MAX_TTL_MIN = MAX_TTL_SECONDS / 60
+
+
+def _check_op(op: Op) -> None:
+    """Check the namespace of an operation before LangGraph's label rules
+    (which assume a tuple of strings), so a wrong type is an ``InvalidInputError``."""
+    if isinstance(op, GetOp | PutOp):
+        check_namespace(op.namespace)
+    elif isinstance(op, SearchOp):
+        check_namespace(op.namespace_prefix, allow_empty=True)
+
+
+def _window(limit: Any, offset: Any) -> tuple[int, int]:
+    """``limit`` and ``offset`` as integers (LangGraph's semantics: a limit of 0 or less
+    returns nothing, a negative offset is 0)."""
+    limit = check_int("limit", limit, low=-MAX_COUNT, high=MAX_COUNT)
+    offset = check_int("offset", offset, low=-MAX_COUNT, high=MAX_COUNT)
+    return limit, max(offset, 0)
+
+
+def _paths(index: Any) -> list[tuple[str, Any]]:
+    """The per-item ``index`` paths, tokenized (a malformed path is an ``InvalidInputError``)."""
+    if isinstance(index, str) or not isinstance(index, list | tuple):
+        raise InvalidInputError(f"index is False or a list of field paths, got {index!r:.80}")
+    paths = []
+    for p in index:
+        if not isinstance(p, str):
+            raise InvalidInputError(f"an index path is a string, got {p!r:.80}")
+        try:
+            paths.append((p, p if p == "$" else tokenize_path(p)))
+        except (ValueError, IndexError) as exc:
+            raise InvalidInputError(f"malformed index path {p!r:.80}: {exc}") from exc
+    return paths
 
 
 def _item(item: StoredItem) -> Item:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -95,12 +95,10 @@ class TTAMemoryRetriever(BaseRetriever):
         self.similarity_top_k = similarity_top_k
         self.search_mode = search_mode
         explicit: dict[str, Any] = {
-            "tags": list(tags) if tags is not None else None,
+            "tags": _listed("tags", tags),
             "match_all_tags": match_all_tags,
             "memory_type": (
-                memory_type
-                if memory_type is None or isinstance(memory_type, str)
-                else list(memory_type)
+                memory_type if isinstance(memory_type, str) else _listed("memory_type", memory_type)
             ),
             "author": author,
             "session_id": session_id,
@@ -171,3 +169,12 @@ class TTAMemoryRetriever(BaseRetriever):
         """Search deep memory without blocking the event loop."""
         found = await self._memory.search_deep_memory(**self._call_kwargs(query_bundle))
         return [memory_to_node(m) for m in found]
+
+
+def _listed(name: str, value: Any) -> list[Any] | None:
+    """``value`` (a sequence of strings) as a list; ``None`` passes. The engine checks the items."""
+    if value is None:
+        return None
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise InvalidInputError(f"{name} must be a list of strings, got {value!r:.80}")
+    return list(value)
