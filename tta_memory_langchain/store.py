@@ -50,11 +50,17 @@ from langgraph.store.base import (
     tokenize_path,
     validate_op_namespace,
 )
-from tta_memory import ItemSearchMode, ItemStore, ItemWrite, MemoryWorkflowPrimitive, StoredItem
+from tta_memory import (
+    ItemSearchMode,
+    ItemStore,
+    ItemWrite,
+    MemoryWorkflowPrimitive,
+    StoredItem,
+    check_namespace,
+)
 from tta_memory.embeddings import make_embedder
 from tta_memory.errors import InvalidInputError
 from tta_memory.limits import MAX_COUNT, MAX_TTL_SECONDS, check_int, check_number
-from tta_memory.stores.items.records import check_namespace
 from tta_memory.sync import run_sync
 
 DEFAULT_FIELDS = ["$"]
@@ -226,7 +232,7 @@ class TTAStore(BaseStore):
             for _, path in paths:
                 texts += [t for t in get_text_at_path(op.value, path) if t.strip()]
         return ItemWrite(
-            namespace=op.namespace,
+            namespace=check_namespace(op.namespace),
             key=op.key,
             value=None if op.value is None else dict(op.value),
             texts=texts,

@@ -62,6 +62,7 @@ _EXPORTS = {
     "ItemStore": "tta_memory.stores.items",
     "ItemWrite": "tta_memory.stores.items",
     "StoredItem": "tta_memory.stores.items",
+    "check_namespace": "tta_memory.stores.items.records",
     "TokenCounter": "tta_memory.tokens",
     "estimate_tokens": "tta_memory.tokens",
     "resolve_counter": "tta_memory.tokens",
@@ -117,6 +118,7 @@ if TYPE_CHECKING:
     from tta_memory.paf import PAFPrimitive
     from tta_memory.server import EmbeddedRedis
     from tta_memory.stores.items import ItemSearchMode, ItemStore, ItemWrite, StoredItem
+    from tta_memory.stores.items.records import check_namespace
     from tta_memory.sync import run_sync
     from tta_memory.tokens import TokenCounter, estimate_tokens, resolve_counter
     from tta_memory.workflow import MemoryWorkflowPrimitive
@@ -179,6 +181,7 @@ __all__ = [
     "UnsupportedURLError",
     "WorkflowContext",
     "WorkflowMode",
+    "check_namespace",
     "estimate_tokens",
     "fit_context",
     "render_context",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote
@@ -63,7 +63,9 @@ class ItemWrite(BaseModel):
 
 def check_namespace(namespace: Any, *, allow_empty: bool = False) -> tuple[str, ...]:
     """Return ``namespace`` as a tuple of labels (non-empty strings, no NUL, bounded)."""
-    if isinstance(namespace, str) or not isinstance(namespace, Iterable):
+    # A tuple or list only: a dict or a set is iterable too, but its order or meaning is not a
+    # path of labels.
+    if not isinstance(namespace, tuple | list):
         raise InvalidInputError(f"a namespace is a tuple of strings, got {namespace!r}")
     labels = tuple(namespace)
     if not labels and not allow_empty:
