@@ -11,11 +11,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from tta_memory import EmbeddedRedis, MemoryWorkflowPrimitive, SessionGroupPrimitive
+
+# Property tests draw the same examples on every run (CI and here alike), so a run is
+# reproducible; HYPOTHESIS_PROFILE=explore draws fresh ones for a bug hunt.
+hypothesis_settings.register_profile("repeatable", derandomize=True)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
