@@ -4,6 +4,7 @@ matters (a traceback, a closed pipe), ``main([...])`` in-process elsewhere."""
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
@@ -246,3 +247,28 @@ def test_progress_is_silent_when_not_a_terminal(
 
     with open(os.devnull, "w") as devnull:
         assert cli_progress.enabled(Tty()) and not cli_progress.enabled(devnull)
+
+
+def test_progress_draws_a_bar_on_a_terminal_and_clears_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class TtyBuffer(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = TtyBuffer()
+    monkeypatch.setattr(sys, "stderr", screen)
+    monkeypatch.delenv("TTA_MEMORY_PROGRESS", raising=False)
+    with cli_progress.bar("importing into w", total=3) as advance:
+        for _ in range(3):
+            advance()
+        drawn = screen.getvalue()
+    assert "importing into w" in drawn and "0/3" in drawn
+    cleared = screen.getvalue()[len(drawn) :]  # transient: the line is blanked when done
+    assert cleared.strip() == "" and cleared.endswith("\r")
+    monkeypatch.setenv("TTA_MEMORY_PROGRESS", "0")
+    quiet = TtyBuffer()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    with cli_progress.bar("importing", total=3) as advance:
+        advance(3)
+    assert quiet.getvalue() == ""

@@ -1,9 +1,11 @@
 """Progress bars for long work (the CLI's import and export, the engine's bulk create), drawn
-with ``rich`` on stderr.
+with ``tqdm`` on stderr.
 
 Silent when stderr is not a terminal (a pipe, a CI log, a notebook, a test) or when
-``TTA_MEMORY_PROGRESS=0``, so output stays clean for scripts; ``rich`` is imported only when a
-bar is actually drawn.
+``TTA_MEMORY_PROGRESS=0``, so output stays clean for scripts; ``tqdm`` is imported only when a
+bar is actually drawn. ``tqdm`` rather than ``rich``: the same bar for 0.5 MB and no
+dependencies, where ``rich`` brought ``pygments`` and ``markdown-it`` (12 MB of the 450 MB
+install budget, benchmarks/README.md benchmark 5).
 """
 
 from __future__ import annotations
@@ -47,31 +49,17 @@ def bar(description: str, total: int | None = None, *, when: bool = True) -> Ite
         yield _noop
         return
     try:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-    except ImportError:  # a trimmed install without rich: no bars, same results
+        from tqdm import tqdm
+    except ImportError:  # a trimmed install without tqdm: no bars, same results
         yield _noop
         return
 
-    columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
-    if total is not None:
-        columns += [BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-    else:
-        columns += [TextColumn("{task.completed} records")]
-    columns.append(TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(description, total=total)
+    unit = "step" if total is not None else "record"
+    # leave=False: the bar disappears when done, leaving only the command's own summary line.
+    with tqdm(total=total, desc=description, unit=unit, file=sys.stderr, leave=False) as progress:
 
         def advance(n: int = 1) -> None:
-            progress.advance(task, n)
+            progress.update(n)
 
         yield advance
 

