@@ -268,7 +268,9 @@ async def run(args: Any, url: str) -> dict[str, Any]:
     """Run the benchmark (``url`` is unused: no Redis involved) and return the JSON payload."""
     from tta_memory.embeddings import embedder_for
 
-    sizes = SIZES["smoke" if args.smoke else "default"]
+    sizes = dict(SIZES["smoke" if args.smoke else "default"])
+    if args.conversations:
+        sizes["conversations"] = args.conversations
     info = h.machine_info()
     h.print_header("Embeddings: ONNX Runtime vs sentence-transformers", info, url)
     have_torch = all(
@@ -341,6 +343,12 @@ def add_arguments(parser: Any) -> None:
         default=",".join(PARTS),
         help="comma list of parts to run: first (fresh-process first embedding), locomo "
         "(throughput, cosine, recall), micro (micro-batching); a partial run writes embed-<parts>",
+    )
+    parser.add_argument(
+        "--conversations",
+        type=int,
+        default=None,
+        help="LoCoMo conversations to embed (default: all 10; fewer keeps the torch path short)",
     )
     parser.add_argument(
         "--install",

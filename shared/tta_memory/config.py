@@ -16,7 +16,9 @@ _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class Settings(BaseModel):
-    """Engine settings. Every field can also come from a ``TTA_MEMORY_*`` environment variable.
+    """Engine settings. ``prefix``, the two timeouts, ``durability``, ``partition_buckets``,
+    ``dedicated_workspaces`` and the ``wait_*`` fields also come from ``TTA_MEMORY_<FIELD>``
+    environment variables (README "Configuration"); the others are set in code.
 
     Args:
         prefix: Prefix of every key and index the engine writes.
