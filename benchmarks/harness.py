@@ -669,9 +669,12 @@ async def raw_client(url: str) -> AsyncIterator[Any]:
 
 
 def print_header(title: str, info: dict[str, Any], url: str) -> None:
-    """Print the benchmark title and the machine line."""
+    """Print the benchmark title and the machine line (the URL's password masked: logs get
+    shared)."""
+    from tta_memory.server.auth import redact_url
+
     print(f"\n=== {title} ===")
     print(
         f"{info['date']} | {info['cpu']} | {info['cores']} cores | {info['memory_gb']} GB | "
-        f"Python {info['python']} | Redis {redis_version(url)} | {url}"
+        f"Python {info['python']} | Redis {redis_version(url)} | {redact_url(url)}"
     )

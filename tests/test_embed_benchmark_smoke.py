@@ -24,7 +24,9 @@ def _have_data() -> bool:
 
 
 @pytest.mark.skipif(not _have_data(), reason="../shared/data/locomo10.json not present")
-async def test_embed_smoke(redis_url: str, tmp_path: Path) -> None:
+async def test_embed_smoke(
+    redis_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from benchmarks import embed
 
     args = bench_main.build_parser().parse_args(
@@ -42,3 +44,7 @@ async def test_embed_smoke(redis_url: str, tmp_path: Path) -> None:
     # Every text went through the batcher, in fewer model calls than callers.
     assert mb["model_calls"] < embed.SIZES["smoke"]["singles"]
     assert "torch" not in res["first"]  # not asked for
+    # The printed header names the server without its password (logs get shared).
+    password = redis_url.partition("password=")[2]
+    printed = capsys.readouterr().out
+    assert password and password not in printed and "password=***" in printed
