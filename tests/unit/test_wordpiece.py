@@ -88,6 +88,8 @@ def test_crafted_unicode_punctuation_and_long_texts(reference: Tokenizer, wp: Wo
     assert wp.encode("café") == wp.encode("CAFE")  # accents stripped, lower-cased
     assert 103 in wp.encode("hello [MASK] world")  # special token kept whole
     assert wp.encode("x" * 101) == [101, 100, 102]  # too long for a word: [UNK]
+    # A lone surrogate (tokenizers refuses such a str) is dropped like other "other" characters.
+    assert wp.encode("a\ud800b") == wp.encode("ab")
     long = wp.encode("A long note. " * 400, MAX_TOKENS)
     assert len(long) == MAX_TOKENS and long[0] == 101 and long[-1] == 102
 

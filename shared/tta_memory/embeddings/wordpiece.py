@@ -56,14 +56,19 @@ def _category(c: str) -> str:
 
 
 class _CharMap(dict[int, str]):
-    """A ``str.translate`` table filled on first sight of each character."""
+    """A ``str.translate`` table filled on first sight of each character, up to ``MAX_CACHED``
+    characters (texts holding every code point grew the three tables by 471 MB uncapped)."""
+
+    MAX_CACHED = 1 << 16
 
     def __init__(self, rule: Callable[[str], str]) -> None:
         super().__init__()
         self.rule = rule
 
     def __missing__(self, code: int) -> str:
-        out = self[code] = self.rule(chr(code))
+        out = self.rule(chr(code))
+        if len(self) < self.MAX_CACHED:
+            self[code] = out
         return out
 
 
