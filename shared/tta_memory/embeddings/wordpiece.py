@@ -140,8 +140,6 @@ class WordPiece:
 
     def _word_ids(self, word: str) -> tuple[int, ...]:
         # Greedy longest match first; a word with any piece missing is a single [UNK].
-        if len(word) > MAX_CHARS_PER_WORD:
-            return (self.unk,)
         ids = []
         start, n = 0, len(word)
         while start < n:
@@ -166,7 +164,10 @@ class WordPiece:
                 ids.append(self.vocab[part])
             else:
                 for word in pre_tokenize(part):
-                    ids.extend(self.word_ids(word))
+                    if len(word) > MAX_CHARS_PER_WORD:  # checked first: never a cache key
+                        ids.append(self.unk)
+                    else:
+                        ids.extend(self.word_ids(word))
         if max_length is not None and len(ids) > max_length - 1:
             del ids[max(max_length - 1, 1) :]
         ids.append(self.sep)
