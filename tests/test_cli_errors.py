@@ -83,6 +83,17 @@ def test_import_to_an_unreachable_url_from_the_environment(
     assert "(from TTA_MEMORY_REDIS_URL)" in line and "unset TTA_MEMORY_REDIS_URL" in line
 
 
+def test_import_of_an_empty_file_still_reaches_the_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    url = f"redis://127.0.0.1:{_free_port()}"
+    code, _, err = _run(capsys, "import", str(empty), "--url", url)
+    assert code == 5, err
+    assert f"cannot reach Redis at {url}" in _one_clean_line(err)
+
+
 def test_unknown_host(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(capsys, "export", "--url", "redis://no-such-host.invalid:6379")
     assert code == 5

@@ -114,6 +114,9 @@ def _models() -> dict[str, Any]:
 async def _import(memory: MemoryWorkflowPrimitive, records: list[dict[str, Any]]) -> int:
     from tta_memory.transfer import import_workspace
 
+    # Reach the server first: an empty file must not report "imported 0" from a URL that
+    # nothing answers (the chunks below are the only round trips otherwise).
+    await memory.list_sessions(limit=1)
     count = 0
     with progress.bar(f"importing into {memory.workspace}", total=len(records)) as advance:
         for start in range(0, len(records), IMPORT_CHUNK):
