@@ -70,14 +70,17 @@ class Barrier:
     def of(cls, settings: Settings) -> Barrier | None:
         """The barrier of ``settings`` (``None``: acknowledge on the primary's answer).
 
-        The wait is ``wait_timeout_ms``, capped at 0.8 x ``socket_timeout`` so that the
-        server answers before the read of its answer times out.
+        Each wait ends before the read of its answer would time out (0.8 x
+        ``socket_timeout``); ``WAIT`` also within ``wait_timeout_ms``. ``WAITAOF`` keeps the
+        whole 0.8 x: on a server that refused ``appendfsync always`` it waits for the next
+        once-a-second fsync.
         """
         replicas = max(settings.wait_replicas, 1 if settings.durability == "replicated" else 0)
-        timeout_ms = max(1, min(settings.wait_timeout_ms, int(settings.socket_timeout * 800)))
+        read_ms = max(1, int(settings.socket_timeout * 800))
+        timeout_ms = max(1, min(settings.wait_timeout_ms, read_ms))
         commands: list[tuple[Any, ...]] = []
         if settings.durability == "strict":
-            commands.append(("WAITAOF", 1, 0, timeout_ms))
+            commands.append(("WAITAOF", 1, 0, read_ms))
         if replicas:
             commands.append(("WAIT", replicas, timeout_ms))
         if not commands:
@@ -101,7 +104,7 @@ class Barrier:
                 if int(reply[0]) < 1:
                     raise DurabilityError(
                         f"the write was applied but not fsynced to the AOF within "
-                        f"{self.timeout_ms} ms (durability={self.mode!r}); it may be lost if "
+                        f"{command[-1]} ms (durability={self.mode!r}); it may be lost if "
                         "the server crashes now"
                     )
             elif int(reply) < self.replicas:
