@@ -29,6 +29,9 @@ from tta_memory.local_cluster import LocalCluster, Node
 from tta_memory.partitions import PartitionLayout
 
 WRITERS = 8
+# A round keeps the first few untyped errors for the report and counts the rest: a writer
+# loop that failed on every call must not grow a list without end.
+KEPT_ERRORS = 20
 
 
 @dataclass
@@ -39,10 +42,12 @@ class FailoverRound:
     acked: int = 0
     lost: int = 0
     typed_errors: int = 0
-    untyped_errors: list[str] = field(default_factory=list)
+    untyped_errors: list[str] = field(default_factory=list)  # the first KEPT_ERRORS
+    untyped_count: int = 0
     pause_s: float | None = None  # kill -> first acknowledged write on the victim partition
     bystander_errors: int = 0  # typed errors on a partition of another primary
     bystander_acked: int = 0
+    verify_errors: int = 0  # typed errors of the read-back after the round
 
 
 def _slot(workspace: str) -> int:
@@ -59,12 +64,23 @@ def _pick_workspaces(cluster: LocalCluster) -> tuple[str, str, Node]:
             return victim, bystander, node
     raise RuntimeError("no workspace on another primary")
 
+    def untyped(self, what: str) -> None:
+        """Count an untyped error (never expected); keep the first KEPT_ERRORS of them."""
+        self.untyped_count += 1
+        if len(self.untyped_errors) < KEPT_ERRORS:
+            self.untyped_errors.append(what[:200])
+
 
 async def failover_round(
-    cluster: LocalCluster, wait_replicas: int, *, before_s: float = 1.0, after_s: float = 1.5
+    cluster: LocalCluster,
+    wait_replicas: int,
+    *,
+    before_s: float = 1.0,
+    after_s: float = 1.5,
+    limit_s: float = 20.0,
 ) -> FailoverRound:
     """Kill the victim's primary after ``before_s`` of writes; keep writing until ``after_s``
-    after the first acknowledged write past the kill (or 40 s)."""
+    after the first acknowledged write past the kill (or ``limit_s`` after the kill)."""
     result = FailoverRound(wait_replicas=wait_replicas)
     settings = Settings(wait_replicas=wait_replicas, wait_timeout_ms=500)
     victim, bystander, primary = await asyncio.to_thread(_pick_workspaces, cluster)
@@ -91,7 +107,7 @@ async def failover_round(
                 await asyncio.sleep(0.02)
                 continue
             except Exception as exc:  # counted, never expected
-                result.untyped_errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                result.untyped(f"{type(exc).__name__}: {str(exc)[:200]}")
                 await asyncio.sleep(0.02)
                 continue
             acked.add(text)
@@ -111,7 +127,7 @@ async def failover_round(
                 # topology, so a call in flight on another primary can fail once.
                 result.bystander_errors += 1
             except Exception as exc:  # counted, never expected
-                result.untyped_errors.append(f"bystander {type(exc).__name__}: {exc}"[:200])
+                result.untyped(f"bystander {type(exc).__name__}: {str(exc)[:200]}")
             await asyncio.sleep(0.01)
 
     tasks = [asyncio.create_task(writer(w)) for w in range(WRITERS)]
@@ -119,7 +135,7 @@ async def failover_round(
     await asyncio.sleep(before_s)
     await asyncio.to_thread(cluster.kill, primary)
     killed_at = time.monotonic()
-    deadline = killed_at + 40
+    deadline = killed_at + limit_s
     restarted = False
     while time.monotonic() < deadline:
         if resumed_at is not None and time.monotonic() > resumed_at + after_s:
@@ -132,12 +148,26 @@ async def failover_round(
         await asyncio.sleep(0.05)
     stop.set()
     await asyncio.gather(*tasks)
-    stored = {msg.content for msg in await m.get_session_context("s", None)}
+    stored = await _stored(m, result)
     result.acked = len(acked)
     result.lost = len(acked - stored)
     result.pause_s = None if resumed_at is None else round(resumed_at - killed_at, 2)
     await m.aclose()
     return result
+
+
+async def _stored(m: MemoryWorkflowPrimitive, result: FailoverRound) -> set[str]:
+    """Every message of the victim's session, read back once the topology has settled (a
+    read right after the failover may still fail typed: counted, retried for 10 s)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return {msg.content for msg in await m.get_session_context("s", None)}
+        except TTAMemoryError:
+            result.verify_errors += 1
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 def _owner_or_none(cluster: LocalCluster, slot: int) -> str | None:
@@ -164,7 +194,7 @@ def main() -> None:
             print(
                 f"wait_replicas={r.wait_replicas}: acked {r.acked}, lost {r.lost}, "
                 f"pause {r.pause_s} s, typed errors {r.typed_errors}, "
-                f"untyped {len(r.untyped_errors)}, bystander errors {r.bystander_errors} "
+                f"untyped {r.untyped_count}, bystander errors {r.bystander_errors} "
                 f"of {r.bystander_acked + r.bystander_errors}",
                 flush=True,
             )

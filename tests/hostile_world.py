@@ -15,12 +15,14 @@ import pytest
 import redis
 from hypothesis import strategies as st
 from tta_memory import (
+    EmbeddedRedis,
     MemoryWorkflowPrimitive,
     NotFoundError,
     SessionGroupPrimitive,
     Settings,
     run_sync,
 )
+from tta_memory.server.process import log_tail
 
 PREFIX = f"prop{uuid.uuid4().hex[:6]}"
 VICTIM_WS, VICTIM_USER = "acme", "alice"
@@ -108,9 +110,16 @@ def num(*valid: Any) -> st.SearchStrategy[Any]:
 @dataclass
 class World:
     url: str
+    server: EmbeddedRedis
     ids: dict[str, str] = field(default_factory=dict)
     found: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
+
+    def server_problems(self) -> list[str]:
+        """``[]`` while the test server runs; else why it died (the tail of its log)."""
+        if self.server.is_running():
+            return []
+        return [f"the test server died mid-run{log_tail(self.server.log_file, lines=40)}"]
 
 
 def scope_settings() -> Settings:
@@ -118,8 +127,28 @@ def scope_settings() -> Settings:
     return Settings(prefix=PREFIX)
 
 
+@pytest.fixture(scope="module")
+def property_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EmbeddedRedis]:
+    """A server of the test module's own: the engine and the adapter property tests write
+    look-alike workspaces and the same victim marker, and each snapshots every key of its
+    prefix around each call, so sharing one server made each see the other's data (false
+    leaks, "stored on error" from the other's writes) depending on the test order. Its log
+    stays in pytest's temporary directory (the last 3 runs are kept) and a test prints its
+    tail if the server died (:meth:`World.server_problems`)."""
+    root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    server = EmbeddedRedis(data_dir=root / "data", socket_dir=root / "run")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def world(redis_url: str) -> Iterator[World]:
+def world(property_server: EmbeddedRedis) -> Iterator[World]:
+    redis_url = property_server.url
     memory = MemoryWorkflowPrimitive(
         redis_url, VICTIM_USER, workspace=VICTIM_WS, settings=scope_settings()
     )
@@ -148,25 +177,37 @@ def world(redis_url: str) -> Iterator[World]:
             "group": group_id,
         }
 
-    yield World(url=redis_url, ids=run_sync(seed()))
+    yield World(url=redis_url, server=property_server, ids=run_sync(seed()))
 
 
 def snapshot(url: str) -> dict[bytes, tuple[bytes | None, bool]]:
-    """Every key under the test prefix: its serialized value and whether it expires.
+    """Every key under the test prefix (on the test module's own server): its serialized
+    value and whether it expires.
 
     Left out: the embedding cache (model outputs, not user data) and the engine's bookkeeping
     that any first call of a process writes: the registry of workspace names (``workspace
-    list``) and the layout/model record (``meta``).
+    list``) and the layout/model record (``meta``). Each key's value and TTL are read in one
+    ``MULTI``: read apart, a key expiring between the two looked like a key without a TTL that
+    a failed call then deleted.
     """
     client = redis.Redis.from_url(url)
     bookkeeping = {f"{PREFIX}:workspaces".encode(), f"{PREFIX}:meta".encode()}
     try:
-        keys = [
+        keys = sorted(
             k
             for k in client.scan_iter(f"{PREFIX}:*", count=1000)
             if b":embcache" not in k and k not in bookkeeping
-        ]
-        return {k: (client.dump(k), client.pttl(k) > 0) for k in sorted(keys)}
+        )
+        pipe = client.pipeline(transaction=True)
+        for k in keys:
+            pipe.dump(k)
+            pipe.pttl(k)
+        replies = pipe.execute()
+        return {
+            k: (value, pttl != -1)
+            for k, value, pttl in zip(keys, replies[::2], replies[1::2], strict=True)
+            if pttl != -2  # gone (expired) since the scan
+        }
     finally:
         client.close()
 

@@ -37,6 +37,7 @@ from hostile_world import (
     nasty_text,
     num,
     opt,
+    property_server,
     scope_settings,
     snapshot,
     world,
@@ -52,7 +53,7 @@ from tta_memory import (
 )
 
 EXAMPLES = 40
-__all__ = ["world"]  # the fixture, imported for pytest
+__all__ = ["property_server", "world"]  # the fixtures, imported for pytest
 
 
 # ---- the calls -------------------------------------------------------------------------------
@@ -499,4 +500,5 @@ def test_public_call_with_hostile_input(world: World, name: str) -> None:
 
     run()
     print(f"\n{name}: {dict(world.found)}")
-    assert world.problems == [], "\n".join(dict.fromkeys(world.problems))
+    problems = world.problems + world.server_problems()
+    assert problems == [], "\n".join(dict.fromkeys(problems))

@@ -172,15 +172,8 @@ class Backend:
     def _new_client(self) -> EngineRedis:
         s = self.settings
         if is_cluster_url(self.url):  # redis://node:port?cluster=true: see tta_memory.cluster
-            client: Any = make_cluster_client(
-                self.url,
-                socket_timeout=s.socket_timeout,
-                connect_timeout=s.connect_timeout,
-                retries=s.retries,
-                max_connections=MAX_CONNECTIONS,
-                wait_replicas=s.wait_replicas,
-                wait_timeout_ms=s.wait_timeout_ms,
-            )
+            # Same round-trip deadline and durability barrier as the single-node client.
+            client: Any = make_cluster_client(self.url, s, max_connections=MAX_CONNECTIONS)
             return cast(EngineRedis, client)
         # Bounded round trips and the durability barrier: see tta_memory.connection.
         return make_client(self.url, s)

@@ -20,16 +20,13 @@ A URL selects the cluster client with redisvl's convention: ``redis://host:port?
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Iterator
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.commands.cluster import READ_COMMANDS
 from redis.commands.search.index_definition import IndexDefinition, IndexType
 from redis.exceptions import (
     ClusterDownError,
@@ -38,10 +35,13 @@ from redis.exceptions import (
     SlotNotCoveredError,
     TryAgainError,
 )
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redisvl.index import AsyncSearchIndex
 
-from tta_memory.errors import BackendUnavailableError, NotReplicatedError, TTAMemoryError
+from tta_memory.cluster_barrier import DurablePipeline, torn_connection_is_connection_error
+from tta_memory.config import Settings
+from tta_memory.connection import bounded, fsync_always
+from tta_memory.durability import Barrier, is_write
+from tta_memory.errors import BackendUnavailableError, TTAMemoryError
 
 # FT.* commands whose first argument is an index name (FT.CURSOR takes it second).
 _INDEX_FIRST = frozenset(
@@ -88,86 +88,24 @@ def is_missing_index(exc: BaseException) -> bool:
     return any(marker in text for marker in _MISSING_INDEX)
 
 
-# Commands that never write (besides redis-py's READ_COMMANDS): no WAIT after them.
-_NOT_WRITES = frozenset(
-    {
-        "PING", "WAIT", "WAITAOF", "SCRIPT LOAD", "SCRIPT EXISTS", "SCRIPT FLUSH", "INFO",
-        "CLUSTER", "COMMAND", "CLIENT", "MODULE", "HELLO", "ASKING", "READONLY", "READWRITE",
-        "WATCH", "UNWATCH", "MULTI", "EXEC", "DISCARD", "HMGET", "HGETALL", "ZRANGE",
-        "ZREVRANGE", "EXISTS", "TTL", "PTTL",
-    }
-)  # fmt: skip
-
-
-def is_write(command: Any) -> bool:
-    """Whether a command may write (any not known to be a read: an extra WAIT is harmless,
-    a missing one would weaken the guarantee)."""
-    name = _text(command).upper()
-    return not (name.startswith("FT.") or name in READ_COMMANDS or name in _NOT_WRITES)
-
-
-@contextlib.contextmanager
-def _torn_connection_is_connection_error() -> Iterator[None]:
-    """While redis-py re-reads the topology it closes every connection of the client; a
-    command writing on one at that moment fails inside redis-py with ``AttributeError``
-    (seen: "'NoneType' object has no attribute 'writelines'" in the failover test). It is a
-    lost connection, and is reported as one."""
-    try:
-        yield
-    except AttributeError as exc:
-        raise RedisConnectionError(f"connection closed during a topology refresh ({exc})") from exc
-
-
-class _WaitingPipeline(ClusterPipeline):
-    """A pipeline that, with ``wait_replicas`` set, ends with ``WAIT`` on every node it wrote
-    to (on the same connection, as WAIT requires) and refuses to acknowledge otherwise."""
-
-    cluster_client: PartitionedCluster
-
-    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
-        client = self.cluster_client
-        replicas = client.wait_replicas
-        strategy: Any = self._execution_strategy
-        if not replicas or self._transaction:
-            with _torn_connection_is_connection_error():
-                return await super().execute(raise_on_error, allow_redirections)
-        queued = len(strategy._command_queue)
-        nodes: dict[str, ClusterNode] = {}
-        for cmd in list(strategy._command_queue):
-            if is_write(cmd.args[0]) and "target_nodes" not in cmd.kwargs:
-                slot = await client._determine_slot(*cmd.args)
-                node = client.nodes_manager.get_node_from_slot(slot)
-                nodes[node.name] = node
-        for node in nodes.values():
-            self.execute_command("WAIT", replicas, client.wait_timeout_ms, target_nodes=node)
-        with _torn_connection_is_connection_error():
-            results = await super().execute(raise_on_error, allow_redirections)
-        acks = [int(r) for r in results[queued:] if not isinstance(r, Exception)]
-        if len(acks) < len(nodes) or any(a < replicas for a in acks):
-            raise NotReplicatedError(
-                f"the write reached its primary but not {replicas} replica(s) within "
-                f"{client.wait_timeout_ms} ms (WAIT answered {acks}); it may not survive a "
-                "failover. Retry it (writes are idempotent by id) or lower wait_replicas."
-            )
-        return results[:queued]
-
-
 class PartitionedCluster(RedisCluster):
     """Async Redis Cluster client that routes ``FT.*`` commands by their index's hash tag.
 
     Every other command is routed by redis-py as usual (by key slot, following MOVED/ASK).
-    With ``wait_replicas`` > 0, every write is acknowledged only once that many replicas
-    have it (``WAIT``), so a failover cannot lose it; transactions (MULTI/EXEC) are not
-    covered.
+    Like the single-node client (:mod:`tta_memory.connection`), every round trip ends within
+    :attr:`Settings.failure_bound`, and every write — single command, pipeline or
+    ``WATCH``/``MULTI``/``EXEC`` transaction — is acknowledged only after the durability
+    barrier of the settings (``WAITAOF``, ``WAIT``) on the node and connection that took it
+    (:mod:`tta_memory.cluster_barrier`).
     """
 
-    wait_replicas: int = 0
-    wait_timeout_ms: int = 1000
+    settings: Settings
+    barrier: Barrier | None = None
 
     def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
         if shard_hint:
             return super().pipeline(transaction, shard_hint)  # raises redis-py's own error
-        return _WaitingPipeline(self, transaction)  # type: ignore[abstract]
+        return DurablePipeline(self, transaction)  # type: ignore[abstract]
 
     def index_node(self, index_name: str) -> ClusterNode:
         """The primary serving the slot of ``index_name``'s hash tag."""
@@ -187,56 +125,53 @@ class PartitionedCluster(RedisCluster):
         # command goes to its partition's node, with redis-py's retries and topology refresh.
         if "target_nodes" in kwargs and index_name_of(args) is not None:
             kwargs.pop("target_nodes")
-        if self.wait_replicas and "target_nodes" not in kwargs and is_write(args[0]):
+        if self.barrier is not None and "target_nodes" not in kwargs and is_write(args[0]):
+            # The barrier must follow the write on its connection: a one-command pipeline.
             pipe = self.pipeline()
             pipe.execute_command(*args, **kwargs)
             return (await pipe.execute())[0]
-        with _torn_connection_is_connection_error():
-            return await super().execute_command(*args, **kwargs)
+        async with bounded(self.settings):
+            with torn_connection_is_connection_error():
+                return await super().execute_command(*args, **kwargs)
 
 
 def make_cluster_client(
-    url: str,
-    *,
-    socket_timeout: float,
-    connect_timeout: float,
-    retries: int,
-    max_connections: int,
-    wait_replicas: int = 0,
-    wait_timeout_ms: int = 1000,
+    url: str, settings: Settings, *, max_connections: int
 ) -> PartitionedCluster:
     """A :class:`PartitionedCluster` for ``url`` (``?cluster=true`` is removed first).
 
     Args:
         url: ``redis://`` or ``rediss://`` URL of any node, with ``?cluster=true``.
-        socket_timeout: Seconds a command may take on a node.
-        connect_timeout: Seconds to connect to a node.
-        retries: Attempts after the first on a connection error or ``CLUSTERDOWN``; each one
-            re-reads the topology, which is how a promoted replica is found.
+        settings: Timeouts (``socket_timeout``, ``connect_timeout``), ``retries`` (attempts
+            after the first on a connection error or ``CLUSTERDOWN``; each re-reads the
+            topology, which is how a promoted replica is found), the round-trip deadline
+            (``failure_bound``) and the durability barrier (``durability``,
+            ``wait_replicas``, ``wait_timeout_ms``).
         max_connections: Connections per node.
-        wait_replicas: Replicas every write must reach before it is acknowledged (``WAIT``);
-            0 acknowledges on the primary's answer (asynchronous replication).
-        wait_timeout_ms: How long a write waits for them before :class:`NotReplicatedError`.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss"):
         raise BackendUnavailableError(
             f"Redis Cluster needs a redis:// or rediss:// URL of a node, not {parts.scheme}://"
         )
+    extra: dict[str, Any] = {}
+    if settings.durability == "strict":  # every node's connections ask for fsync-always
+        extra["redis_connect_func"] = fsync_always
     client = PartitionedCluster.from_url(
         _strip_cluster(url),
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=connect_timeout,
-        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries),
+        socket_timeout=settings.socket_timeout,
+        socket_connect_timeout=settings.connect_timeout,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), settings.retries),
         max_connections=max_connections,
         # During a failover the dead primary's slots are uncovered for a moment: keep serving
         # the others instead of refusing to (re)initialise.
         require_full_coverage=False,
+        **extra,
     )
-    cluster = cast(PartitionedCluster, client)
-    cluster.wait_replicas = wait_replicas
-    cluster.wait_timeout_ms = wait_timeout_ms
-    return cluster  # from_url is typed as returning the base class
+    cluster = cast(PartitionedCluster, client)  # from_url is typed as returning the base class
+    cluster.settings = settings
+    cluster.barrier = Barrier.of(settings)
+    return cluster
 
 
 async def create_index(client: Any, index: AsyncSearchIndex) -> bool:

@@ -38,10 +38,12 @@ class Settings(BaseModel):
             a deployment; see :mod:`tta_memory.partitions`).
         dedicated_workspaces: Workspaces with a partition (indexes, BM25 statistics, slot) of
             their own; ``TTA_MEMORY_DEDICATED_WORKSPACES`` is comma-separated.
-        wait_replicas: On Redis Cluster, replicas every write must reach before it is
-            acknowledged (``WAIT``); 0 (default) acknowledges on the primary's answer.
+        wait_replicas: Replicas every write must reach before it is acknowledged (``WAIT``,
+            on one server or a cluster); 0 (default) acknowledges on the primary's answer
+            (``durability="replicated"`` asks for at least 1).
         wait_timeout_ms: How long a write waits for those replicas before it fails with
-            ``NotReplicatedError``.
+            ``NotReplicatedError`` (a ``DurabilityError``); capped at 0.8 x
+            ``socket_timeout``.
         contextual: How deep memories are indexed with their session neighbours and date
             (:class:`~tta_memory.contextual.ContextualIndexing`; ``PLAIN`` = own text only).
         hygiene: Near-duplicate detection at write time

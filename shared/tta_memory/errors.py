@@ -63,9 +63,10 @@ class InternalError(TTAMemoryError, RuntimeError):
     """An unexpected failure inside the engine (a bug): the original exception is chained."""
 
 
-class NotReplicatedError(BackendUnavailableError):
+class NotReplicatedError(DurabilityError):
     """A write reached its primary but not the replicas the durability setting asks for in
-    time (``wait_replicas``): it was not acknowledged and may not survive a failover."""
+    time (``durability="replicated"``, ``wait_replicas``): it was not acknowledged and may
+    not survive a failover."""
 
 
 class LayoutMismatchError(TTAMemoryError):

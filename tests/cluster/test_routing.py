@@ -10,6 +10,7 @@ from redisvl.query import FilterQuery
 from redisvl.query.filter import Tag
 from redisvl.schema import IndexSchema
 from tta_memory.cluster import index_name_of, is_cluster_url, make_cluster_client
+from tta_memory.config import Settings
 from tta_memory.local_cluster import LocalCluster
 from tta_memory.partitions import Partition, PartitionLayout
 
@@ -45,13 +46,8 @@ def test_every_partition_index_sees_all_its_rows(local_cluster: LocalCluster) ->
     workspaces = [f"tenant-{i}" for i in range(30)]
 
     async def run() -> tuple[dict[str, set[str]], dict[str, int]]:
-        client = make_cluster_client(
-            local_cluster.url,
-            socket_timeout=5,
-            connect_timeout=2,
-            retries=3,
-            max_connections=10,
-        )
+        settings = Settings(socket_timeout=5, connect_timeout=2, retries=3)
+        client = make_cluster_client(local_cluster.url, settings, max_connections=10)
         try:
             parts = {ws: layout.partition_for(ws) for ws in workspaces}
             for p in set(parts.values()):
