@@ -2,7 +2,9 @@
 
 - :mod:`.discovery`: where the binary, the modules, the data and socket directories are.
 - :mod:`.auth`: the generated password and owner-only files.
-- :mod:`.process`: probing the socket, process ids, the start lock, log tails.
+- :mod:`.process`: probing the socket, process ids, the start lock, polling, log tails.
+- :mod:`.launch`: the ``redis-server`` command line.
+- :mod:`.startup`: running the launcher and waiting until the server is ready with its modules.
 - :mod:`.embedded`: :class:`EmbeddedRedis` and :func:`ensure_server` (the per-user server).
 
 Configuration (environment):

@@ -13,39 +13,20 @@ import contextlib
 import hashlib
 import logging
 import signal
-import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
 
 import redis
 
-from tta_memory.errors import BackendUnavailableError, ServerNotFoundError, TTAMemoryError
-from tta_memory.server import process
-from tta_memory.server.auth import (
-    OWNER_ONLY_UMASK,
-    PASSWORD_NAME,
-    ensure_password,
-    read_password,
-    redact_url,
-    restrict_tree,
-    url_with_password,
-)
-from tta_memory.server.discovery import (
-    ENV_MODULES,
-    INSTALL_HINT,
-    MODULE_FILES,
-    default_data_dir,
-    private_dir,
-    runtime_dir,
-)
+from tta_memory.errors import BackendUnavailableError, TTAMemoryError
+from tta_memory.server import process, startup
+from tta_memory.server.auth import PASSWORD_NAME, read_password, redact_url, url_with_password
+from tta_memory.server.discovery import default_data_dir, private_dir, runtime_dir
 from tta_memory.server.launch import build_command
 from tta_memory.server.status import ServerStatus
 
 logger = logging.getLogger("tta_memory.server")
-
-# Names MODULE LIST reports for the two modules the engine needs.
-REQUIRED_MODULES = {"search": "Redis Query Engine (redisearch.so)", "ReJSON": "JSON (rejson.so)"}
 
 # sun_path is 104 bytes on macOS/BSD and 108 on Linux; stay below the smaller one.
 MAX_SOCKET_PATH = 103
@@ -184,9 +165,13 @@ class EmbeddedRedis:
             # Alive but not answering (hung or still loading): ask it to exit the same way.
             process.send_signal(pid, signal.SIGTERM)
         if pid is not None:
-            deadline = time.monotonic() + timeout
-            while process.pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.02)
+            exited = pid
+            process.wait_until(
+                lambda: not process.pid_alive(exited),
+                time.monotonic() + timeout,
+                first=0.02,
+                cap=0.02,
+            )
             if process.pid_alive(pid) and process.is_redis_process(pid):
                 process.send_signal(pid, signal.SIGKILL)
             logger.info("embedded server stopped: %s (pid %d)", self.socket_path, pid)
@@ -254,14 +239,8 @@ class EmbeddedRedis:
 
     def _pid(self) -> int | None:
         """Pid of the live server process of this data dir, else ``None``."""
-        pid = self._pid_in_file()
+        pid = process.read_pid(self.pid_file)
         return pid if pid is not None and process.pid_alive(pid) else None
-
-    def _pid_in_file(self) -> int | None:
-        try:
-            return int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
 
     def _command(self) -> list[str]:
         return build_command(
@@ -297,42 +276,14 @@ class EmbeddedRedis:
         )
 
     def _launch(self) -> None:
-        command = self._command()
-        # Leftovers of a killed server: a stale pid file would pass for the new process dying.
-        for leftover in (self.socket_path, self.pid_file):
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
-        log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-        password = ensure_password(self.data_dir)
-        restrict_tree(self.data_dir)
-        try:
-            # --daemonize: the launcher exits once the server forked, so this returns quickly;
-            # argument errors are reported here, runtime errors (modules) go to the log.
-            # umask 077: the AOF, log and pid files Redis creates are owner-only.
-            proc = subprocess.run(
-                command,
-                input=f"requirepass {password}\n",
-                umask=OWNER_ONLY_UMASK,
-                capture_output=True,
-                text=True,
-                timeout=self.start_timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise BackendUnavailableError(
-                f"redis-server did not daemonize within {self.start_timeout:.0f}s "
-                f"({command[0]}).{process.log_tail(self.log_file, log_offset)}"
-            ) from None
-        except OSError as exc:
-            raise ServerNotFoundError(
-                f"Cannot execute {command[0]}: {exc}. {INSTALL_HINT}"
-            ) from exc
-        if proc.returncode != 0:
-            output = (proc.stderr or proc.stdout or "").strip()
-            raise BackendUnavailableError(
-                f"redis-server failed to start (exit {proc.returncode}): {output[-2000:]}"
-                f"{process.log_tail(self.log_file, log_offset)}"
-            )
+        log_offset = startup.daemonize(
+            self._command(),
+            data_dir=self.data_dir,
+            socket_path=self.socket_path,
+            pid_file=self.pid_file,
+            log_file=self.log_file,
+            timeout=self.start_timeout,
+        )
         try:
             self._wait_ready(None, log_offset=log_offset)
         except TTAMemoryError:
@@ -343,62 +294,16 @@ class EmbeddedRedis:
     def _wait_ready(
         self, pid: int | None, *, log_offset: int = 0, raise_on_timeout: bool = True
     ) -> bool:
-        """Poll until the server answers PING with the modules loaded, or give up.
-
-        The deadline is ``start_timeout``, extended (up to 12x) while the server reports it is
-        loading a large AOF, since that is progress, not a hang.
-        """
-        started = time.monotonic()
-        deadline = started + self.start_timeout
-        hard_deadline = started + self.start_timeout * 12
-        delay = 0.005
-        while True:
-            state = process.probe(self.socket_path, self.password)
-            if state == "auth":
-                raise BackendUnavailableError(
-                    f"redis-server on {self.socket_path} refuses the password in "
-                    f"{self.password_file}."
-                )
-            if state == "ready":
-                self._check_modules()
-                return True
-            if pid is None:
-                pid = self._pid_in_file()
-            now = time.monotonic()
-            process_gone = pid is not None and not process.pid_alive(pid)
-            # Without a pid file well after launch, the daemon died before writing it.
-            no_process = pid is None and now - started > 2.0
-            if process_gone or no_process:
-                if not raise_on_timeout:
-                    return False
-                raise BackendUnavailableError(
-                    f"redis-server exited during startup (data dir {self.data_dir})."
-                    f"{process.log_tail(self.log_file, log_offset)}"
-                )
-            if now >= (hard_deadline if state == "loading" else deadline):
-                if not raise_on_timeout:
-                    return False
-                raise BackendUnavailableError(
-                    f"redis-server did not answer on {self.socket_path} within "
-                    f"{now - started:.1f}s (last state: {state})."
-                    f"{process.log_tail(self.log_file, log_offset)}"
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
-
-    def _check_modules(self) -> None:
-        client = self._client()
-        try:
-            loaded = process.module_versions(client)
-        finally:
-            client.close()
-        missing = [desc for name, desc in REQUIRED_MODULES.items() if name not in loaded]
-        if missing:
-            raise ServerNotFoundError(
-                f"The server at {redact_url(self.url)} runs without {', '.join(missing)}. "
-                f"Set {ENV_MODULES} to the directory holding {' and '.join(MODULE_FILES)}, or "
-                f"use a binary with them built in. {INSTALL_HINT}"
-            )
+        return startup.wait_ready(
+            self.socket_path,
+            data_dir=self.data_dir,
+            pid_file=self.pid_file,
+            log_file=self.log_file,
+            timeout=self.start_timeout,
+            pid=pid,
+            log_offset=log_offset,
+            raise_on_timeout=raise_on_timeout,
+        )
 
 
 def ensure_server(data_dir: Path | str | None = None) -> str:

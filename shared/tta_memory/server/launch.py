@@ -57,7 +57,12 @@ def build_command(
         "--pidfile", str(pid_file),
         "--logfile", str(log_file),
     ]  # fmt: skip
-    if modules is not None:
-        for name in MODULE_FILES:
-            args += ["--loadmodule", str(modules / name)]
-    return args
+    return args + module_args(modules)
+
+
+def module_args(modules: Path | None) -> list[str]:
+    """``--loadmodule`` arguments for the Query Engine and JSON modules in ``modules`` (none when
+    ``None``: a Redis 8 build with both built in)."""
+    if modules is None:
+        return []
+    return [arg for name in MODULE_FILES for arg in ("--loadmodule", str(modules / name))]

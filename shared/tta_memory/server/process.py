@@ -1,5 +1,5 @@
-"""Low-level helpers of the embedded server: probing the socket, process ids, the start lock and
-the log tail that goes into error messages."""
+"""Low-level helpers of the embedded server: probing the socket, process ids, the start lock,
+polling until a condition holds and the log tail that goes into error messages."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import fcntl
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,14 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def read_pid(pid_file: Path) -> int | None:
+    """The pid written in ``pid_file`` (``None``: no file or no number in it)."""
+    try:
+        return int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def is_redis_process(pid: int) -> bool:
     """Guard against pid reuse before signalling a pid read from a stale pid file."""
     try:
@@ -149,6 +157,42 @@ def file_lock(path: Path, timeout: float) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def wait_until(
+    check: Callable[[], bool],
+    deadline: float,
+    *,
+    first: float = 0.01,
+    cap: float = 0.2,
+    tolerate: tuple[type[BaseException], ...] = (),
+) -> bool:
+    """Poll ``check`` until it returns true or ``time.monotonic()`` passes ``deadline``.
+
+    Between polls it sleeps ``first`` seconds, doubling up to ``cap``: a server that comes up in
+    milliseconds is seen at once, a slow one is not polled in a busy loop.
+
+    Args:
+        check: The condition; an exception of a type in ``tolerate`` counts as "not yet".
+        deadline: ``time.monotonic()`` value after which it gives up.
+        first: First sleep in seconds.
+        cap: Longest sleep in seconds.
+        tolerate: Exception types of ``check`` that mean "not yet" (others propagate).
+
+    Returns:
+        ``True`` once ``check`` held, ``False`` when the deadline passed first.
+    """
+    delay = first
+    while True:
+        try:
+            if check():
+                return True
+        except tolerate:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, cap)
 
 
 def log_tail(log_file: Path, offset: int = 0, lines: int = 20) -> str:
