@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -29,7 +30,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from tta_memory.errors import BackendUnavailableError
-from tta_memory.server import MODULE_FILES, find_modules_dir, find_redis_server
+from tta_memory.server import find_modules_dir, find_redis_server, process
+from tta_memory.server.launch import module_args
 
 HOST = "127.0.0.1"
 SLOTS = 16384
@@ -258,9 +260,7 @@ class LocalCluster:
             "--repl-diskless-sync-delay", "0",
             "--logfile", str(node.log),
         ]  # fmt: skip
-        if modules is not None:
-            for name in MODULE_FILES:
-                args += ["--loadmodule", str(modules / name)]
+        args += module_args(modules)
         node.process = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -303,18 +303,9 @@ class LocalCluster:
                 return False
         return True
 
-    def _wait(self, deadline: float, what: str, check: object) -> None:
-        delay = 0.01
-        while True:
-            try:
-                if check():  # type: ignore[operator]
-                    return
-            except (redis.RedisError, OSError):
-                pass
-            if time.monotonic() >= deadline:
-                raise BackendUnavailableError(f"local cluster: timed out waiting until {what}")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
+    def _wait(self, deadline: float, what: str, check: Callable[..., bool]) -> None:
+        if not process.wait_until(check, deadline, tolerate=(redis.RedisError, OSError)):
+            raise BackendUnavailableError(f"local cluster: timed out waiting until {what}")
 
 
 def _pings(node: Node) -> bool:
@@ -348,10 +339,5 @@ def _free_ports(count: int) -> list[int]:
             s.close()
 
 
-def _log_tail(log: Path, lines: int = 15) -> str:
-    try:
-        text = log.read_text(errors="replace")
-    except OSError:
-        return ""
-    tail = "\n".join(text.strip().splitlines()[-lines:])
-    return f"\n--- {log} ---\n{tail}" if tail else ""
+def _log_tail(log: Path) -> str:
+    return process.log_tail(log, lines=15)
