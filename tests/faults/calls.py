@@ -1,5 +1,6 @@
 """Every public call of the engine, as zero-argument coroutine factories over seeded data, so
-that the fault tests can run each one against a server in a given state."""
+that the fault tests can run each one against a server in a given state; and the engine objects
+they make those calls on."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tta_memory import MemoryWorkflowPrimitive, SessionGroupPrimitive
+from tta_memory import MemoryWorkflowPrimitive, SessionGroupPrimitive, Settings
+
+
+def engines(
+    url: str, prefix: str, **settings: Any
+) -> tuple[MemoryWorkflowPrimitive, SessionGroupPrimitive]:
+    """The two engine objects of user ``alice`` in workspace ``acme``, under ``prefix``."""
+    s = Settings(prefix=prefix, **settings)
+    return (
+        MemoryWorkflowPrimitive(url, "alice", workspace="acme", settings=s),
+        SessionGroupPrimitive(url, "alice", workspace="acme", settings=s),
+    )
 
 
 @dataclass

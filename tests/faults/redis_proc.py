@@ -7,12 +7,14 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 import redis
-from tta_memory.server import MODULE_FILES, find_modules_dir, find_redis_server
+from tta_memory.server import find_modules_dir, find_redis_server, process
+from tta_memory.server.launch import module_args
 
 
 class RedisProcess:
@@ -47,31 +49,24 @@ class RedisProcess:
             "--daemonize", "no",
             "--logfile", str(self.root / "redis.log"),
         ]  # fmt: skip
-        modules = find_modules_dir()
-        if modules is not None:
-            for name in MODULE_FILES:
-                cmd += ["--loadmodule", str(modules / name)]
-        return cmd + self.args
+        return cmd + module_args(find_modules_dir()) + self.args
 
     def start(self) -> None:
         """Launch the server and wait until it answers PING (its AOF loaded)."""
         self.data.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             self.socket.unlink()
-        self.proc = subprocess.Popen(
+        proc = self.proc = subprocess.Popen(
             self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2)
-                client.ping()
-                client.close()
-                return
-            except (redis.ConnectionError, redis.BusyLoadingError, FileNotFoundError):
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server did not start: {self.log_tail()}") from None
-                time.sleep(0.02)
+
+        def answers() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited at start: {self.log_tail()}")
+            return process.probe(self.socket, None) == "ready"
+
+        if not process.wait_until(answers, time.monotonic() + 30, first=0.02, cap=0.02):
+            raise RuntimeError(f"redis-server did not answer within 30 s: {self.log_tail()}")
 
     def log_tail(self) -> str:
         try:
@@ -104,3 +99,25 @@ class RedisProcess:
 
     def stop(self) -> None:
         self.kill()
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_replica_online(primary: RedisProcess, timeout: float = 20.0) -> None:
+    """Wait until ``primary`` reports its first replica ``online`` (the initial sync done)."""
+    admin = redis.Redis(unix_socket_path=str(primary.socket))
+    try:
+        if not process.wait_until(
+            lambda: admin.info("replication").get("slave0", {}).get("state") == "online",
+            time.monotonic() + timeout,
+            first=0.05,
+            cap=0.05,
+        ):
+            raise RuntimeError(f"the replica did not connect within {timeout:.0f} s")
+    finally:
+        admin.close()

@@ -3,9 +3,6 @@ counters the query planner reads agree with what is stored."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import redis
 from redis_proc import RedisProcess
@@ -16,13 +13,8 @@ TEXT_CHARS = 20_000
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisProcess]:
-    proc = RedisProcess(tmp_path, "--maxmemory-policy", "noeviction")
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
+def server_args() -> tuple[str, ...]:
+    return ("--maxmemory-policy", "noeviction")
 
 
 def texts(n: int, start: int = 0) -> list[dict[str, object]]:

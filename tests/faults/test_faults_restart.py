@@ -3,41 +3,17 @@ objects without a process restart: indexes are re-created, scripts re-loaded."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from calls import public_calls, seed
+from calls import engines, public_calls, seed
 from redis_proc import RedisProcess
 from tta_memory import (
     BackendUnavailableError,
-    MemoryWorkflowPrimitive,
-    SessionGroupPrimitive,
-    Settings,
     TTAMemoryError,
 )
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisProcess]:
-    proc = RedisProcess(tmp_path)
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
-
-
-def engines(url: str, **settings: str) -> tuple[MemoryWorkflowPrimitive, SessionGroupPrimitive]:
-    s = Settings(prefix="restart", **settings)
-    return (
-        MemoryWorkflowPrimitive(url, "alice", workspace="acme", settings=s),
-        SessionGroupPrimitive(url, "alice", workspace="acme", settings=s),
-    )
-
-
 async def test_restart_without_data_recovers_every_call(server: RedisProcess) -> None:
-    memory, groups = engines(server.url)
+    memory, groups = engines(server.url, "restart")
     calls = public_calls(memory, groups, await seed(memory, groups))
     server.kill()
     server.wipe()
@@ -66,7 +42,7 @@ async def test_restart_without_data_recovers_every_call(server: RedisProcess) ->
 
 async def test_restart_with_data_keeps_serving(server: RedisProcess) -> None:
     # strict: what was acknowledged before the kill -9 is on disk (everysec may lose it).
-    memory, groups = engines(server.url, durability="strict")
+    memory, groups = engines(server.url, "restart", durability="strict")
     ids = await seed(memory, groups)
     server.kill()  # kill -9: the connections in the pool are dead
     server.start()

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
-from calls import public_calls, seed
+from calls import engines, public_calls, seed
 from redis_proc import RedisProcess
 from tta_memory import (
     BackendUnavailableError,
-    MemoryWorkflowPrimitive,
-    SessionGroupPrimitive,
-    Settings,
     TTAMemoryError,
     run_sync,
 )
@@ -27,24 +23,6 @@ from tta_memory import (
 SMALL = {"socket_timeout": 0.5, "connect_timeout": 0.5, "retries": 1}
 # Scheduling noise on a loaded 2-core machine; a hang (the bug this guards) is minutes.
 SLACK = 1.0
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisProcess]:
-    proc = RedisProcess(tmp_path)
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
-
-
-def engines(url: str, **settings: Any) -> tuple[MemoryWorkflowPrimitive, SessionGroupPrimitive]:
-    s = Settings(prefix="stall", **settings)
-    return (
-        MemoryWorkflowPrimitive(url, "alice", workspace="acme", settings=s),
-        SessionGroupPrimitive(url, "alice", workspace="acme", settings=s),
-    )
 
 
 async def outcome(call: Callable[[], Awaitable[Any]], limit: float) -> tuple[Any, float]:
@@ -68,7 +46,7 @@ def blocking_outcome(call: Callable[[], Awaitable[Any]]) -> tuple[Any, float]:
 async def test_every_call_fails_typed_within_the_bound_then_recovers(
     server: RedisProcess,
 ) -> None:
-    memory, groups = engines(server.url, **SMALL)
+    memory, groups = engines(server.url, "stall", **SMALL)
     bound = memory.settings.failure_bound
     calls = public_calls(memory, groups, await seed(memory, groups))
     # The blocking twins run on the engine's own loop, with clients of their own: warm them.
@@ -115,7 +93,7 @@ async def test_every_call_fails_typed_within_the_bound_then_recovers(
 
 
 async def test_default_settings_bound_is_at_most_twelve_seconds(server: RedisProcess) -> None:
-    memory, groups = engines(server.url)
+    memory, groups = engines(server.url, "stall")
     bound = memory.settings.failure_bound
     assert bound <= 12
     calls = public_calls(memory, groups, await seed(memory, groups))
@@ -132,7 +110,7 @@ async def test_default_settings_bound_is_at_most_twelve_seconds(server: RedisPro
 
 
 async def test_a_server_that_is_down_fails_fast_and_typed(server: RedisProcess) -> None:
-    memory, groups = engines(server.url, **SMALL)
+    memory, groups = engines(server.url, "stall", **SMALL)
     calls = public_calls(memory, groups, await seed(memory, groups))
     server.kill()
     results = await asyncio.gather(*(outcome(call, 30) for call in calls.values()))
