@@ -1,8 +1,9 @@
 """The ``tta-memory`` command line, one module per command group.
 
 - :mod:`.server` (``server start|stop|status``), :mod:`.doctor`, :mod:`.demo` (with the guide's
-  :mod:`.scenarios`), :mod:`.paf` (``paf import|export``), :mod:`.transfer` (``export``,
-  ``import``), :mod:`.workspace` (``workspace list|stats|delete``), :mod:`.mcp`;
+  :mod:`.scenarios` and their :mod:`.stage_loads` table), :mod:`.paf` (``paf import|export``),
+  :mod:`.transfer` (``export``, ``import``), :mod:`.workspace` (``workspace list|stats|delete``),
+  :mod:`.mcp`;
 - :mod:`.app` (parsing, dispatch, error messages), :mod:`.errors` (exit codes),
   :mod:`.common`, :mod:`.progress`.
 

@@ -12,25 +12,19 @@ of background team memories is written first, so that the deep-search limits of 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tta_memory.models import GroupStatus, MemoryReport, WorkflowContext, WorkflowMode
+from tta_memory.cli import stage_loads
+from tta_memory.cli.stage_loads import LAYERS, StageLoad
+from tta_memory.models import GroupStatus, WorkflowContext, WorkflowMode
 
 __all__ = ["LAYERS", "MODES", "STAGES", "DemoResult", "StageLoad", "run_demo"]
 
 STAGES = ("understand", "decompose", "plan", "implement", "verify", "review")
 MODES = (WorkflowMode.RAPID, WorkflowMode.STANDARD, WorkflowMode.AUGSTER_RIGOROUS)
-# metadata key of each layer in a loaded context, by the name memory_report uses.
-LAYERS = {
-    "session": "session_context",
-    "cache": "cache_memory",
-    "deep": "deep_memory",
-    "paf": "pafs",
-    "groups": "session_groups",
-}
 
 # Team knowledge other developers wrote before the feature started.
 BACKGROUND_MEMORIES: list[tuple[str, list[str], str]] = [
@@ -78,28 +72,6 @@ BACKGROUND_MEMORIES: list[tuple[str, list[str], str]] = [
     ("CI runs the auth test suite against a real Redis, never a mock.",
      ["testing", "auth"], "pattern"),
 ]  # fmt: skip
-
-
-@dataclass
-class StageLoad:
-    """What one ``load_workflow_context`` call loaded.
-
-    Attributes:
-        stage: Workflow stage.
-        mode: Workflow mode value.
-        counts: Items per layer (``session``, ``cache``, ``deep``, ``paf``, ``groups``).
-        ms: Milliseconds per layer, from the engine's ``memory_report`` (``None``: the
-            stage/mode does not read that layer).
-        total_ms: The report's total (the layers are read concurrently).
-        memories: Length of ``metadata["memories"]``.
-    """
-
-    stage: str
-    mode: str
-    counts: dict[str, int]
-    ms: dict[str, float | None]
-    total_ms: float
-    memories: int
 
 
 @dataclass
@@ -211,9 +183,9 @@ async def run_demo(
     enriched = await memory.load_workflow_context(
         context=ctx, stage="implement", mode=WorkflowMode.AUGSTER_RIGOROUS
     )
-    load = _stage_load("implement", WorkflowMode.AUGSTER_RIGOROUS, enriched.metadata)
+    load = stage_loads.stage_load("implement", WorkflowMode.AUGSTER_RIGOROUS, enriched.metadata)
     result.loads.append(load)
-    out(f"  day 2: implement / augster_rigorous loaded: {_summary(load)}")
+    out(f"  day 2: implement / augster_rigorous loaded: {stage_loads.summary(load)}")
     await memory.add_session_message(
         session_id=session_id_day2,
         role="assistant",
@@ -242,13 +214,13 @@ async def run_demo(
     )
     out(f"  what each stage and mode loads for session {session_id_day2}")
     out("  (items loaded (ms), '-' = layer not read):")
-    out("    " + _header())
+    out("    " + stage_loads.header())
     for stage in STAGES:
         for mode in MODES:
             enriched = await memory.load_workflow_context(ctx, stage, mode)
-            load = _stage_load(stage, mode, enriched.metadata)
+            load = stage_loads.stage_load(stage, mode, enriched.metadata)
             result.loads.append(load)
-            out("    " + _row(load))
+            out("    " + stage_loads.row(load))
 
     # ------------------------------------------------------------------ scenario 1, day 3
     session_id_day3 = f"auth-test-{day}"
@@ -278,9 +250,9 @@ async def run_demo(
     enriched = await bob.load_workflow_context(
         context=bug_ctx, stage="understand", mode=WorkflowMode.RAPID
     )
-    load = _stage_load("understand", WorkflowMode.RAPID, enriched.metadata)
+    load = stage_loads.stage_load("understand", WorkflowMode.RAPID, enriched.metadata)
     result.loads.append(load)
-    out(f"  understand / rapid loaded: {_summary(load)}")
+    out(f"  understand / rapid loaded: {stage_loads.summary(load)}")
     recent_issues = await bob.get_cache_memory(session_id=None, time_window_hours=24)
     out(f"  cache, last 24 h, all of dev-bob's sessions: {_plural(len(recent_issues), 'entry')}")
     jwt_patterns = await bob.search_deep_memory(
@@ -344,51 +316,6 @@ async def run_demo(
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def _stage_load(stage: str, mode: WorkflowMode, metadata: Mapping[str, Any]) -> StageLoad:
-    report: MemoryReport = metadata["memory_report"]
-    counts: dict[str, int] = {}
-    ms: dict[str, float | None] = {}
-    for layer, key in LAYERS.items():
-        counts[layer] = len(metadata.get(key) or [])
-        entry = report.layers.get(layer)
-        ms[layer] = entry.ms if entry is not None else None
-    return StageLoad(
-        stage=stage,
-        mode=mode.value,
-        counts=counts,
-        ms=ms,
-        total_ms=report.total_ms,
-        memories=len(metadata.get("memories") or []),
-    )
-
-
-_COLUMNS = ("session", "cache", "deep", "paf", "groups")
-
-
-def _header() -> str:
-    cells = "".join(f"{name:>12}" for name in _COLUMNS)
-    return f"{'stage':<11}{'mode':<17}{cells}{'memories':>10}{'total ms':>10}"
-
-
-def _cell(load: StageLoad, layer: str) -> str:
-    ms = load.ms[layer]
-    return "-" if ms is None else f"{load.counts[layer]} ({ms:.1f})"
-
-
-def _row(load: StageLoad) -> str:
-    cells = "".join(f"{_cell(load, name):>12}" for name in _COLUMNS)
-    return f"{load.stage:<11}{load.mode:<17}{cells}{load.memories:>10}{load.total_ms:>10.1f}"
-
-
-def _summary(load: StageLoad) -> str:
-    parts = ", ".join(
-        f"{name} {load.counts[name]} ({ms:.1f} ms)"
-        for name in _COLUMNS
-        if (ms := load.ms[name]) is not None
-    )
-    return f"{parts}; total {load.total_ms:.1f} ms"
 
 
 def _secs(seconds: float) -> str:
