@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from tta_memory import MemoryWorkflowPrimitive, QueryEngineMissingError, Settings
-from tta_memory.server import find_redis_server
+from tta_memory.server import find_redis_server, process
 
 
 @pytest.fixture
@@ -36,14 +35,10 @@ def plain_redis(tmp_path: Path) -> Iterator[str]:
     )
     try:
         deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis(unix_socket_path=str(sock)).ping()
-                break
-            except (redis.ConnectionError, FileNotFoundError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        if not process.wait_until(
+            lambda: process.probe(sock, None) == "ready", deadline, first=0.05, cap=0.05
+        ):
+            raise RuntimeError("the plain redis-server did not answer within 10 s")
         yield f"unix://{sock}"
     finally:
         proc.terminate()
