@@ -62,17 +62,14 @@ class RedisProcess:
 
         def answers() -> bool:
             if proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited at start: {self.log_tail()}")
+                raise RuntimeError(f"redis-server exited at start.{self.log_tail()}")
             return process.probe(self.socket, None) == "ready"
 
         if not process.wait_until(answers, time.monotonic() + 30, first=0.02, cap=0.02):
-            raise RuntimeError(f"redis-server did not answer within 30 s: {self.log_tail()}")
+            raise RuntimeError(f"redis-server did not answer within 30 s.{self.log_tail()}")
 
     def log_tail(self) -> str:
-        try:
-            return (self.root / "redis.log").read_text()[-2000:]
-        except OSError:
-            return ""
+        return process.log_tail(self.root / "redis.log")
 
     def signal(self, sig: signal.Signals) -> None:
         if self.proc is not None and self.proc.poll() is None:
