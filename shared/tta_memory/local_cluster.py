@@ -26,8 +26,6 @@ from pathlib import Path
 from types import TracebackType
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from tta_memory.errors import BackendUnavailableError
 from tta_memory.server import find_modules_dir, find_redis_server, process
@@ -58,15 +56,7 @@ class Node:
         return f"{HOST}:{self.port}"
 
     def client(self, timeout: float = 2.0) -> redis.Redis:
-        # No retries: a dead node must answer "down" at once, not after a backoff.
-        return redis.Redis(
-            host=HOST,
-            port=self.port,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            decode_responses=True,
-        )
+        return process.tcp_client(HOST, self.port, timeout, decode_responses=True)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

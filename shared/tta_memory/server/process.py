@@ -32,9 +32,22 @@ def client(
     redis-py retries connection errors with backoff by default, which turns "nobody is
     listening" and the connection drop that acknowledges SHUTDOWN into seconds.
     """
+    return _without_retries(
+        timeout, decode_responses, unix_socket_path=str(socket_path), password=password
+    )
+
+
+def tcp_client(
+    host: str, port: int, timeout: float, *, decode_responses: bool = False
+) -> redis.Redis:
+    """A redis-py client on ``host:port``, without retries (a dead node answers "down" at once,
+    not after a backoff)."""
+    return _without_retries(timeout, decode_responses, host=host, port=port)
+
+
+def _without_retries(timeout: float, decode_responses: bool, **address: Any) -> redis.Redis:
     return redis.Redis(
-        unix_socket_path=str(socket_path),
-        password=password,
+        **address,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
