@@ -4,10 +4,7 @@ groups): each is on the replica when the call returns, and with the replica gone
 
 from __future__ import annotations
 
-import socket
-import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -17,60 +14,40 @@ from tta_memory.errors import NotReplicatedError
 from tta_memory.keys import Keys
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+async def test_paf_and_group_edits_wait_for_the_replica(
+    replicated: tuple[RedisProcess, RedisProcess],
+) -> None:
+    primary, replica = replicated
+    settings = Settings(prefix="replt", durability="replicated", socket_timeout=1.0)
+    memory = MemoryWorkflowPrimitive(primary.url, "u", workspace="w", settings=settings)
+    groups = SessionGroupPrimitive(primary.url, "u", workspace="w", settings=settings)
+    keys = Keys("replt", "w")
+    mirror = redis.Redis(unix_socket_path=str(replica.socket), decode_responses=True)
 
+    await memory.paf_primitive.add_paf("AUTH", "001", "We use PyJWT")
+    assert "PyJWT" in str(mirror.hget(keys.pafs(), "AUTH-001"))
+    await memory.paf_primitive.update_paf("AUTH-001", rationale="audited library")
+    assert "audited library" in str(mirror.hget(keys.pafs(), "AUTH-001"))
+    group_id = await groups.create_group("release")
+    await groups.add_session_to_group(group_id, "s1")
+    assert "s1" in str(mirror.hget(keys.group(group_id), "session_ids"))
+    mirror.close()
 
-async def test_paf_and_group_edits_wait_for_the_replica(tmp_path: Path) -> None:
-    port = free_port()
-    (tmp_path / "p").mkdir()
-    (tmp_path / "r").mkdir()
-    primary = RedisProcess(tmp_path / "p", "--port", str(port), "--bind", "127.0.0.1")
-    replica = RedisProcess(tmp_path / "r", "--replicaof", "127.0.0.1", str(port))
-    primary.start()
-    replica.start()
-    try:
-        admin = redis.Redis(unix_socket_path=str(primary.socket))
-        deadline = time.monotonic() + 20
-        while admin.info("replication").get("slave0", {}).get("state") != "online":
-            assert time.monotonic() < deadline, "the replica did not connect"
-            time.sleep(0.05)
-        admin.close()
-        settings = Settings(prefix="replt", durability="replicated", socket_timeout=1.0)
-        memory = MemoryWorkflowPrimitive(primary.url, "u", workspace="w", settings=settings)
-        groups = SessionGroupPrimitive(primary.url, "u", workspace="w", settings=settings)
-        keys = Keys("replt", "w")
-        mirror = redis.Redis(unix_socket_path=str(replica.socket), decode_responses=True)
-
-        await memory.paf_primitive.add_paf("AUTH", "001", "We use PyJWT")
-        assert "PyJWT" in str(mirror.hget(keys.pafs(), "AUTH-001"))
-        await memory.paf_primitive.update_paf("AUTH-001", rationale="audited library")
-        assert "audited library" in str(mirror.hget(keys.pafs(), "AUTH-001"))
-        group_id = await groups.create_group("release")
-        await groups.add_session_to_group(group_id, "s1")
-        assert "s1" in str(mirror.hget(keys.group(group_id), "session_ids"))
-        mirror.close()
-
-        replica.kill()
-        edits: dict[str, Callable[[], Awaitable[Any]]] = {
-            "add_paf": lambda: memory.paf_primitive.add_paf("AUTH", "002", "unconfirmed"),
-            "update_paf": lambda: memory.paf_primitive.update_paf("AUTH-001", rationale="u"),
-            "deprecate_paf": lambda: memory.paf_primitive.deprecate_paf("AUTH-001", "old"),
-            "group_edit": lambda: groups.add_session_to_group(group_id, "s2"),
-            "group_status": lambda: groups.update_group_status(group_id, "closed"),
-        }
-        outcomes: dict[str, str] = {}
-        for name, edit in edits.items():
-            try:
-                await edit()
-                outcomes[name] = "acknowledged"
-            except NotReplicatedError:
-                outcomes[name] = "refused"
-            except DurabilityError as exc:  # pragma: no cover - the failure reported
-                outcomes[name] = f"wrong error: {exc}"
-        assert outcomes == dict.fromkeys(edits, "refused")
-    finally:
-        replica.kill()
-        primary.kill()
+    replica.kill()
+    edits: dict[str, Callable[[], Awaitable[Any]]] = {
+        "add_paf": lambda: memory.paf_primitive.add_paf("AUTH", "002", "unconfirmed"),
+        "update_paf": lambda: memory.paf_primitive.update_paf("AUTH-001", rationale="u"),
+        "deprecate_paf": lambda: memory.paf_primitive.deprecate_paf("AUTH-001", "old"),
+        "group_edit": lambda: groups.add_session_to_group(group_id, "s2"),
+        "group_status": lambda: groups.update_group_status(group_id, "closed"),
+    }
+    outcomes: dict[str, str] = {}
+    for name, edit in edits.items():
+        try:
+            await edit()
+            outcomes[name] = "acknowledged"
+        except NotReplicatedError:
+            outcomes[name] = "refused"
+        except DurabilityError as exc:  # pragma: no cover - the failure reported
+            outcomes[name] = f"wrong error: {exc}"
+    assert outcomes == dict.fromkeys(edits, "refused")
