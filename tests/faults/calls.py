@@ -4,11 +4,17 @@ they make those calls on."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tta_memory import MemoryWorkflowPrimitive, SessionGroupPrimitive, Settings
+from tta_memory import (
+    BackendUnavailableError,
+    MemoryWorkflowPrimitive,
+    SessionGroupPrimitive,
+    Settings,
+    TTAMemoryError,
+)
 
 
 def engines(
@@ -96,3 +102,18 @@ def public_calls(
         "get_grouped_context": lambda: groups.get_grouped_context(ids.group_id),
         "delete_group": lambda: groups.delete_group(ids.group_id),
     }
+
+
+async def unserved(calls: Mapping[str, Callable[[], Awaitable[Any]]]) -> dict[str, str]:
+    """Run every call in turn; return those the server did not serve (name -> the
+    BackendUnavailableError). Another typed error is an answer of a serving server (e.g.
+    NotFoundError: the seeded item is gone with the data, or an earlier call deleted it)."""
+    failed: dict[str, str] = {}
+    for name, call in calls.items():
+        try:
+            await call()
+        except BackendUnavailableError as exc:
+            failed[name] = str(exc)
+        except TTAMemoryError:
+            pass
+    return failed
