@@ -20,7 +20,8 @@ TAG_SEPARATOR = "\x1f"
 SORTED_DIALECT = 4
 
 
-def _tag(name: str) -> dict[str, Any]:
+def tag_field(name: str) -> dict[str, Any]:
+    """A case-sensitive TAG field separated by :data:`TAG_SEPARATOR`."""
     return {
         "name": name,
         "type": "tag",
@@ -28,8 +29,25 @@ def _tag(name: str) -> dict[str, Any]:
     }
 
 
-def _num(name: str, sortable: bool = False) -> dict[str, Any]:
+def numeric_field(name: str, sortable: bool = False) -> dict[str, Any]:
+    """A NUMERIC field (``sortable``: listings may sort by it)."""
     return {"name": name, "type": "numeric", "attrs": {"sortable": sortable}}
+
+
+def vector_field(dims: int, **hnsw: int) -> dict[str, Any]:
+    """The ``embedding`` field: HNSW, cosine, float32; ``hnsw`` sets graph parameters (``m``,
+    ``ef_construction``) where the defaults do not serve."""
+    return {
+        "name": "embedding",
+        "type": "vector",
+        "attrs": {
+            "algorithm": "hnsw",
+            "dims": dims,
+            "distance_metric": "cosine",
+            "datatype": "float32",
+            **hnsw,
+        },
+    }
 
 
 def deep_schema(prefix: str, partition: Partition, dims: int) -> IndexSchema:
@@ -42,33 +60,22 @@ def deep_schema(prefix: str, partition: Partition, dims: int) -> IndexSchema:
                 "storage_type": "hash",
             },
             "fields": [
-                _tag("workspace"),
-                _tag("author"),
-                _tag("visibility"),
-                _tag("session_id"),
-                _tag("memory_type"),
-                _tag("tags"),
-                _tag("content_hash"),
+                tag_field("workspace"),
+                tag_field("author"),
+                tag_field("visibility"),
+                tag_field("session_id"),
+                tag_field("memory_type"),
+                tag_field("tags"),
+                tag_field("content_hash"),
                 {"name": "text", "type": "text"},
                 # What BM25 searches: the text plus its context (contextual.py).
                 {"name": "search_text", "type": "text"},
                 # Set to "1" on a memory a newer one supersedes (hygiene.py); search hides it.
-                _tag("superseded"),
-                _num("created_at", sortable=True),
-                _num("updated_at"),
-                _num("event_time"),
-                {
-                    "name": "embedding",
-                    "type": "vector",
-                    "attrs": {
-                        "algorithm": "hnsw",
-                        "dims": dims,
-                        "distance_metric": "cosine",
-                        "datatype": "float32",
-                        "m": 16,
-                        "ef_construction": 200,
-                    },
-                },
+                tag_field("superseded"),
+                numeric_field("created_at", sortable=True),
+                numeric_field("updated_at"),
+                numeric_field("event_time"),
+                vector_field(dims, m=16, ef_construction=200),
             ],
         }
     )
@@ -84,13 +91,13 @@ def cache_schema(prefix: str, partition: Partition) -> IndexSchema:
                 "storage_type": "hash",
             },
             "fields": [
-                _tag("entry_id"),
-                _tag("workspace"),
-                _tag("user_id"),
-                _tag("session_id"),
-                _tag("kind"),
-                _tag("tags"),
-                _num("created_at", sortable=True),
+                tag_field("entry_id"),
+                tag_field("workspace"),
+                tag_field("user_id"),
+                tag_field("session_id"),
+                tag_field("kind"),
+                tag_field("tags"),
+                numeric_field("created_at", sortable=True),
             ],
         }
     )
@@ -106,11 +113,11 @@ def group_schema(prefix: str, partition: Partition) -> IndexSchema:
                 "storage_type": "hash",
             },
             "fields": [
-                _tag("workspace"),
-                _tag("tags"),
-                _tag("status"),
-                _tag("session_ids"),
-                _num("created_at", sortable=True),
+                tag_field("workspace"),
+                tag_field("tags"),
+                tag_field("status"),
+                tag_field("session_ids"),
+                numeric_field("created_at", sortable=True),
             ],
         }
     )

@@ -21,7 +21,7 @@ from redisvl.schema import IndexSchema
 
 from tta_memory.errors import InvalidInputError
 from tta_memory.names import MAX_NAME_CHARS
-from tta_memory.schema import TAG_SEPARATOR
+from tta_memory.schema import TAG_SEPARATOR, numeric_field, tag_field, vector_field
 from tta_memory.validation import MAX_CONTENT_CHARS, MAX_TTL_SECONDS
 
 MAX_TEXTS = 256
@@ -191,14 +191,6 @@ def namespace_matches(
 
 def items_schema(prefix: str, dims: int) -> IndexSchema:
     """The items index: item hashes and their indexed texts, filtered by namespace prefix."""
-
-    def tag(name: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "type": "tag",
-            "attrs": {"separator": TAG_SEPARATOR, "case_sensitive": True},
-        }
-
     return IndexSchema.from_dict(
         {
             "index": {
@@ -207,23 +199,14 @@ def items_schema(prefix: str, dims: int) -> IndexSchema:
                 "storage_type": "hash",
             },
             "fields": [
-                tag("workspace"),
-                tag("doc"),
-                tag("ns"),
-                tag("nsp"),
-                tag("embedded"),
+                tag_field("workspace"),
+                tag_field("doc"),
+                tag_field("ns"),
+                tag_field("nsp"),
+                tag_field("embedded"),
                 {"name": "text", "type": "text"},
-                {"name": "updated_at", "type": "numeric", "attrs": {"sortable": True}},
-                {
-                    "name": "embedding",
-                    "type": "vector",
-                    "attrs": {
-                        "algorithm": "hnsw",
-                        "dims": dims,
-                        "distance_metric": "cosine",
-                        "datatype": "float32",
-                    },
-                },
+                numeric_field("updated_at", sortable=True),
+                vector_field(dims),
             ],
         }
     )
