@@ -4,7 +4,8 @@ The server keeps its data in a data directory with AOF persistence, listens only
 inside a private (0700) directory and requires a generated password (see :mod:`.auth`), so it is
 shared by the processes of one user and reachable by nobody else. :func:`ensure_server` returns
 the URL of the per-user server, starting it when needed; :class:`EmbeddedRedis` runs one server
-for any data directory (tests use throwaway ones).
+for any data directory (tests use throwaway ones). Launching and waiting for readiness are in
+:mod:`.startup`.
 """
 
 from __future__ import annotations
@@ -165,12 +166,8 @@ class EmbeddedRedis:
             # Alive but not answering (hung or still loading): ask it to exit the same way.
             process.send_signal(pid, signal.SIGTERM)
         if pid is not None:
-            exited = pid
             process.wait_until(
-                lambda: not process.pid_alive(exited),
-                time.monotonic() + timeout,
-                first=0.02,
-                cap=0.02,
+                lambda: not process.pid_alive(pid), time.monotonic() + timeout, first=0.02, cap=0.02
             )
             if process.pid_alive(pid) and process.is_redis_process(pid):
                 process.send_signal(pid, signal.SIGKILL)
