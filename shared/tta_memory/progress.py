@@ -11,6 +11,7 @@ install budget, benchmarks/README.md benchmark 5).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,8 +56,20 @@ def bar(description: str, total: int | None = None, *, when: bool = True) -> Ite
         return
 
     unit = "step" if total is not None else "record"
+    # A terminal that reports a size of 0 x 0 (a fresh pseudo-terminal, some CI runners' ttys)
+    # makes tqdm 4.70 draw nothing at all (it counts -1 rows); shutil falls back to $COLUMNS /
+    # $LINES or 80 x 24 there.
+    size = shutil.get_terminal_size()
     # leave=False: the bar disappears when done, leaving only the command's own summary line.
-    with tqdm(total=total, desc=description, unit=unit, file=sys.stderr, leave=False) as progress:
+    with tqdm(
+        total=total,
+        desc=description,
+        unit=unit,
+        file=sys.stderr,
+        leave=False,
+        ncols=size.columns,
+        nrows=size.lines,
+    ) as progress:
 
         def advance(n: int = 1) -> None:
             progress.update(n)
