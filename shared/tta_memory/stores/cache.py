@@ -52,7 +52,8 @@ def decode_entry(doc: dict[str, Any]) -> CacheEntry:
     do not decode are read as their defaults: a stored value never breaks a read)."""
     tags = doc.get("tags") or ""
     created = read_time(doc.get("created") or doc.get("created_at"))
-    return CacheEntry(
+    # Written by the engine: built without validation (see ``records.decode_memory``).
+    return CacheEntry.model_construct(
         id=doc["entry_id"],
         kind=doc["kind"],
         content=doc.get("content", ""),

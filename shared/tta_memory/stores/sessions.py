@@ -20,7 +20,7 @@ from tta_memory.limits import MAX_COUNT, check_int, read_time
 from tta_memory.literals import ROLES
 from tta_memory.models import SessionMessage
 from tta_memory.names import check_name
-from tta_memory.scripts import APPEND, POP_AT, POP_ID, POP_OLDEST, execute
+from tta_memory.scripts import APPEND, POP_AT, POP_ID, POP_OLDEST, execute, run
 from tta_memory.validation import (
     check_choice,
     check_metadata,
@@ -40,7 +40,8 @@ def dumps(obj: Any) -> str:
 def decode_message(session_id: str, member: bytes | str, score: float) -> SessionMessage:
     """Rebuild a :class:`SessionMessage` from its stored form."""
     d = json.loads(member)
-    return SessionMessage(
+    # Written by the engine: built without validation (see ``records.decode_memory``).
+    return SessionMessage.model_construct(
         id=d["id"],
         session_id=session_id,
         seq=int(score),
@@ -118,25 +119,23 @@ class SessionStore(Store):
             k.session_seq(session_id),
             self._zset(session_id, archived),
             self._zset(session_id, not archived),
+            k.sessions_registry(),
             *cache_keys,
         ]
-
-        def build(pipe: Any) -> None:
-            APPEND.queue(pipe, keys, args)
-            pipe.zadd(k.sessions_registry(), {session_id: prepared[-1]["created_at"]})
-
         if cache_keys:
             # The partition's cache index exists before its first entry, so it indexes entries
             # as they come instead of scanning them all at the first read (seconds under load).
             await ctx.backend.cache_index(k.partition)
-        results = await execute(await ctx.client(), build, [APPEND])
+        # One script (the sequence, the sorted set, the cache entries and the registry: one
+        # partition, one hash tag), sent as a single command.
+        seqs = await run(await ctx.client(), APPEND, keys, args)
         return [
             SessionMessage.model_construct(
                 **{**m, "created_at": datetime.fromtimestamp(m["created_at"], UTC)},
                 session_id=session_id,
                 seq=seq,
             )
-            for m, seq in zip(prepared, results[0], strict=True)
+            for m, seq in zip(prepared, seqs, strict=True)
         ]
 
     async def add(

@@ -29,9 +29,11 @@ from tta_memory.stores.deep.planning import (
     fuse,
     knn_policy,
     search_depth,
+    selective_terms,
     text_terms,
 )
 from tta_memory.stores.deep.records import DEEP_FIELDS, decode_memory, decode_row
+from tta_memory.stores.deep.stats import DOC_FREQ_TTL, POLICY_STATS_TTL, STATS, result_total
 from tta_memory.validation import check_choice, check_datetime, check_positive, check_text
 
 # Rankings carry ids only; the winners' fields are read afterwards (less for Redis to load).
@@ -161,10 +163,14 @@ class DeepSearch(Store):
             max_terms: BM25 keeps the last this many distinct terms of the query.
             recency_half_life_days: Decay scores with age (``recency.py``); None = off.
         """
-        policy = None
-        if query.strip() and mode != "text" and not narrowed:
-            policy = await self._knn_policy(tags or [], match_all_tags, search_depth(limit, mode))
-        index, queries = await self._queries(query, limit, f, mode, policy, max_terms)
+        terms = text_terms(query, max_terms) if mode in ("hybrid", "text") else []
+        with_policy = bool(query.strip()) and mode != "text" and not narrowed
+        policy, doc_freq = await self._stats(
+            tags or [], match_all_tags, search_depth(limit, mode), with_policy, terms
+        )
+        # Text-only search must match something: it keeps at least its rarest term.
+        words = selective_terms(terms, doc_freq, at_least=1 if mode == "text" else 0)
+        index, queries = await self._queries(query, limit, f, mode, policy, words)
         if not queries:
             return []
         if len(queries) > 1:
@@ -189,20 +195,66 @@ class DeepSearch(Store):
             decode=lambda replies: int(replies[0] or 0),
         )
 
-    async def _knn_policy(self, tags: Sequence[str], match_all: bool, depth: int) -> str | None:
+    async def _stats(
+        self,
+        tags: Sequence[str],
+        match_all: bool,
+        depth: int,
+        with_policy: bool,
+        terms: Sequence[str],
+    ) -> tuple[str | None, dict[str, int]]:
+        """The KNN policy and the BM25 terms' document frequencies, in one round trip (none
+        when the policy is not wanted or cached, and every frequency is cached).
+
+        Frequencies are counted in the partition's index (every workspace it holds): BM25
+        walks those posting lists whole, whatever the filter.
+        """
         ctx = self._ctx
-        client = await ctx.client()
-        async with client.pipeline(transaction=False) as pipe:
-            pipe.hmget(ctx.keys.deep_stats(), ["n", *(f"t:{t}" for t in tags)])
-            pipe.hget(ctx.keys.deep_total(), "n")
-            counts, total = await pipe.execute()
-        return knn_policy(
+        backend = id(ctx.backend)
+        index_name = ctx.keys.index_name("deep")
+        doc_freq: dict[str, int] = {}
+        missing: list[str] = []
+        for term in terms:
+            df = STATS.get((backend, index_name, "t", term))
+            if df is None:
+                missing.append(term)
+            else:
+                doc_freq[term] = df
+        policy_key = (backend, ctx.keys.deep_stats(), "p", *tags)
+        stats = STATS.get(policy_key) if with_policy else None
+        read_policy = with_policy and stats is None
+        if read_policy or missing:
+            client = await ctx.client()
+            await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)  # exists before counts
+            async with client.pipeline(transaction=False) as pipe:
+                if read_policy:
+                    pipe.hmget(ctx.keys.deep_stats(), ["n", *(f"t:{t}" for t in tags)])
+                    pipe.hget(ctx.keys.deep_total(), "n")
+                for term in missing:
+                    pipe.execute_command(
+                        "FT.SEARCH", index_name, f"@search_text:({term})", "LIMIT", 0, 0
+                    )
+                replies = await pipe.execute(raise_on_error=False)
+            if read_policy:
+                for r in replies[:2]:
+                    if isinstance(r, Exception):
+                        raise r
+                stats = (replies[0], replies[1])
+                STATS.put(policy_key, stats, POLICY_STATS_TTL)
+            for term, reply in zip(missing, replies[2 if read_policy else 0 :], strict=True):
+                df = doc_freq[term] = result_total(reply)
+                STATS.put((backend, index_name, "t", term), df, DOC_FREQ_TTL)
+        if not with_policy or stats is None:
+            return None, doc_freq
+        counts, total = stats
+        policy = knn_policy(
             workspace_count=int(counts[0] or 0),
             tag_counts=[int(c or 0) for c in counts[1:]],
             match_all_tags=match_all,
             total=int(total or 0),
             depth=depth,
         )
+        return policy, doc_freq
 
     async def _queries(
         self,
@@ -211,7 +263,7 @@ class DeepSearch(Store):
         f: FilterExpression,
         mode: str,
         policy: str | None,
-        max_terms: int,
+        terms: Sequence[str],
     ) -> tuple[AsyncSearchIndex, list[Any]]:
         ctx = self._ctx
         index = await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)
@@ -236,7 +288,7 @@ class DeepSearch(Store):
                     hybrid_policy=policy,
                 )
             )
-        words = " ".join(text_terms(query, max_terms))
+        words = " ".join(terms)
         if mode in ("hybrid", "text") and words:
             # A query of stopwords only leaves nothing for BM25 to match: redisvl would send
             # an empty "@text:()" clause, which Redis rejects as a syntax error.
