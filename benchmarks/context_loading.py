@@ -100,6 +100,7 @@ class Workspace:
         self, url: str, workspace: str, sizes: dict[str, Any], cache_dir: Any, narrow: bool = False
     ) -> None:
         from tta_memory import MemoryWorkflowPrimitive, SessionGroupPrimitive
+        from tta_memory.config import Settings
 
         self.narrow = narrow
         self.note = narrow_note if narrow else note
@@ -115,8 +116,15 @@ class Workspace:
         # The measured primitive uses the default vectorizer, exactly as a user would.
         self.memory = MemoryWorkflowPrimitive(url, user_id="bench", workspace=workspace)
         self.groups = SessionGroupPrimitive(url, user_id="bench", workspace=workspace)
+        # The builder waits longer for Redis than a user would: a batch of 1,000 memories into
+        # a 100k HNSW graph on a loaded 2-core machine outlasted the default 4 s reply timeout.
+        build_settings = Settings(socket_timeout=120)
         self._make_writer = lambda table: MemoryWorkflowPrimitive(
-            url, user_id="bench", workspace=workspace, vectorizer=lookup_embedder(table)
+            url,
+            user_id="bench",
+            workspace=workspace,
+            vectorizer=lookup_embedder(table),
+            settings=build_settings,
         )
 
     def session_id(self, i: int) -> str:

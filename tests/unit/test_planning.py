@@ -68,6 +68,9 @@ def test_search_depth_looks_deeper_for_hybrid():
         (10_000, [50, 60], False, 100_000, None),  # rare tags
         (20_000, [19_000, 18_000], True, 100_000, "BATCHES"),  # common tags, all required
         (9_000, [], False, 10_000, None),  # most of a small partition: exact brute force
+        (10_000, [3_400, 3_300], False, 100_000, "BATCHES"),  # 6.7 % of a large index
+        (40_000, [1_500, 1_500], False, 40_000, None),  # a mid-size index: brute force
+        (10_000, [2_000, 2_000], False, 100_000, None),  # under 5 % of a large index
         (10_000, [9_000, 10], True, 100_000, None),  # one rare tag, all required
         (0, [], False, 0, None),  # empty index
     ],
