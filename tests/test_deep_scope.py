@@ -12,7 +12,7 @@ from tta_memory import MemoryWorkflowPrimitive
 from tta_memory.config import Settings
 from tta_memory.partitions import bucket_of
 from tta_memory.stores.deep.scope import Scope
-from tta_memory.stores.deep.stats import STATS
+from tta_memory.stores.deep.stats import STATS, read_plan
 
 NOTES = [f"deploy note {i}: the payment service retries webhooks with backoff" for i in range(6)]
 
@@ -33,7 +33,7 @@ def same_bucket(name: str, buckets: int) -> str:
 
 async def plan_scope(memory: MemoryWorkflowPrimitive) -> Scope:
     STATS.clear()
-    plan = await memory.deep._plan([], False, 30, True, [], True)
+    plan = await read_plan(memory.context, [], False, 30, True, [], True)
     return plan.scope
 
 

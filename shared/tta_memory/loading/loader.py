@@ -57,27 +57,19 @@ def ordered_items(
     PAFs by id, deep memories best first, cache newest first, session oldest first."""
     by_layer = {
         "paf": [
-            LoadedItem.model_construct(
-                layer="paf", id=p.id, text=p.description, created_at=p.created_at
-            )
+            LoadedItem(layer="paf", id=p.id, text=p.description, created_at=p.created_at)
             for p in pafs
         ],
         "deep": [
-            LoadedItem.model_construct(
-                layer="deep", id=m.id, text=m.text, score=m.score, created_at=m.created_at
-            )
+            LoadedItem(layer="deep", id=m.id, text=m.text, score=m.score, created_at=m.created_at)
             for m in deep
         ],
         "cache": [
-            LoadedItem.model_construct(
-                layer="cache", id=e.id, text=e.content, created_at=e.created_at
-            )
+            LoadedItem(layer="cache", id=e.id, text=e.content, created_at=e.created_at)
             for e in cache
         ],
         "session": [
-            LoadedItem.model_construct(
-                layer="session", id=m.id, text=m.content, created_at=m.created_at
-            )
+            LoadedItem(layer="session", id=m.id, text=m.content, created_at=m.created_at)
             for m in messages
         ],
     }

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.exceptions import ResponseError
 from redisvl.query import FilterQuery
 from redisvl.query.filter import FilterExpression, Num
 
+from tta_memory.cluster import is_missing_index
 from tta_memory.context import Store
 from tta_memory.errors import InvalidInputError
 from tta_memory.limits import (
@@ -27,6 +29,7 @@ from tta_memory.limits import (
 )
 from tta_memory.models import CacheEntry
 from tta_memory.names import Tag, check_name, check_tags
+from tta_memory.replies import documents, search_args
 from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
 from tta_memory.validation import check_metadata, check_positive, check_text, check_ttl
 
@@ -52,8 +55,7 @@ def decode_entry(doc: dict[str, Any]) -> CacheEntry:
     do not decode are read as their defaults: a stored value never breaks a read)."""
     tags = doc.get("tags") or ""
     created = read_time(doc.get("created") or doc.get("created_at"))
-    # Written by the engine: built without validation (see ``records.decode_memory``).
-    return CacheEntry.model_construct(
+    return CacheEntry(
         id=doc["entry_id"],
         kind=doc["kind"],
         content=doc.get("content", ""),
@@ -171,7 +173,17 @@ class CacheStore(Store):
         check_positive("limit", limit)
         f = self._filter(session_ids, time_window_hours, exclude_messages_of=exclude_messages_of)
         index = await self._ctx.backend.cache_index(self._ctx.keys.partition)
-        return self._decode(await index.query(self._query(f, limit)))
+        q = self._query(f, limit)
+        # Sent raw and parsed here (replies.py): up to 100 rows of 12 fields per context load.
+        client = await self._ctx.client()
+        try:
+            reply = await client.execute_command("FT.SEARCH", *search_args(index.name, q))
+        except ResponseError as exc:
+            if not is_missing_index(exc):
+                raise
+            # The server lost the index: redisvl's path re-creates it (backend.RecoveringIndex).
+            return self._decode(await index.query(q))
+        return self._decode(documents(reply))
 
     async def get(self, entry_id: str) -> CacheEntry | None:
         """One entry of this workspace by id (``None`` if absent or expired)."""

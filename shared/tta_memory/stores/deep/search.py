@@ -10,44 +10,39 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
+from redis.exceptions import ResponseError
 from redisvl.index import AsyncSearchIndex
 from redisvl.query import FilterQuery, TextQuery, VectorQuery
 from redisvl.query.filter import FilterExpression
 
 from tta_memory import recency
+from tta_memory.cluster import is_missing_index
 from tta_memory.context import ReadSpec, Store
 from tta_memory.errors import InternalError, InvalidInputError
 from tta_memory.literals import SEARCH_MODES, SearchMode
 from tta_memory.models import DeepMemory
 from tta_memory.names import check_name, check_tags
+from tta_memory.replies import search_args
 from tta_memory.schema import SORTED_DIALECT
 from tta_memory.stores.deep.planning import (
     MAX_TEXT_TERMS,
     Ranking,
     fuse,
-    knn_policy,
     search_depth,
     selective_terms,
     text_terms,
 )
+from tta_memory.stores.deep.rankings import ranking
 from tta_memory.stores.deep.records import DEEP_FIELDS, decode_memory, decode_row
-from tta_memory.stores.deep.scope import FULL_SCOPE, DeepFilter, Scope, needed_scope
-from tta_memory.stores.deep.stats import DOC_FREQ_TTL, POLICY_STATS_TTL, STATS, result_total
+from tta_memory.stores.deep.scope import FULL_SCOPE, DeepFilter, Scope
+from tta_memory.stores.deep.stats import STATS, read_plan
 from tta_memory.validation import check_choice, check_datetime, check_positive, check_text
 
 # Rankings carry ids only; the winners' fields are read afterwards (less for Redis to load).
 RANK_FIELDS = ["memory_id"]
 MAX_LIMIT = 1000
-
-
-class Plan(NamedTuple):
-    """How to run one search: the KNN policy, BM25's term frequencies, the scope clauses."""
-
-    policy: str | None
-    doc_freq: dict[str, int]
-    scope: Scope
 
 
 class DeepSearch(Store):
@@ -189,7 +184,8 @@ class DeepSearch(Store):
             tags, match_all_tags, narrowed = f.tags, f.match_all_tags, f.narrowed
         terms = text_terms(query, max_terms) if mode in ("hybrid", "text") else []
         with_policy = bool(query.strip()) and mode != "text" and not narrowed
-        plan = await self._plan(
+        plan = await read_plan(
+            self._ctx,
             tags or [],
             match_all_tags,
             search_depth(limit, mode),
@@ -227,12 +223,9 @@ class DeepSearch(Store):
         index, queries = await self._queries(query, limit, expr, mode, policy, words)
         if not queries:
             return []
-        if len(queries) > 1:
-            results = await index.batch_query(queries)
-        else:
-            results = [await index.query(queries[0])]
+        rankings = await self._rankings(index, queries)
         wanted = limit if not half_life else MAX_LIMIT
-        ranked = fuse(_rankings(results, queries), wanted)
+        ranked = fuse(rankings, wanted)
         found = await self._hydrate(ranked, scope, include_superseded)
         if found is None or not half_life:
             return found
@@ -250,89 +243,6 @@ class DeepSearch(Store):
             commands=1,
             decode=lambda replies: int(replies[0] or 0),
         )
-
-    async def _plan(
-        self,
-        tags: Sequence[str],
-        match_all: bool,
-        depth: int,
-        with_policy: bool,
-        terms: Sequence[str],
-        with_scope: bool,
-    ) -> Plan:
-        """The KNN policy, the BM25 terms' document frequencies and the scope clauses a
-        search needs, from counts read in one round trip (none when all are cached).
-
-        Frequencies are counted in the partition's index (every workspace it holds): BM25
-        walks those posting lists whole, whatever the filter.
-        """
-        ctx = self._ctx
-        backend = id(ctx.backend)
-        index_name = ctx.keys.index_name("deep")
-        doc_freq: dict[str, int] = {}
-        missing: list[str] = []
-        for term in terms:
-            df = STATS.get((backend, index_name, "t", term))
-            if df is None:
-                missing.append(term)
-            else:
-                doc_freq[term] = df
-        counts_key = (backend, ctx.keys.deep_stats(), "p", *tags)
-        counts = STATS.get(counts_key) if (with_policy or with_scope) else None
-        read_counts = (with_policy or with_scope) and counts is None
-        if read_counts or missing:
-            client = await ctx.client()
-            await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)  # exists before counts
-            async with client.pipeline(transaction=False) as pipe:
-                if read_counts:
-                    pipe.hmget(ctx.keys.deep_stats(), ["n", *(f"t:{t}" for t in tags)])
-                    pipe.hget(ctx.keys.deep_total(), "n")
-                    for clause in ("@visibility:{private}", "@superseded:{1}"):
-                        pipe.execute_command("FT.SEARCH", index_name, clause, "LIMIT", 0, 0)
-                for term in missing:
-                    pipe.execute_command(
-                        "FT.SEARCH", index_name, f"@search_text:({term})", "LIMIT", 0, 0
-                    )
-                replies = await pipe.execute(raise_on_error=False)
-            if read_counts:
-                head, replies = replies[:4], replies[4:]
-                for r in head[:2]:
-                    if isinstance(r, Exception):
-                        raise r
-                # An index that cannot count (an error) keeps every clause.
-                private, superseded = (
-                    1 if isinstance(r, Exception) else result_total(r) for r in head[2:]
-                )
-                counts = (
-                    [int(c or 0) for c in head[0]],
-                    int(head[1] or 0),
-                    private,
-                    superseded,
-                )
-                STATS.put(counts_key, counts, POLICY_STATS_TTL)
-            for term, reply in zip(missing, replies, strict=True):
-                df = doc_freq[term] = result_total(reply)
-                STATS.put((backend, index_name, "t", term), df, DOC_FREQ_TTL)
-        if counts is None:
-            return Plan(None, doc_freq, FULL_SCOPE)
-        stats, total, private, superseded = counts
-        policy = None
-        if with_policy:
-            policy = knn_policy(
-                workspace_count=stats[0],
-                tag_counts=stats[1:],
-                match_all_tags=match_all,
-                total=total,
-                depth=depth,
-            )
-        scope = needed_scope(
-            dedicated=ctx.keys.partition.dedicated,
-            workspace_count=stats[0],
-            partition_count=total,
-            private_count=private,
-            superseded_count=superseded,
-        )
-        return Plan(policy, doc_freq, scope)
 
     async def _queries(
         self,
@@ -391,6 +301,27 @@ class DeepSearch(Store):
                     queries.append(text_query)
         return index, queries
 
+    async def _rankings(self, index: AsyncSearchIndex, queries: list[Any]) -> list[Ranking]:
+        """Each query's ``(memory_id, score)`` pairs, in one round trip (see rankings.py)."""
+        try:
+            replies = await self._send(index.name, queries)
+        except ResponseError as exc:
+            if not is_missing_index(exc):
+                raise
+            # The server lost the index: redisvl's path re-creates it (backend.RecoveringIndex).
+            await index.batch_query(queries)
+            replies = await self._send(index.name, queries)
+        return [ranking(q, reply) for q, reply in zip(queries, replies, strict=True)]
+
+    async def _send(self, index_name: str, queries: list[Any]) -> list[Any]:
+        client = await self._ctx.client()
+        if len(queries) == 1:  # one command: no pipeline (less client time)
+            return [await client.execute_command("FT.SEARCH", *search_args(index_name, queries[0]))]
+        async with client.pipeline(transaction=False) as pipe:
+            for q in queries:
+                pipe.execute_command("FT.SEARCH", *search_args(index_name, q))
+            return list(await pipe.execute())
+
     async def _hydrate(
         self, ranked: list[tuple[str, float | None]], scope: Scope, include_superseded: bool
     ) -> list[DeepMemory] | None:
@@ -424,16 +355,3 @@ class DeepSearch(Store):
                 return None
             out.append(decode_memory(row, score))
         return out
-
-
-def _rankings(results: list[list[dict[str, Any]]], queries: list[Any]) -> list[Ranking]:
-    """Each query's rows as ``(memory_id, score)`` pairs, higher scores better."""
-    out: list[Ranking] = []
-    for q, rows in zip(queries, results, strict=True):
-        if isinstance(q, VectorQuery):
-            out.append([(r["memory_id"], 1.0 - float(r.get("vector_distance", 1.0))) for r in rows])
-        else:
-            out.append(
-                [(r["memory_id"], float(r["score"]) if "score" in r else None) for r in rows]
-            )
-    return out
