@@ -31,9 +31,9 @@ def same_bucket(name: str, buckets: int) -> str:
     )
 
 
-async def plan_scope(memory: MemoryWorkflowPrimitive) -> Scope:
+async def plan_scope(memory: MemoryWorkflowPrimitive, *, narrowing: bool = True) -> Scope:
     STATS.clear()
-    plan = await read_plan(memory.context, [], False, 30, True, [], True)
+    plan = await read_plan(memory.context, [], False, 30, True, [], True, narrowing)
     return plan.scope
 
 
@@ -43,22 +43,28 @@ async def test_a_workspace_alone_with_shared_memories_searches_without_scope_cla
     memory = MemoryWorkflowPrimitive(redis_url, user_id="ann", workspace="solo", settings=settings)
     await memory.create_deep_memories([{"text": t} for t in NOTES])
     assert await plan_scope(memory) == Scope(workspace=False, visibility=False, superseded=False)
+    # With nothing else in the filter, a small index keeps the workspace clause (exact KNN).
+    assert await plan_scope(memory, narrowing=False) == Scope(True, False, False)
     await memory.create_deep_memory("ann's own note", private=True)
     assert await plan_scope(memory) == Scope(workspace=False, visibility=True, superseded=False)
 
 
 async def test_another_workspace_arriving_in_the_bucket_is_never_returned(redis_url, settings):
     a = MemoryWorkflowPrimitive(redis_url, user_id="ann", workspace="alpha", settings=settings)
-    await a.create_deep_memories([{"text": t} for t in NOTES])
+    await a.create_deep_memories([{"text": t, "tags": ["ops"]} for t in NOTES])
     STATS.clear()
-    assert len(await a.search_deep_memory("payment webhooks retries", limit=6)) == 6
+    # A tag filter: the workspace clause is what a lone workspace leaves out.
+    assert len(await a.search_deep_memory("payment webhooks retries", limit=6, tags=["ops"])) == 6
     # The cached counts say alpha is alone; a neighbour now writes closer matches.
     other = same_bucket("alpha", settings.partition_buckets)
     b = MemoryWorkflowPrimitive(redis_url, user_id="bob", workspace=other, settings=settings)
     await b.create_deep_memories(
-        [{"text": f"payment webhooks retries, payment webhooks retries {i}"} for i in range(8)]
+        [
+            {"text": f"payment webhooks retries, payment webhooks retries {i}", "tags": ["ops"]}
+            for i in range(8)
+        ]
     )
-    found = await a.search_deep_memory("payment webhooks retries", limit=6)
+    found = await a.search_deep_memory("payment webhooks retries", limit=6, tags=["ops"])
     assert sorted(m.text for m in found) == sorted(NOTES)
     assert await plan_scope(a) == Scope(workspace=True, visibility=False, superseded=False)
 

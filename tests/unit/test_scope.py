@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from tta_memory.stores.deep.scope import FULL_SCOPE, DeepFilter, Scope, needed_scope
+from tta_memory.stores.deep.scope import (
+    EXACT_KNN_ROWS,
+    FULL_SCOPE,
+    DeepFilter,
+    Scope,
+    needed_scope,
+)
 
 
 @pytest.mark.parametrize(
@@ -17,15 +23,36 @@ from tta_memory.stores.deep.scope import FULL_SCOPE, DeepFilter, Scope, needed_s
         (True, 10, 10, 0, 2, Scope(False, False, True)),  # superseded memories
     ],
 )
-def test_needed_scope(dedicated, ws, partition, private, superseded, expected):
+def test_needed_scope_of_a_narrowed_filter(dedicated, ws, partition, private, superseded, expected):
     got = needed_scope(
         dedicated=dedicated,
         workspace_count=ws,
         partition_count=partition,
         private_count=private,
         superseded_count=superseded,
+        narrowing=True,
     )
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("dedicated", "count", "workspace_clause"),
+    [
+        (True, EXACT_KNN_ROWS - 1, True),  # small: an exact brute-force KNN over the workspace
+        (False, EXACT_KNN_ROWS - 1, True),
+        (True, EXACT_KNN_ROWS, False),  # large: HNSW over the whole index, nothing filtered
+        (False, EXACT_KNN_ROWS, False),
+    ],
+)
+def test_a_filter_is_left_empty_only_in_a_large_index(dedicated, count, workspace_clause):
+    got = needed_scope(
+        dedicated=dedicated,
+        workspace_count=count,
+        partition_count=count,
+        private_count=0,
+        superseded_count=0,
+    )
+    assert got == Scope(workspace_clause, False, False)
 
 
 def test_lean_expression_keeps_what_narrows():

@@ -22,6 +22,11 @@ from redisvl.query.filter import FilterExpression, Num
 
 from tta_memory.names import Tag
 
+# Below this many memories in the partition, a filter that would be left empty keeps its
+# workspace clause: KNN then brute-forces the matches (exact and cheap at this size) instead of
+# walking HNSW with a small beam. LoCoMo vector R@10 (k=25): 54.1 exact, 53.6 without filter.
+EXACT_KNN_ROWS = 10_000
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -42,6 +47,7 @@ def needed_scope(
     partition_count: int,
     private_count: int,
     superseded_count: int,
+    narrowing: bool = False,
 ) -> Scope:
     """The scope clauses that can exclude something, from the partition's counts.
 
@@ -51,8 +57,11 @@ def needed_scope(
         partition_count: Deep memories of the whole partition (every workspace it holds).
         private_count: Private memories in the partition (any workspace, any author).
         superseded_count: Superseded memories in the partition.
+        narrowing: The filter has other clauses (tags, type, author, session, times).
     """
     alone = dedicated or (partition_count > 0 and workspace_count >= partition_count)
+    if not narrowing and partition_count < EXACT_KNN_ROWS:
+        alone = False  # keep one clause: an exact brute-force KNN (see EXACT_KNN_ROWS)
     return Scope(
         workspace=not alone,
         visibility=private_count > 0,

@@ -192,6 +192,7 @@ class DeepSearch(Store):
             with_policy,
             terms,
             isinstance(f, DeepFilter),
+            isinstance(f, DeepFilter) and (bool(f.tags) or f.narrowed),
         )
         # Text-only search must match something: it keeps at least its rarest term.
         words = selective_terms(terms, plan.doc_freq, at_least=1 if mode == "text" else 0)

@@ -81,9 +81,12 @@ async def read_plan(
     with_policy: bool,
     terms: Sequence[str],
     with_scope: bool,
+    narrowing: bool = False,
 ) -> Plan:
     """The KNN policy, the BM25 terms' document frequencies and the scope clauses a
     search needs, from counts read in one round trip (none when all are cached).
+
+    ``narrowing``: the filter has clauses besides the scope (tags, type, author, ...).
 
     Frequencies are counted in the partition's index (every workspace it holds): BM25
     walks those posting lists whole, whatever the filter.
@@ -152,5 +155,6 @@ async def read_plan(
         partition_count=total,
         private_count=private,
         superseded_count=superseded,
+        narrowing=narrowing,
     )
     return Plan(policy, doc_freq, scope)
