@@ -280,7 +280,7 @@ async def measure_cell(
     if baseline:
         commands = h.replayable(rec.trips)
         plain = h.replayable(rec.trips, skip=frozenset({"FT.SEARCH", "FT.AGGREGATE"}))
-        queries = list(qrec.queries)
+        queries = await qrec.resolve(ws.url)
         async with h.raw_client(ws.url) as client:
 
             async def replay(_: int) -> None:

@@ -209,6 +209,9 @@ async def test_context_loading_narrow_corpus_smoke(redis_url: str, tmp_path: Pat
     assert set(cells) == {f"{s}/{m}" for s, m in context_loading.HEADLINE}
     target = cells["understand/augster_rigorous"]
     assert target["loaded"]["deep"] > 0 and target["loaded"]["session"] > 0
+    # The by-hand baseline runs every index query the load ran (groups, cache, KNN, BM25),
+    # the ones the engine sends as raw FT.SEARCH included.
+    assert target["baseline_queries"] >= 4
 
 
 def test_results_notebook_runs_without_results(

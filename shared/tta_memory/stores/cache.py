@@ -17,6 +17,7 @@ from redis.exceptions import ResponseError
 from redisvl.query import FilterQuery
 from redisvl.query.filter import FilterExpression, Num
 
+from tta_memory import replies
 from tta_memory.cluster import is_missing_index
 from tta_memory.context import Store
 from tta_memory.errors import InvalidInputError
@@ -29,7 +30,6 @@ from tta_memory.limits import (
 )
 from tta_memory.models import CacheEntry
 from tta_memory.names import Tag, check_name, check_tags
-from tta_memory.replies import documents, search_args
 from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
 from tta_memory.validation import check_metadata, check_positive, check_text, check_ttl
 
@@ -177,13 +177,13 @@ class CacheStore(Store):
         # Sent raw and parsed here (replies.py): up to 100 rows of 12 fields per context load.
         client = await self._ctx.client()
         try:
-            reply = await client.execute_command("FT.SEARCH", *search_args(index.name, q))
+            reply = await client.execute_command("FT.SEARCH", *replies.search_args(index.name, q))
         except ResponseError as exc:
             if not is_missing_index(exc):
                 raise
             # The server lost the index: redisvl's path re-creates it (backend.RecoveringIndex).
             return self._decode(await index.query(q))
-        return self._decode(documents(reply))
+        return self._decode(replies.documents(reply))
 
     async def get(self, entry_id: str) -> CacheEntry | None:
         """One entry of this workspace by id (``None`` if absent or expired)."""

@@ -17,14 +17,13 @@ from redisvl.index import AsyncSearchIndex
 from redisvl.query import FilterQuery, TextQuery, VectorQuery
 from redisvl.query.filter import FilterExpression
 
-from tta_memory import recency
+from tta_memory import recency, replies
 from tta_memory.cluster import is_missing_index
 from tta_memory.context import ReadSpec, Store
 from tta_memory.errors import InternalError, InvalidInputError
 from tta_memory.literals import SEARCH_MODES, SearchMode
 from tta_memory.models import DeepMemory
 from tta_memory.names import check_name, check_tags
-from tta_memory.replies import search_args
 from tta_memory.schema import SORTED_DIALECT
 from tta_memory.stores.deep.planning import (
     MAX_TEXT_TERMS,
@@ -317,10 +316,14 @@ class DeepSearch(Store):
     async def _send(self, index_name: str, queries: list[Any]) -> list[Any]:
         client = await self._ctx.client()
         if len(queries) == 1:  # one command: no pipeline (less client time)
-            return [await client.execute_command("FT.SEARCH", *search_args(index_name, queries[0]))]
+            return [
+                await client.execute_command(
+                    "FT.SEARCH", *replies.search_args(index_name, queries[0])
+                )
+            ]
         async with client.pipeline(transaction=False) as pipe:
             for q in queries:
-                pipe.execute_command("FT.SEARCH", *search_args(index_name, q))
+                pipe.execute_command("FT.SEARCH", *replies.search_args(index_name, q))
             return list(await pipe.execute())
 
     async def _hydrate(
