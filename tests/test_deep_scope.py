@@ -31,9 +31,9 @@ def same_bucket(name: str, buckets: int) -> str:
     )
 
 
-async def plan_scope(memory: MemoryWorkflowPrimitive, *, narrowing: bool = True) -> Scope:
+async def plan_scope(memory: MemoryWorkflowPrimitive) -> Scope:
     STATS.clear()
-    plan = await read_plan(memory.context, [], False, 30, True, [], True, narrowing)
+    plan = await read_plan(memory.context, [], False, 30, True, [], True)
     return plan.scope
 
 
@@ -43,8 +43,6 @@ async def test_a_workspace_alone_with_shared_memories_searches_without_scope_cla
     memory = MemoryWorkflowPrimitive(redis_url, user_id="ann", workspace="solo", settings=settings)
     await memory.create_deep_memories([{"text": t} for t in NOTES])
     assert await plan_scope(memory) == Scope(workspace=False, visibility=False, superseded=False)
-    # With nothing else in the filter, a small index keeps the workspace clause (exact KNN).
-    assert await plan_scope(memory, narrowing=False) == Scope(True, False, False)
     await memory.create_deep_memory("ann's own note", private=True)
     assert await plan_scope(memory) == Scope(workspace=False, visibility=True, superseded=False)
 

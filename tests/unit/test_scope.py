@@ -8,6 +8,7 @@ from tta_memory.stores.deep.scope import (
     FULL_SCOPE,
     DeepFilter,
     Scope,
+    knn_scope,
     needed_scope,
 )
 
@@ -23,35 +24,28 @@ from tta_memory.stores.deep.scope import (
         (True, 10, 10, 0, 2, Scope(False, False, True)),  # superseded memories
     ],
 )
-def test_needed_scope_of_a_narrowed_filter(dedicated, ws, partition, private, superseded, expected):
+def test_needed_scope(dedicated, ws, partition, private, superseded, expected):
     got = needed_scope(
         dedicated=dedicated,
         workspace_count=ws,
         partition_count=partition,
         private_count=private,
         superseded_count=superseded,
-        narrowing=True,
     )
     assert got == expected
 
 
 @pytest.mark.parametrize(
-    ("dedicated", "count", "workspace_clause"),
+    ("empty", "count", "workspace_clause"),
     [
         (True, EXACT_KNN_ROWS - 1, True),  # small: an exact brute-force KNN over the workspace
-        (False, EXACT_KNN_ROWS - 1, True),
         (True, EXACT_KNN_ROWS, False),  # large: HNSW over the whole index, nothing filtered
-        (False, EXACT_KNN_ROWS, False),
+        (False, 10, False),  # other clauses filter already
     ],
 )
-def test_a_filter_is_left_empty_only_in_a_large_index(dedicated, count, workspace_clause):
-    got = needed_scope(
-        dedicated=dedicated,
-        workspace_count=count,
-        partition_count=count,
-        private_count=0,
-        superseded_count=0,
-    )
+def test_knn_keeps_the_workspace_clause_only_to_stay_exact(empty, count, workspace_clause):
+    lean = Scope(False, False, False)
+    got = knn_scope(lean, empty=empty, partition_count=count)
     assert got == Scope(workspace_clause, False, False)
 
 

@@ -16,15 +16,17 @@ BM25 with the full filter 3.8 ms, tags only 1.6 ms; the visibility union alone t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from redisvl.query.filter import FilterExpression, Num
 
 from tta_memory.names import Tag
 
-# Below this many memories in the partition, a filter that would be left empty keeps its
+# Below this many memories in the partition, a KNN filter that would be left empty keeps its
 # workspace clause: KNN then brute-forces the matches (exact and cheap at this size) instead of
 # walking HNSW with a small beam. LoCoMo vector R@10 (k=25): 54.1 exact, 53.6 without filter.
+# BM25 does not get it back: a lone weight-0 workspace clause changed BM25STD's scores (on
+# 100k notes the top score went from 21.8 to 17.5) and LoCoMo text R@10 fell from 72.8 to 68.4.
 EXACT_KNN_ROWS = 10_000
 
 
@@ -47,7 +49,6 @@ def needed_scope(
     partition_count: int,
     private_count: int,
     superseded_count: int,
-    narrowing: bool = False,
 ) -> Scope:
     """The scope clauses that can exclude something, from the partition's counts.
 
@@ -57,16 +58,21 @@ def needed_scope(
         partition_count: Deep memories of the whole partition (every workspace it holds).
         private_count: Private memories in the partition (any workspace, any author).
         superseded_count: Superseded memories in the partition.
-        narrowing: The filter has other clauses (tags, type, author, session, times).
     """
     alone = dedicated or (partition_count > 0 and workspace_count >= partition_count)
-    if not narrowing and partition_count < EXACT_KNN_ROWS:
-        alone = False  # keep one clause: an exact brute-force KNN (see EXACT_KNN_ROWS)
     return Scope(
         workspace=not alone,
         visibility=private_count > 0,
         superseded=superseded_count > 0,
     )
+
+
+def knn_scope(scope: Scope, *, empty: bool, partition_count: int) -> Scope:
+    """The KNN query's scope: ``scope``, with the workspace clause back when the filter would
+    otherwise be empty in a small index (an exact brute force there, see EXACT_KNN_ROWS)."""
+    if empty and partition_count < EXACT_KNN_ROWS:
+        return replace(scope, workspace=True)
+    return scope
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,8 @@ from tta_memory.stores.deep.planning import (
 )
 from tta_memory.stores.deep.rankings import ranking
 from tta_memory.stores.deep.records import DEEP_FIELDS, decode_memory, decode_row
-from tta_memory.stores.deep.scope import FULL_SCOPE, DeepFilter, Scope
-from tta_memory.stores.deep.stats import STATS, read_plan
+from tta_memory.stores.deep.scope import FULL_SCOPE, DeepFilter, Scope, knn_scope
+from tta_memory.stores.deep.stats import STATS, Plan, read_plan
 from tta_memory.validation import check_choice, check_datetime, check_positive, check_text
 
 # Rankings carry ids only; the winners' fields are read afterwards (less for Redis to load).
@@ -191,18 +191,15 @@ class DeepSearch(Store):
             with_policy,
             terms,
             isinstance(f, DeepFilter),
-            isinstance(f, DeepFilter) and (bool(f.tags) or f.narrowed),
         )
         # Text-only search must match something: it keeps at least its rarest term.
         words = selective_terms(terms, plan.doc_freq, at_least=1 if mode == "text" else 0)
         scope = plan.scope if isinstance(f, DeepFilter) else FULL_SCOPE
-        found = await self._run(
-            query, limit, f, scope, mode, plan.policy, words, recency_half_life_days
-        )
+        found = await self._run(query, limit, f, scope, mode, plan, words, recency_half_life_days)
         if found is None:  # the lean filter let a row through that the full one excludes
             STATS.clear()
             found = await self._run(
-                query, limit, f, FULL_SCOPE, mode, plan.policy, words, recency_half_life_days
+                query, limit, f, FULL_SCOPE, mode, plan, words, recency_half_life_days
             )
         return found or []
 
@@ -213,14 +210,18 @@ class DeepSearch(Store):
         f: DeepFilter | FilterExpression,
         scope: Scope,
         mode: str,
-        policy: str | None,
+        plan: Plan,
         words: Sequence[str],
         half_life: float | None,
     ) -> list[DeepMemory] | None:
         """One execution of a planned search (``None``: a row failed the scope check)."""
         expr = f.expression(scope) if isinstance(f, DeepFilter) else f
+        knn_expr = expr
+        if isinstance(f, DeepFilter) and expr is None:
+            knn = knn_scope(scope, empty=True, partition_count=plan.partition_count)
+            knn_expr = f.expression(knn)
         include_superseded = isinstance(f, DeepFilter) and f.include_superseded
-        index, queries = await self._queries(query, limit, expr, mode, policy, words)
+        index, queries = await self._queries(query, limit, expr, mode, plan.policy, words, knn_expr)
         if not queries:
             return []
         rankings = await self._rankings(index, queries)
@@ -252,6 +253,7 @@ class DeepSearch(Store):
         mode: str,
         policy: str | None,
         terms: Sequence[str],
+        knn_f: FilterExpression | None,
     ) -> tuple[AsyncSearchIndex, list[Any]]:
         ctx = self._ctx
         index = await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)
@@ -269,12 +271,12 @@ class DeepSearch(Store):
                 VectorQuery(
                     vector=vector,
                     vector_field_name="embedding",
-                    filter_expression=f,
+                    filter_expression=knn_f,
                     return_fields=RANK_FIELDS,
                     num_results=depth,
                     dtype="float32",
                     # No filter, no hybrid query: RediSearch refuses a policy for plain KNN.
-                    hybrid_policy=policy if f is not None else None,
+                    hybrid_policy=policy if knn_f is not None else None,
                 )
             )
         words = " ".join(terms)

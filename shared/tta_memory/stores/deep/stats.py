@@ -71,6 +71,7 @@ class Plan(NamedTuple):
     policy: str | None
     doc_freq: dict[str, int]
     scope: Scope
+    partition_count: int  # deep memories in the partition (0: not read)
 
 
 async def read_plan(
@@ -81,12 +82,9 @@ async def read_plan(
     with_policy: bool,
     terms: Sequence[str],
     with_scope: bool,
-    narrowing: bool = False,
 ) -> Plan:
     """The KNN policy, the BM25 terms' document frequencies and the scope clauses a
     search needs, from counts read in one round trip (none when all are cached).
-
-    ``narrowing``: the filter has clauses besides the scope (tags, type, author, ...).
 
     Frequencies are counted in the partition's index (every workspace it holds): BM25
     walks those posting lists whole, whatever the filter.
@@ -138,7 +136,7 @@ async def read_plan(
             df = doc_freq[term] = result_total(reply)
             STATS.put((backend, index_name, "t", term), df, DOC_FREQ_TTL)
     if counts is None:
-        return Plan(None, doc_freq, FULL_SCOPE)
+        return Plan(None, doc_freq, FULL_SCOPE, 0)
     stats, total, private, superseded = counts
     policy = None
     if with_policy:
@@ -155,6 +153,5 @@ async def read_plan(
         partition_count=total,
         private_count=private,
         superseded_count=superseded,
-        narrowing=narrowing,
     )
-    return Plan(policy, doc_freq, scope)
+    return Plan(policy, doc_freq, scope, total)
