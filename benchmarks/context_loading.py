@@ -33,9 +33,12 @@ import numpy as np
 from benchmarks import harness as h
 from benchmarks.corpus import (
     AREAS,
+    NARROW_WORDS,
     cached_note_vectors,
     chat_line,
     lookup_embedder,
+    narrow_chat_line,
+    narrow_note,
     note,
     notes,
     random_vectors,
@@ -73,15 +76,36 @@ SIZES: dict[str, dict[str, Any]] = {
         "warmup": 20,
         "query_sessions": 20,
     },
+    # The narrow-vocabulary corpus (--corpus narrow): 40 words, so every BM25 term is in a
+    # large share of the notes; random vectors (BM25's cost is the point, not the ranking).
+    "narrow": {
+        "sessions": 100,
+        "messages": 50,
+        "pafs": 20,
+        "groups": 5,
+        "deep": [10_000],
+        "embedded_corpus": 0,
+        "n_cached": 100,
+        "n_uncached": 30,
+        "warmup": 20,
+        "query_sessions": 20,
+    },
 }
 
 
 class Workspace:
     """Builds the benchmark workspace and grows its deep layer step by step."""
 
-    def __init__(self, url: str, workspace: str, sizes: dict[str, Any], cache_dir: Any) -> None:
+    def __init__(
+        self, url: str, workspace: str, sizes: dict[str, Any], cache_dir: Any, narrow: bool = False
+    ) -> None:
         from tta_memory import MemoryWorkflowPrimitive, SessionGroupPrimitive
+        from tta_memory.config import Settings
 
+        self.narrow = narrow
+        self.note = narrow_note if narrow else note
+        self.chat_line = narrow_chat_line if narrow else chat_line
+        self.areas = NARROW_WORDS if narrow else AREAS
         self.url = url
         self.sizes = sizes
         self.cache_dir = cache_dir
@@ -92,8 +116,15 @@ class Workspace:
         # The measured primitive uses the default vectorizer, exactly as a user would.
         self.memory = MemoryWorkflowPrimitive(url, user_id="bench", workspace=workspace)
         self.groups = SessionGroupPrimitive(url, user_id="bench", workspace=workspace)
+        # The builder waits longer for Redis than a user would: a batch of 1,000 memories into
+        # a 100k HNSW graph on a loaded 2-core machine outlasted the default 4 s reply timeout.
+        build_settings = Settings(socket_timeout=120)
         self._make_writer = lambda table: MemoryWorkflowPrimitive(
-            url, user_id="bench", workspace=workspace, vectorizer=lookup_embedder(table)
+            url,
+            user_id="bench",
+            workspace=workspace,
+            vectorizer=lookup_embedder(table),
+            settings=build_settings,
         )
 
     def session_id(self, i: int) -> str:
@@ -110,7 +141,10 @@ class Workspace:
         t0 = time.perf_counter()
         for i in range(s["sessions"]):
             batch = [
-                {"role": "user" if j % 2 == 0 else "assistant", "content": chat_line(i * 1000 + j)}
+                {
+                    "role": "user" if j % 2 == 0 else "assistant",
+                    "content": self.chat_line(i * 1000 + j),
+                }
                 for j in range(s["messages"])
             ]
             await self.memory.add_session_messages(self.session_id(i), batch)
@@ -122,13 +156,14 @@ class Workspace:
             await paf.add_paf(
                 cat,
                 f"{i // len(PAF_CATEGORIES) + 1:03d}",
-                f"{cat} constraint {i}: {note(10_000_000 + i)['text']}",
+                f"{cat} constraint {i}: {self.note(10_000_000 + i)['text']}",
                 rationale="Benchmark fixture.",
             )
         timings["pafs_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         for g in range(s["groups"]):
-            tags = [AREAS[g % len(AREAS)], AREAS[(g * 7 + 3) % len(AREAS)]]
+            areas = self.areas
+            tags = [areas[g % len(areas)], areas[(g * 7 + 3) % len(areas)]]
             gid = await self.groups.create_group(
                 f"feature-{g}",
                 description=f"Work on the {tags[0]} and {tags[1]} services",
@@ -161,7 +196,7 @@ class Workspace:
             vecs, real = self._vectors_for(lo, hi)
             if not real and self.random_from is None:
                 self.random_from = max(lo, self.sizes["embedded_corpus"])
-            items = notes(lo, hi)
+            items = notes(lo, hi) if not self.narrow else [self.note(i) for i in range(lo, hi)]
             table = {it["text"]: v for it, v in zip(items, vecs, strict=True)}
             writer = self._make_writer(table)
             await writer.create_deep_memories(items, batch_size=1000)
@@ -229,7 +264,7 @@ async def measure_cell(
 
     counter = iter(range(20_000_000, 30_000_000))
     stats, _ = await h.time_async(
-        lambda i: load(ws, stage, mode, qs[abs(i) % len(qs)], chat_line(next(counter))),
+        lambda i: load(ws, stage, mode, qs[abs(i) % len(qs)], ws.chat_line(next(counter))),
         sizes["n_uncached"],
         warmup=min(3, sizes["warmup"]),
     )
@@ -245,7 +280,7 @@ async def measure_cell(
     if baseline:
         commands = h.replayable(rec.trips)
         plain = h.replayable(rec.trips, skip=frozenset({"FT.SEARCH", "FT.AGGREGATE"}))
-        queries = list(qrec.queries)
+        queries = await qrec.resolve(ws.url)
         async with h.raw_client(ws.url) as client:
 
             async def replay(_: int) -> None:
@@ -418,14 +453,18 @@ def plot(results: dict[str, Any], out_dir: Any) -> list[str]:
 
 async def run(args: Any, url: str) -> dict[str, Any]:
     """Run the benchmark against ``url`` and return the JSON payload."""
-    sizes = dict(SIZES["smoke" if args.smoke else "default"])
+    narrow = args.corpus == "narrow"
+    sizes = dict(SIZES["smoke" if args.smoke else "narrow" if narrow else "default"])
     if args.sizes:
         sizes["deep"] = [int(x) for x in args.sizes.split(",")]
-    if args.smoke:
+    if args.embedded_corpus is not None:
+        sizes["embedded_corpus"] = args.embedded_corpus
+    if args.smoke or narrow:
         sizes["embedded_corpus"] = 0
+    sizes["corpus"] = args.corpus
     info = h.machine_info()
     h.print_header("Context loading at scale", info, url)
-    ws = Workspace(url, f"bench-ctx-{uuid.uuid4().hex[:8]}", sizes, args.cache_dir)
+    ws = Workspace(url, f"bench-ctx-{uuid.uuid4().hex[:8]}", sizes, args.cache_dir, narrow)
     print(
         f"  building {sizes['sessions']} sessions × {sizes['messages']} messages, "
         f"{sizes['pafs']} PAFs, {sizes['groups']} groups ..."
@@ -483,6 +522,19 @@ def add_arguments(parser: Any) -> None:
         type=Path,
         default=h.DEFAULT_OUT / "cache",
         help="where embedded corpus vectors are cached (default benchmarks/results/cache/)",
+    )
+    parser.add_argument(
+        "--corpus",
+        choices=("notes", "narrow"),
+        default="notes",
+        help="notes: engineering notes (~300 words); narrow: a 40-word vocabulary, 100 sessions, "
+        "20 PAFs, 10k memories with random vectors",
+    )
+    parser.add_argument(
+        "--embedded-corpus",
+        type=int,
+        default=None,
+        help="how many notes get model vectors (the rest random; default 100000)",
     )
     parser.add_argument(
         "--full-grid-at",

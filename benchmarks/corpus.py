@@ -345,3 +345,62 @@ def lookup_embedder(table: dict[str, Any], *, fallback: bool = True) -> Any:
         return embed_many([text])[0]
 
     return Embedder(CustomVectorizer(embed=embed, embed_many=embed_many), DEFAULT_MODEL, DIMS)
+
+
+# A narrow vocabulary: every word is in a large share of the notes, so BM25's posting lists are
+# long whatever the query (the worst case for the text half of hybrid search).
+NARROW_WORDS = [
+    "cache",
+    "queue",
+    "retry",
+    "timeout",
+    "worker",
+    "shard",
+    "index",
+    "token",
+    "user",
+    "order",
+    "invoice",
+    "payment",
+    "event",
+    "stream",
+    "batch",
+    "lock",
+    "leader",
+    "replica",
+    "schema",
+    "field",
+    "request",
+    "response",
+    "client",
+    "server",
+    "session",
+    "route",
+    "limit",
+    "quota",
+    "alert",
+    "metric",
+    "trace",
+    "span",
+    "deploy",
+    "rollback",
+    "flag",
+    "config",
+    "secret",
+    "tenant",
+    "host",
+    "backup",
+]
+
+
+def narrow_note(i: int) -> dict[str, Any]:
+    """The i-th note of the narrow-vocabulary corpus (12-20 words of :data:`NARROW_WORDS`)."""
+    rng = random.Random(i * 6151 + 29)
+    words = [rng.choice(NARROW_WORDS) for _ in range(rng.randint(12, 20))]
+    return {"text": " ".join(words) + f" (n{i})", "tags": [words[0], words[1]]}
+
+
+def narrow_chat_line(i: int) -> str:
+    """The i-th chat message of the narrow-vocabulary corpus."""
+    rng = random.Random(i * 7727 + 5)
+    return " ".join(rng.choice(NARROW_WORDS) for _ in range(rng.randint(10, 25))) + "?"

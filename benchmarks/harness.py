@@ -592,6 +592,14 @@ class CommandRecorder:
         return out
 
 
+def _replies_module() -> Any:
+    try:
+        from tta_memory import replies
+    except ImportError:
+        return None
+    return replies
+
+
 class QueryRecorder:
     """Records the redisvl queries an engine call runs (``AsyncSearchIndex.query`` and
     ``batch_query``), so a baseline can run the same query objects through redisvl by hand.
@@ -599,7 +607,23 @@ class QueryRecorder:
 
     def __init__(self) -> None:
         self.queries: list[tuple[Any, Any]] = []  # (AsyncSearchIndex, query object)
+        # (index name, query object) of the redisvl queries the engine sends as raw FT.SEARCH
+        # (tta_memory.replies): run through redisvl by hand too, see :meth:`resolve`.
+        self.raw: list[tuple[str, Any]] = []
         self._originals: tuple[Any, Any] | None = None
+        self._search_args: Any = None
+
+    async def resolve(self, url: str) -> list[tuple[Any, Any]]:
+        """Every recorded query with a redisvl index to run it on (raw ones included)."""
+        from redisvl.index import AsyncSearchIndex
+
+        indexes: dict[str, Any] = {}
+        out = list(self.queries)
+        for name, q in self.raw:
+            if name not in indexes:
+                indexes[name] = await AsyncSearchIndex.from_existing(name, redis_url=url)
+            out.append((indexes[name], q))
+        return out
 
     def __enter__(self) -> QueryRecorder:
         from redisvl.index import AsyncSearchIndex
@@ -607,6 +631,15 @@ class QueryRecorder:
         query, batch = AsyncSearchIndex.query, AsyncSearchIndex.batch_query
         self._originals = (query, batch)
         recorder = self
+        replies = _replies_module()
+        if replies is not None:  # engines before tta_memory.replies send every query by redisvl
+            search_args = self._search_args = replies.search_args
+
+            def search_args_(index_name: str, q: Any) -> list[Any]:
+                recorder.raw.append((index_name, q))
+                return search_args(index_name, q)
+
+            replies.search_args = search_args_
 
         async def query_(index: Any, q: Any) -> Any:
             recorder.queries.append((index, q))
@@ -625,6 +658,9 @@ class QueryRecorder:
 
         assert self._originals is not None
         AsyncSearchIndex.query, AsyncSearchIndex.batch_query = self._originals
+        replies = _replies_module()
+        if replies is not None and self._search_args is not None:
+            replies.search_args = self._search_args
 
 
 _SKIP_REPLAY = {"PING", "HELLO", "CLIENT", "SELECT", "AUTH", "MULTI", "EXEC", "WATCH", "UNWATCH"}

@@ -199,6 +199,21 @@ async def test_context_loading_smoke(redis_url: str, tmp_path: Path) -> None:
     assert set(rapid["loaded"]) == {"session"}
 
 
+async def test_context_loading_narrow_corpus_smoke(redis_url: str, tmp_path: Path) -> None:
+    from benchmarks import context_loading
+
+    args = _args("context", tmp_path, "--corpus", "narrow", "--full-grid-at", "0")
+    payload = await context_loading.run(args, redis_url)
+    assert payload["sizes"]["corpus"] == "narrow"
+    cells = payload["results"]["by_size"][str(max(context_loading.SIZES["smoke"]["deep"]))]["cells"]
+    assert set(cells) == {f"{s}/{m}" for s, m in context_loading.HEADLINE}
+    target = cells["understand/augster_rigorous"]
+    assert target["loaded"]["deep"] > 0 and target["loaded"]["session"] > 0
+    # The by-hand baseline runs every index query the load ran (groups, cache, KNN, BM25),
+    # the ones the engine sends as raw FT.SEARCH included.
+    assert target["baseline_queries"] >= 4
+
+
 def test_results_notebook_runs_without_results(
     redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -125,3 +125,47 @@ async def test_optimistic_updates_are_bounded_and_end_in_a_conflict(memory):
     await other.aclose()
     assert attempts == MAX_WATCH_ATTEMPTS
     assert not await (await memory.context.client()).hexists(key, "y")
+
+
+async def test_append_and_registry_change_together_under_concurrent_clears(memory):
+    # An append writes the message and the workspace's session registry in one step, and a
+    # clear removes both in one step: at every instant a session is listed exactly when it
+    # holds messages. A watcher takes consistent snapshots (MULTI) while writers and
+    # clearers run; a registry update sent apart from the append shows up as a session
+    # holding messages without being listed.
+    sessions = [f"c{i}" for i in range(4)]
+    keys = memory.context.keys
+    client = await memory.context.client()
+    done = False
+    violations: list[tuple[str, int, bool]] = []
+
+    async def churn(sid: str) -> None:
+        for i in range(60):
+            await memory.add_session_message(sid, "user", f"{sid} {i}")
+
+    async def clears(sid: str) -> None:
+        for _ in range(20):
+            await memory.clear_session(sid)
+            await asyncio.sleep(0)
+
+    async def watch() -> None:
+        while not done:
+            async with client.pipeline(transaction=True) as pipe:
+                for sid in sessions:
+                    pipe.zcard(keys.session_active(sid))
+                    pipe.zscore(keys.sessions_registry(), sid)
+                replies = await pipe.execute()
+            for n, sid in enumerate(sessions):
+                held, listed = int(replies[2 * n]), replies[2 * n + 1] is not None
+                if (held > 0) != listed:
+                    violations.append((sid, held, listed))
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.gather(*(f(s) for s in sessions for f in (churn, clears)))
+    done = True
+    await watcher
+    assert violations == []
+    listed = set(await memory.list_sessions(limit=None))
+    for sid in sessions:
+        assert (sid in listed) == (await memory.count_session_messages(sid) > 0)

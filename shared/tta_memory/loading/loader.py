@@ -230,7 +230,7 @@ class ContextLoader:
         deep = self._deep
         found: list[DeepMemory] = []
         if tags:
-            f = deep.filter(tags)
+            f = deep.where(tags)
             found = await deep.ranked(
                 text, k, f, tags=tags, max_terms=CONTEXT_TERMS, recency_half_life_days=half_life
             )
@@ -238,7 +238,7 @@ class ContextLoader:
                 return found
         seen = {m.id for m in found}
         unfocused = deep.ranked(
-            text, k, deep.filter(), max_terms=CONTEXT_TERMS, recency_half_life_days=half_life
+            text, k, deep.where(), max_terms=CONTEXT_TERMS, recency_half_life_days=half_life
         )
         for m in await unfocused:
             if len(found) >= k:

@@ -13,9 +13,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.exceptions import ResponseError
 from redisvl.query import FilterQuery
 from redisvl.query.filter import FilterExpression, Num
 
+from tta_memory import replies
+from tta_memory.cluster import is_missing_index
 from tta_memory.context import Store
 from tta_memory.errors import InvalidInputError
 from tta_memory.limits import (
@@ -170,7 +173,17 @@ class CacheStore(Store):
         check_positive("limit", limit)
         f = self._filter(session_ids, time_window_hours, exclude_messages_of=exclude_messages_of)
         index = await self._ctx.backend.cache_index(self._ctx.keys.partition)
-        return self._decode(await index.query(self._query(f, limit)))
+        q = self._query(f, limit)
+        # Sent raw and parsed here (replies.py): up to 100 rows of 12 fields per context load.
+        client = await self._ctx.client()
+        try:
+            reply = await client.execute_command("FT.SEARCH", *replies.search_args(index.name, q))
+        except ResponseError as exc:
+            if not is_missing_index(exc):
+                raise
+            # The server lost the index: redisvl's path re-creates it (backend.RecoveringIndex).
+            return self._decode(await index.query(q))
+        return self._decode(replies.documents(reply))
 
     async def get(self, entry_id: str) -> CacheEntry | None:
         """One entry of this workspace by id (``None`` if absent or expired)."""

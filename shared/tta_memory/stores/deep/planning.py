@@ -7,7 +7,7 @@ what it read and sends what they decide.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 # Hybrid fuses the KNN and BM25 rankings by reciprocal rank with a small constant, so each
 # ranking's top hits dominate: with the usual k=60 the long tails of two deep lists drown
@@ -21,8 +21,18 @@ BATCHES_MIN_SHARE = 0.05
 # (ADHOC_BF over a 100k workspace took 14.4 ms, so ~1.4 ms at 10k), while HNSW batches over a
 # small shared partition (other workspaces' rows in the graph) can miss the true nearest.
 BATCHES_MIN_ROWS = 10_000
+# ...or any filter of at least that share in an index this large: there brute force costs more
+# than it is worth and batches lose nothing. 100k notes, a two-tag filter of 6.7k rows (6.7 %):
+# ADHOC_BF 8-11 ms, BATCHES ~4 ms, and BATCHES' top 20 equal the exact top 20 (20 queries;
+# top 60: 0.999 overlap).
+BATCHES_MIN_TOTAL = 50_000
 # A bound on BM25's OR'ed terms (its cost grows with them); questions fit well within it.
 MAX_TEXT_TERMS = 24
+# BM25's cost grows with the postings it walks: at 100k notes from a ~300-word vocabulary, 10
+# OR'ed terms (~80k postings) took 5.8 ms and 24 terms 15.7 ms (branch perf, old layout). Terms
+# are kept rarest first while their document frequencies add up to at most this many postings:
+# a term in most documents carries almost no BM25 weight anyway.
+MAX_TEXT_POSTINGS = 20_000
 _NON_WORD = re.compile(r"[^\w\s]+")
 
 Ranking = Sequence[tuple[str, float | None]]
@@ -37,6 +47,40 @@ def text_terms(query: str, max_terms: int = MAX_TEXT_TERMS) -> list[str]:
     """
     terms = list(dict.fromkeys(_NON_WORD.sub(" ", query).split()))
     return terms[-max_terms:] if max_terms > 0 else []
+
+
+def selective_terms(
+    terms: Sequence[str],
+    doc_freq: Mapping[str, int],
+    budget: int = MAX_TEXT_POSTINGS,
+    *,
+    at_least: int = 0,
+) -> list[str]:
+    """The terms BM25 should match: rarest first while their document frequencies fit in
+    ``budget`` postings, returned in query order.
+
+    Args:
+        terms: Candidate terms (distinct), in query order.
+        doc_freq: Documents of the index holding each term (absent: unknown, kept).
+        budget: Most postings the kept terms may add up to.
+        at_least: Keep at least this many (the rarest) whatever they cost: a text-only
+            search must match something, while hybrid search still has its KNN ranking.
+    """
+    if sum(doc_freq.get(t, 0) for t in terms) <= budget:
+        return list(terms)
+    kept: set[str] = set()
+    spent = matching = 0
+    # Rarest first; ties keep the later query term (the latest words carry the intent). A
+    # term in no document (a stopword, a typo) costs nothing and does not count as a match.
+    order = sorted(range(len(terms)), key=lambda i: (doc_freq.get(terms[i], 0), -i))
+    for i in order:
+        df = doc_freq.get(terms[i], 0)
+        if spent + df > budget and matching >= at_least:
+            break
+        kept.add(terms[i])
+        spent += df
+        matching += df > 0
+    return [t for t in terms if t in kept]
 
 
 def search_depth(limit: int, mode: str) -> int:
@@ -67,7 +111,8 @@ def knn_policy(
     wide = (
         total > 0
         and estimate >= BATCHES_MIN_SHARE * total
-        and estimate >= max(5 * depth, BATCHES_MIN_ROWS)
+        and estimate >= 5 * depth
+        and (estimate >= BATCHES_MIN_ROWS or total >= BATCHES_MIN_TOTAL)
     )
     return "BATCHES" if wide else None
 

@@ -12,26 +12,31 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from redis.exceptions import ResponseError
 from redisvl.index import AsyncSearchIndex
 from redisvl.query import FilterQuery, TextQuery, VectorQuery
-from redisvl.query.filter import FilterExpression, Num
+from redisvl.query.filter import FilterExpression
 
-from tta_memory import recency
+from tta_memory import recency, replies
+from tta_memory.cluster import is_missing_index
 from tta_memory.context import ReadSpec, Store
-from tta_memory.errors import InvalidInputError
+from tta_memory.errors import InternalError, InvalidInputError
 from tta_memory.literals import SEARCH_MODES, SearchMode
 from tta_memory.models import DeepMemory
-from tta_memory.names import Tag, check_name, check_tags
+from tta_memory.names import check_name, check_tags
 from tta_memory.schema import SORTED_DIALECT
 from tta_memory.stores.deep.planning import (
     MAX_TEXT_TERMS,
     Ranking,
     fuse,
-    knn_policy,
     search_depth,
+    selective_terms,
     text_terms,
 )
+from tta_memory.stores.deep.rankings import ranking
 from tta_memory.stores.deep.records import DEEP_FIELDS, decode_memory, decode_row
+from tta_memory.stores.deep.scope import FULL_SCOPE, DeepFilter, Scope, knn_scope
+from tta_memory.stores.deep.stats import STATS, Plan, read_plan
 from tta_memory.validation import check_choice, check_datetime, check_positive, check_text
 
 # Rankings carry ids only; the winners' fields are read afterwards (less for Redis to load).
@@ -41,6 +46,38 @@ MAX_LIMIT = 1000
 
 class DeepSearch(Store):
     """Hybrid, vector and full-text search over the deep memories of one workspace."""
+
+    def where(
+        self,
+        tags: Sequence[str] | None = None,
+        *,
+        match_all_tags: bool = False,
+        memory_type: str | Sequence[str] | None = None,
+        author: str | None = None,
+        session_id: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        include_superseded: bool = False,
+    ) -> DeepFilter:
+        """The filter of a search, validated: visible memories of this workspace, narrowed."""
+        ctx = self._ctx
+        types = None
+        if memory_type is not None:
+            raw = [memory_type] if isinstance(memory_type, str) else list(memory_type)
+            types = tuple(check_name("memory_type", t) for t in raw)
+        lo, hi = check_datetime("since", since), check_datetime("until", until)
+        return DeepFilter(
+            workspace=ctx.workspace,
+            user_id=ctx.user_id,
+            tags=tuple(check_tags(tags) or ()),
+            match_all_tags=match_all_tags,
+            memory_types=types,
+            author=None if author is None else check_name("author", author),
+            session_id=None if session_id is None else check_name("session_id", session_id),
+            since=None if lo is None else lo.timestamp(),
+            until=None if hi is None else hi.timestamp(),
+            include_superseded=include_superseded,
+        )
 
     def filter(
         self,
@@ -54,32 +91,20 @@ class DeepSearch(Store):
         until: Any = None,
         include_superseded: bool = False,
     ) -> FilterExpression:
-        """The filter of a search: visible memories of this workspace, narrowed."""
-        ctx = self._ctx
-        f = (Tag("workspace") == ctx.workspace) & (
-            (Tag("visibility") == "shared") | (Tag("author") == ctx.user_id)
+        """The RediSearch filter of :meth:`where`, with every scope clause."""
+        where = self.where(
+            tags,
+            match_all_tags=match_all_tags,
+            memory_type=memory_type,
+            author=author,
+            session_id=session_id,
+            since=since,
+            until=until,
+            include_superseded=include_superseded,
         )
-        if not include_superseded:  # hygiene.py: superseded memories are history
-            f &= Tag("superseded") != "1"
-        tag_list = check_tags(tags)
-        if tag_list:
-            if match_all_tags:
-                for tag in tag_list:
-                    f &= Tag("tags") == tag
-            else:
-                f &= Tag("tags") == tag_list
-        if memory_type is not None:
-            types = [memory_type] if isinstance(memory_type, str) else list(memory_type)
-            f &= Tag("memory_type") == [check_name("memory_type", t) for t in types]
-        if author is not None:
-            f &= Tag("author") == check_name("author", author)
-        if session_id is not None:
-            f &= Tag("session_id") == check_name("session_id", session_id)
-        lo, hi = check_datetime("since", since), check_datetime("until", until)
-        if lo is not None:
-            f &= Num("created_at") >= lo.timestamp()
-        if hi is not None:
-            f &= Num("created_at") <= hi.timestamp()
+        f = where.expression()
+        if f is None:  # the full scope always has the workspace clause
+            raise InternalError("a scoped filter came out empty")
         return f
 
     async def search(
@@ -104,7 +129,7 @@ class DeepSearch(Store):
         if limit > MAX_LIMIT:
             raise InvalidInputError(f"limit must be at most {MAX_LIMIT}, got {limit}")
         mode = check_choice("search_mode", search_mode, SEARCH_MODES)
-        f = self.filter(
+        f = self.where(
             tags,
             match_all_tags=match_all_tags,
             memory_type=memory_type,
@@ -122,23 +147,15 @@ class DeepSearch(Store):
             raise InvalidInputError(
                 f"recency_half_life_days must be a positive number, got {recency_half_life_days!r}"
             )
-        narrowed = any(x is not None for x in (memory_type, author, session_id, since, until))
         return await self.ranked(
-            query,
-            limit,
-            f,
-            mode,
-            tags=tags,
-            match_all_tags=match_all_tags,
-            narrowed=narrowed,
-            recency_half_life_days=recency_half_life_days,
+            query, limit, f, mode, recency_half_life_days=recency_half_life_days
         )
 
     async def ranked(
         self,
         query: str,
         limit: int,
-        f: FilterExpression,
+        f: DeepFilter | FilterExpression,
         mode: str = "hybrid",
         *,
         tags: Sequence[str] | None = None,
@@ -147,36 +164,75 @@ class DeepSearch(Store):
         max_terms: int = MAX_TEXT_TERMS,
         recency_half_life_days: float | None = None,
     ) -> list[DeepMemory]:
-        """Run a search with a filter built by :meth:`filter`: its rankings in one round trip,
-        fused, then the winners read in one more.
+        """Run a search: its rankings in one round trip, fused, then the winners read in one
+        more.
 
         Args:
             query: The query text (empty: newest first).
             limit: Results wanted.
-            f: The filter.
+            f: The filter: a :meth:`where` (scope clauses that cannot exclude anything are
+                left out, see :mod:`.scope`) or a :meth:`filter` expression (sent as is).
             mode: ``hybrid``, ``vector`` or ``text``.
-            tags: The filter's tags, for the query planner.
-            match_all_tags: Whether the filter requires all tags.
-            narrowed: Whether the filter narrows by anything but workspace and tags.
+            tags: An expression filter's tags, for the query planner.
+            match_all_tags: Whether an expression filter requires all tags.
+            narrowed: Whether an expression filter narrows by anything but workspace and tags.
             max_terms: BM25 keeps the last this many distinct terms of the query.
             recency_half_life_days: Decay scores with age (``recency.py``); None = off.
         """
-        policy = None
-        if query.strip() and mode != "text" and not narrowed:
-            policy = await self._knn_policy(tags or [], match_all_tags, search_depth(limit, mode))
-        index, queries = await self._queries(query, limit, f, mode, policy, max_terms)
+        if isinstance(f, DeepFilter):
+            tags, match_all_tags, narrowed = f.tags, f.match_all_tags, f.narrowed
+        terms = text_terms(query, max_terms) if mode in ("hybrid", "text") else []
+        with_policy = bool(query.strip()) and mode != "text" and not narrowed
+        plan = await read_plan(
+            self._ctx,
+            tags or [],
+            match_all_tags,
+            search_depth(limit, mode),
+            with_policy,
+            terms,
+            isinstance(f, DeepFilter),
+        )
+        # Text-only search must match something: it keeps at least its rarest term.
+        words = selective_terms(terms, plan.doc_freq, at_least=1 if mode == "text" else 0)
+        scope = plan.scope if isinstance(f, DeepFilter) else FULL_SCOPE
+        found = await self._run(query, limit, f, scope, mode, plan, words, recency_half_life_days)
+        if found is None:  # the lean filter let a row through that the full one excludes
+            STATS.clear()
+            found = await self._run(
+                query, limit, f, FULL_SCOPE, mode, plan, words, recency_half_life_days
+            )
+        return found or []
+
+    async def _run(
+        self,
+        query: str,
+        limit: int,
+        f: DeepFilter | FilterExpression,
+        scope: Scope,
+        mode: str,
+        plan: Plan,
+        words: Sequence[str],
+        half_life: float | None,
+    ) -> list[DeepMemory] | None:
+        """One execution of a planned search (``None``: a row failed the scope check)."""
+        expr = f.expression(scope) if isinstance(f, DeepFilter) else f
+        knn_expr = expr
+        if isinstance(f, DeepFilter) and expr is None:
+            knn = knn_scope(scope, empty=True, partition_count=plan.partition_count)
+            knn_expr = f.expression(knn)
+        include_superseded = isinstance(f, DeepFilter) and f.include_superseded
+        index, queries = await self._queries(query, limit, expr, mode, plan.policy, words, knn_expr)
         if not queries:
             return []
-        if len(queries) > 1:
-            results = await index.batch_query(queries)
-        else:
-            results = [await index.query(queries[0])]
-        if not recency_half_life_days:
-            return await self._hydrate(fuse(_rankings(results, queries), limit))
+        rankings = await self._rankings(index, queries)
+        wanted = limit if not half_life else MAX_LIMIT
+        ranked = fuse(rankings, wanted)
+        found = await self._hydrate(ranked, scope, include_superseded)
+        if found is None or not half_life:
+            return found
         # Recency re-ranks every fused candidate, then keeps the best ``limit``.
-        found = await self._hydrate(fuse(_rankings(results, queries), MAX_LIMIT))
         times = [m.event_time or m.created_at for m in found]
-        scores = recency.reweight([m.score or 0.0 for m in found], times, recency_half_life_days)
+        scores = recency.reweight([m.score or 0.0 for m in found], times, half_life)
         order = sorted(range(len(found)), key=lambda i: -scores[i])[:limit]
         return [found[i].model_copy(update={"score": scores[i]}) for i in order]
 
@@ -189,29 +245,15 @@ class DeepSearch(Store):
             decode=lambda replies: int(replies[0] or 0),
         )
 
-    async def _knn_policy(self, tags: Sequence[str], match_all: bool, depth: int) -> str | None:
-        ctx = self._ctx
-        client = await ctx.client()
-        async with client.pipeline(transaction=False) as pipe:
-            pipe.hmget(ctx.keys.deep_stats(), ["n", *(f"t:{t}" for t in tags)])
-            pipe.hget(ctx.keys.deep_total(), "n")
-            counts, total = await pipe.execute()
-        return knn_policy(
-            workspace_count=int(counts[0] or 0),
-            tag_counts=[int(c or 0) for c in counts[1:]],
-            match_all_tags=match_all,
-            total=int(total or 0),
-            depth=depth,
-        )
-
     async def _queries(
         self,
         query: str,
         limit: int,
-        f: FilterExpression,
+        f: FilterExpression | None,
         mode: str,
         policy: str | None,
-        max_terms: int,
+        terms: Sequence[str],
+        knn_f: FilterExpression | None,
     ) -> tuple[AsyncSearchIndex, list[Any]]:
         ctx = self._ctx
         index = await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)
@@ -229,14 +271,15 @@ class DeepSearch(Store):
                 VectorQuery(
                     vector=vector,
                     vector_field_name="embedding",
-                    filter_expression=f,
+                    filter_expression=knn_f,
                     return_fields=RANK_FIELDS,
                     num_results=depth,
                     dtype="float32",
-                    hybrid_policy=policy,
+                    # No filter, no hybrid query: RediSearch refuses a policy for plain KNN.
+                    hybrid_policy=policy if knn_f is not None else None,
                 )
             )
-        words = " ".join(text_terms(query, max_terms))
+        words = " ".join(terms)
         if mode in ("hybrid", "text") and words:
             # A query of stopwords only leaves nothing for BM25 to match: redisvl would send
             # an empty "@text:()" clause, which Redis rejects as a syntax error.
@@ -252,7 +295,7 @@ class DeepSearch(Store):
                     # words), so the filter ranked by document length; weight 0 makes it a pure
                     # filter. LoCoMo (conversations 0-2) text R@10: 42.6 -> 74.6 with contextual
                     # indexing, 56.9 -> 56.6 without.
-                    filter_expression=f"({f})=>{{$weight: 0.0}}",
+                    filter_expression=None if f is None else f"({f})=>{{$weight: 0.0}}",
                     return_fields=RANK_FIELDS,
                     num_results=depth,
                 )
@@ -260,8 +303,40 @@ class DeepSearch(Store):
                     queries.append(text_query)
         return index, queries
 
-    async def _hydrate(self, ranked: list[tuple[str, float | None]]) -> list[DeepMemory]:
-        """Load the ranked memories in one round trip (ones deleted meanwhile are skipped)."""
+    async def _rankings(self, index: AsyncSearchIndex, queries: list[Any]) -> list[Ranking]:
+        """Each query's ``(memory_id, score)`` pairs, in one round trip (see rankings.py)."""
+        try:
+            replies = await self._send(index.name, queries)
+        except ResponseError as exc:
+            if not is_missing_index(exc):
+                raise
+            # The server lost the index: redisvl's path re-creates it (backend.RecoveringIndex).
+            await index.batch_query(queries)
+            replies = await self._send(index.name, queries)
+        return [ranking(q, reply) for q, reply in zip(queries, replies, strict=True)]
+
+    async def _send(self, index_name: str, queries: list[Any]) -> list[Any]:
+        client = await self._ctx.client()
+        if len(queries) == 1:  # one command: no pipeline (less client time)
+            return [
+                await client.execute_command(
+                    "FT.SEARCH", *replies.search_args(index_name, queries[0])
+                )
+            ]
+        async with client.pipeline(transaction=False) as pipe:
+            for q in queries:
+                pipe.execute_command("FT.SEARCH", *replies.search_args(index_name, q))
+            return list(await pipe.execute())
+
+    async def _hydrate(
+        self, ranked: list[tuple[str, float | None]], scope: Scope, include_superseded: bool
+    ) -> list[DeepMemory] | None:
+        """Load the ranked memories in one round trip.
+
+        A memory deleted meanwhile is skipped. Under a lean ``scope`` a row the full filter
+        would have excluded (another workspace's, someone's private one, a superseded one)
+        returns ``None``: the caller runs the search again with every clause.
+        """
         if not ranked:
             return []
         ctx = self._ctx
@@ -273,21 +348,16 @@ class DeepSearch(Store):
         out = []
         for (_, score), values in zip(ranked, rows, strict=True):
             row = decode_row(values)
-            if row is not None and ctx.readable(
-                row.get("workspace"), row.get("visibility"), row.get("author")
-            ):
-                out.append(decode_memory(row, score))
+            if row is None:
+                # Keys are built under this workspace: another workspace's hit reads as absent.
+                if not scope.workspace:
+                    return None
+                continue
+            if not ctx.readable(row.get("workspace"), row.get("visibility"), row.get("author")):
+                if not (scope.workspace and scope.visibility):
+                    return None
+                continue
+            if row.get("superseded_by") and not (scope.superseded or include_superseded):
+                return None
+            out.append(decode_memory(row, score))
         return out
-
-
-def _rankings(results: list[list[dict[str, Any]]], queries: list[Any]) -> list[Ranking]:
-    """Each query's rows as ``(memory_id, score)`` pairs, higher scores better."""
-    out: list[Ranking] = []
-    for q, rows in zip(queries, results, strict=True):
-        if isinstance(q, VectorQuery):
-            out.append([(r["memory_id"], 1.0 - float(r.get("vector_distance", 1.0))) for r in rows])
-        else:
-            out.append(
-                [(r["memory_id"], float(r["score"]) if "score" in r else None) for r in rows]
-            )
-    return out

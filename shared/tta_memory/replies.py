@@ -1,0 +1,63 @@
+"""Raw ``FT.SEARCH`` for redisvl queries: the arguments to send and the rows of the reply.
+
+redisvl builds the queries; only their execution is ours where a call reads many rows (the
+context loader's cache and deep-search reads). redis-py's generic search parser builds a
+``Document`` per hit and redisvl then post-processes every row: in a profile of 60 context
+loads at 100k memories that parsing was the largest CPU item after the event loop. Here the
+reply (RESP2 or RESP3) is walked once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def search_args(index_name: str, query: Any) -> list[Any]:
+    """The ``FT.SEARCH`` arguments of a redisvl query (what ``index.query`` would send)."""
+    args: list[Any] = [index_name, *query.get_args()]
+    params: Mapping[str, Any] = query.params or {}
+    if params:
+        args += ["PARAMS", 2 * len(params)]
+        for key, value in params.items():
+            args += [key, value]
+    return args
+
+
+def text(value: Any) -> str:
+    """A reply value as text."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def get(mapping: Mapping[Any, Any], name: str) -> Any:
+    """``mapping[name]`` whether the reply's keys are bytes or text (``None`` if absent)."""
+    value = mapping.get(name.encode())
+    return mapping.get(name) if value is None else value
+
+
+def hits(reply: Any, *, with_scores: bool = False) -> list[tuple[float | None, dict[str, Any]]]:
+    """Each hit's score (``None`` without ``WITHSCORES``) and its returned fields (raw values).
+
+    A hit whose document vanished while the query ran comes back without fields (empty dict).
+    """
+    out: list[tuple[float | None, dict[str, Any]]] = []
+    if isinstance(reply, Mapping):  # RESP3
+        for hit in get(reply, "results") or []:
+            attrs = get(hit, "extra_attributes") or {}
+            score = get(hit, "score")
+            fields = {text(k): v for k, v in attrs.items()}
+            out.append((None if score is None else float(score), fields))
+        return out
+    # RESP2: the total, then per hit its key, its score (WITHSCORES) and its field list.
+    step = 3 if with_scores else 2
+    rows: Sequence[Any] = reply[1:] if reply else []
+    for i in range(0, len(rows) - step + 1, step):
+        flat = rows[i + step - 1] or []
+        fields = {text(flat[j]): flat[j + 1] for j in range(0, len(flat) - 1, 2)}
+        out.append((float(rows[i + 1]) if with_scores else None, fields))
+    return out
+
+
+def documents(reply: Any) -> list[dict[str, str]]:
+    """The rows of a reply, every field decoded to text."""
+    return [{k: text(v) for k, v in fields.items()} for _, fields in hits(reply)]

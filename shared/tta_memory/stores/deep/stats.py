@@ -1,0 +1,157 @@
+"""Counts the deep-search planner reads, cached in the process for a short time.
+
+A search needs a few counts to plan (the KNN policy's filter size, BM25's term document
+frequencies). Reading them cost one round trip of a search's four; they only steer *how* the
+same results are found, so a count a few seconds old costs at most a little speed or ranking
+quality for that long, never a wrong or foreign result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from tta_memory.stores.deep.planning import knn_policy
+from tta_memory.stores.deep.scope import FULL_SCOPE, Scope, needed_scope
+
+if TYPE_CHECKING:
+    from tta_memory.context import EngineContext
+
+# A term's document frequency is read once and reused this long (it only steers which terms
+# BM25 walks).
+DOC_FREQ_TTL = 60.0
+# The counts behind the KNN policy are reused this long: they only choose between two ways of
+# running the same KNN.
+POLICY_STATS_TTL = 5.0
+CACHE_SIZE = 10_000
+
+
+class StatsCache:
+    """A small TTL cache (monotonic clock), emptied whole when it grows past ``size``."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self._size = size
+        self._items: dict[Hashable, tuple[Any, float]] = {}
+
+    def get(self, key: Hashable) -> Any | None:
+        """The cached value, or ``None`` when absent or expired."""
+        hit = self._items.get(key)
+        if hit is None or hit[1] <= time.monotonic():
+            return None
+        return hit[0]
+
+    def put(self, key: Hashable, value: Any, ttl: float) -> None:
+        if len(self._items) >= self._size:
+            self._items.clear()
+        self._items[key] = (value, time.monotonic() + ttl)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+# One cache per process: every primitive on the same server and partition shares the counts.
+STATS = StatsCache()
+
+
+def result_total(reply: Any) -> int:
+    """The result count of an ``FT.SEARCH … LIMIT 0 0`` reply (RESP2 or RESP3); 0 on error
+    (a stopword-only query, say: BM25 drops such terms anyway)."""
+    if isinstance(reply, list | tuple) and reply:
+        return int(reply[0])
+    if isinstance(reply, dict):
+        total = reply.get(b"total_results", reply.get("total_results"))
+        return int(total or 0)
+    return 0
+
+
+class Plan(NamedTuple):
+    """How to run one search: the KNN policy, BM25's term frequencies, the scope clauses."""
+
+    policy: str | None
+    doc_freq: dict[str, int]
+    scope: Scope
+    partition_count: int  # deep memories in the partition (0: not read)
+
+
+async def read_plan(
+    ctx: EngineContext,
+    tags: Sequence[str],
+    match_all: bool,
+    depth: int,
+    with_policy: bool,
+    terms: Sequence[str],
+    with_scope: bool,
+) -> Plan:
+    """The KNN policy, the BM25 terms' document frequencies and the scope clauses a
+    search needs, from counts read in one round trip (none when all are cached).
+
+    Frequencies are counted in the partition's index (every workspace it holds): BM25
+    walks those posting lists whole, whatever the filter.
+    """
+    backend = id(ctx.backend)
+    index_name = ctx.keys.index_name("deep")
+    doc_freq: dict[str, int] = {}
+    missing: list[str] = []
+    for term in terms:
+        df = STATS.get((backend, index_name, "t", term))
+        if df is None:
+            missing.append(term)
+        else:
+            doc_freq[term] = df
+    counts_key = (backend, ctx.keys.deep_stats(), "p", *tags)
+    counts = STATS.get(counts_key) if (with_policy or with_scope) else None
+    read_counts = (with_policy or with_scope) and counts is None
+    if read_counts or missing:
+        client = await ctx.client()
+        await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)  # exists before counts
+        async with client.pipeline(transaction=False) as pipe:
+            if read_counts:
+                pipe.hmget(ctx.keys.deep_stats(), ["n", *(f"t:{t}" for t in tags)])
+                pipe.hget(ctx.keys.deep_total(), "n")
+                for clause in ("@visibility:{private}", "@superseded:{1}"):
+                    pipe.execute_command("FT.SEARCH", index_name, clause, "LIMIT", 0, 0)
+            for term in missing:
+                pipe.execute_command(
+                    "FT.SEARCH", index_name, f"@search_text:({term})", "LIMIT", 0, 0
+                )
+            replies = await pipe.execute(raise_on_error=False)
+        if read_counts:
+            head, replies = replies[:4], replies[4:]
+            for r in head[:2]:
+                if isinstance(r, Exception):
+                    raise r
+            # An index that cannot count (an error) keeps every clause.
+            private, superseded = (
+                1 if isinstance(r, Exception) else result_total(r) for r in head[2:]
+            )
+            counts = (
+                [int(c or 0) for c in head[0]],
+                int(head[1] or 0),
+                private,
+                superseded,
+            )
+            STATS.put(counts_key, counts, POLICY_STATS_TTL)
+        for term, reply in zip(missing, replies, strict=True):
+            df = doc_freq[term] = result_total(reply)
+            STATS.put((backend, index_name, "t", term), df, DOC_FREQ_TTL)
+    if counts is None:
+        return Plan(None, doc_freq, FULL_SCOPE, 0)
+    stats, total, private, superseded = counts
+    policy = None
+    if with_policy:
+        policy = knn_policy(
+            workspace_count=stats[0],
+            tag_counts=stats[1:],
+            match_all_tags=match_all,
+            total=total,
+            depth=depth,
+        )
+    scope = needed_scope(
+        dedicated=ctx.keys.partition.dedicated,
+        workspace_count=stats[0],
+        partition_count=total,
+        private_count=private,
+        superseded_count=superseded,
+    )
+    return Plan(policy, doc_freq, scope, total)
