@@ -40,8 +40,8 @@ SIZES = {
         "mem0_single": 4,
     },
     "default": {
-        "paired_rounds": 5,
-        "paired_n": 512,
+        "paired_rounds": 7,
+        "paired_n": 384,
         "paired_lone": 16,
         "ceiling": 2048,
         "batched": 2048,

