@@ -13,6 +13,12 @@ date):
 - a lone writer's latency, coalescing on and off alternating, beside the model's own latency
   for one text.
 The engine steps run in a rotated order from round to round.
+
+The machine is shared: its load swings the model's own rate by 2-3x within a minute, so beside
+the wall-clock shares each step also records CPU seconds (this process, model threads included,
+plus the Redis server's): the **CPU share** is the model's CPU per text divided by the step's CPU
+per memory, what the step's rate would be against the model's on an idle machine where both are
+CPU-bound.
 """
 
 from __future__ import annotations
@@ -76,10 +82,24 @@ def _model_ms(text: str) -> float:
     return 1000 * (time.perf_counter() - t0)
 
 
-def _ceiling(texts: list[str]) -> float:
-    t0 = time.perf_counter()
+class _Cpu:
+    """CPU seconds used so far by this process (all threads) and the Redis server."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url)
+
+    def __call__(self) -> float:
+        info = self._redis.info("cpu")
+        return time.process_time() + float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def _ceiling(texts: list[str], cpu: _Cpu) -> tuple[float, float]:
+    """Texts per second and CPU ms per text of the model alone."""
+    c0, t0 = cpu(), time.perf_counter()
     encode(texts)
-    return len(texts) / (time.perf_counter() - t0)
+    return len(texts) / (time.perf_counter() - t0), 1000 * (cpu() - c0) / len(texts)
 
 
 def _median(values: Sequence[float]) -> float:
@@ -119,15 +139,18 @@ async def run_paired(
     await engines["batched"].create_deep_memories(take(8))  # model, index, connections
     coalescer = coalescer_for(engines["singles_16"].deep)
     n = sizes["paired_n"]
+    cpu = _Cpu(url)
     rounds: list[dict[str, Any]] = []
     lone: dict[str, list[float]] = {"coalesced": [], "uncoalesced": [], "model": []}
     batch_sizes: list[float] = []
     for r in range(sizes["paired_rounds"]):
-        before = _ceiling([it["text"] for it in take(n)])
+        before, cpu_before = _ceiling([it["text"] for it in take(n)], cpu)
         rates: dict[str, float] = {}
+        cpu_ms: dict[str, float] = {}
         order = MODES[r % len(MODES) :] + MODES[: r % len(MODES)]
         for mode in order:
             tag = f"{run_id}-{r}-{mode}"
+            c0 = cpu()
             if mode.startswith("batched"):
                 rates[mode] = await _batched(engines[mode], take(n), tag)
             else:
@@ -135,13 +158,18 @@ async def run_paired(
                 rates[mode] = await _singles(engines[mode], take(n), tag)
                 if mode == "singles_16" and coalescer.batches > b0:
                     batch_sizes.append((coalescer.requests - q0) / (coalescer.batches - b0))
-        after = _ceiling([it["text"] for it in take(n)])
+            cpu_ms[mode] = 1000 * (cpu() - c0) / n
+        after, cpu_after = _ceiling([it["text"] for it in take(n)], cpu)
         ceiling = max(before, after)
+        model_cpu = (cpu_before + cpu_after) / 2
         rounds.append(
             {
                 "ceiling_per_s": round(ceiling, 1),
+                "model_cpu_ms": round(model_cpu, 3),
                 **{f"{m}_per_s": round(rates[m], 1) for m in MODES},
                 **{f"{m}_share": round(rates[m] / ceiling, 3) for m in MODES},
+                **{f"{m}_cpu_ms": round(cpu_ms[m], 3) for m in MODES},
+                **{f"{m}_cpu_share": round(model_cpu / cpu_ms[m], 3) for m in MODES},
             }
         )
         for i, it in enumerate(take(sizes["paired_lone"])):
@@ -154,6 +182,8 @@ async def run_paired(
     return {
         "rounds": rounds,
         "median_share": {m: _median([r[f"{m}_share"] for r in rounds]) for m in MODES},
+        "median_cpu_share": {m: _median([r[f"{m}_cpu_share"] for r in rounds]) for m in MODES},
+        "median_model_cpu_ms": _median([r["model_cpu_ms"] for r in rounds]),
         "lone_p50_ms": {k: _median(v) for k, v in lone.items()},
         "lone_n": len(lone["model"]),
         "coalesced_batch_mean": _median(batch_sizes),
@@ -169,7 +199,12 @@ def report_lines(paired: dict[str, Any]) -> list[str]:
     ]
     for mode in MODES:
         shares = [r[f"{mode}_share"] for r in rounds]
-        lines.append(f"  {LABELS[mode]}: {100 * paired['median_share'][mode]:.0f} % {shares}")
+        lines.append(
+            f"  {LABELS[mode]}: {100 * paired['median_share'][mode]:.0f} % {shares}; CPU share "
+            f"{100 * paired['median_cpu_share'][mode]:.0f} % "
+            f"({_median([r[f'{mode}_cpu_ms'] for r in rounds]):.2f} ms CPU per memory)"
+        )
+    lines.append(f"  the model alone: {paired['median_model_cpu_ms']:.2f} ms CPU per text")
     lone = paired["lone_p50_ms"]
     lines.append(
         f"  lone writer p50 (n={paired['lone_n']} each): coalesced {lone['coalesced']:.1f} ms, "

@@ -171,6 +171,7 @@ async def test_ingest_smoke(redis_url: str, tmp_path: Path) -> None:
     paired = payload["results"]["paired"]
     assert len(paired["rounds"]) == ingest.SIZES["smoke"]["paired_rounds"]
     assert set(paired["median_share"]) == set(ingest_paired.MODES)
+    assert set(paired["median_cpu_share"]) == set(ingest_paired.MODES)
     assert paired["lone_n"] == ingest.SIZES["smoke"]["paired_lone"]
     # A peer that cannot run is reported, never given a made-up number.
     for name in ("mem0 (local Qdrant)", "mem0 (Redis)"):
