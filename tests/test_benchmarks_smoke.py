@@ -165,9 +165,10 @@ async def test_ingest_smoke(redis_url: str, tmp_path: Path) -> None:
     engine = payload["results"]["tta-memory"]
     assert engine["batched"]["n"] == ingest.SIZES["smoke"]["batched"]
     assert engine["single"]["per_s"] > 0
-    assert engine["write_only_concurrent_16_singles"]["n"] == ingest.SIZES["smoke"][
-        "write_only_singles"
-    ]
+    assert (
+        engine["write_only_concurrent_16_singles"]["n"]
+        == ingest.SIZES["smoke"]["write_only_singles"]
+    )
     paired = payload["results"]["paired"]
     assert len(paired["rounds"]) == ingest.SIZES["smoke"]["paired_rounds"]
     assert set(paired["median_share"]) == set(ingest_paired.MODES)
