@@ -243,3 +243,29 @@ async def test_a_lone_caller(redis_url, workspace, coalesce):
     assert sorted(await _all(memory)) == sorted([batched[0].id, one.id])
     with pytest.raises(InvalidInputError):
         await memory.create_deep_memory("")
+
+
+async def test_bounded_batches_and_waiting_keep_each_callers_memory(redis_url, workspace):
+    memory = _memory(redis_url, workspace, coalesce_max_batch=3, coalesce_max_wait_ms=5)
+    await memory.create_deep_memory("Warm-up before the concurrent writes.")
+    coalescer = _coalescer(memory)
+    batches, requests = coalescer.batches, coalescer.requests
+    texts = [f"Pattern {i}: retry idempotent calls with jitter." for i in range(10)]
+    made = await asyncio.gather(*(memory.create_deep_memory(t) for t in texts))
+    assert [m.text for m in made] == texts
+    assert coalescer.requests - requests == 10
+    assert coalescer.batches - batches >= 4  # never more than 3 creates a batch
+
+
+async def test_a_caller_cancelled_while_queued_stores_nothing(memory):
+    await memory.create_deep_memory("Warm-up before the concurrent writes.")
+    texts = [f"Note {i}: the exporter writes one file per tenant." for i in range(5)]
+    tasks = [asyncio.ensure_future(memory.create_deep_memory(t)) for t in texts]
+    await asyncio.sleep(0)  # every call is queued; the batch has not started
+    tasks[2].cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(results[2], asyncio.CancelledError)
+    kept = [texts[i] for i in (0, 1, 3, 4)]
+    assert [results[i].text for i in (0, 1, 3, 4)] == kept  # type: ignore[union-attr]
+    stored = sorted((await _all(memory)).values())
+    assert stored == sorted(["Warm-up before the concurrent writes.", *kept])
