@@ -269,3 +269,26 @@ async def test_a_caller_cancelled_while_queued_stores_nothing(memory):
     assert [results[i].text for i in (0, 1, 3, 4)] == kept  # type: ignore[union-attr]
     stored = sorted((await _all(memory)).values())
     assert stored == sorted(["Warm-up before the concurrent writes.", *kept])
+
+
+def test_blocking_callers_in_threads_share_one_coalescer(memory):
+    # memory.sync runs every call on the engine's one background loop: threads' single
+    # creates meet in its coalescer.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tta_memory.sync import run_sync
+
+    async def loop_coalescer() -> WriteCoalescer:
+        return _coalescer(memory)
+
+    memory.sync.create_deep_memory("Warm-up before the threads write.")
+    coalescer = run_sync(loop_coalescer())
+    requests = coalescer.requests
+    texts = [f"Thread note {i}: the scheduler pins job {i} to one worker." for i in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        made = list(pool.map(lambda t: memory.sync.create_deep_memory(t), texts))
+    assert coalescer.requests - requests == 8
+    assert [m.text for m in made] == texts
+    assert len({m.id for m in made}) == 8
+    stored = sorted(memory.sync.deep.get(m.id).text for m in made)
+    assert stored == sorted(texts)
