@@ -222,7 +222,7 @@ class WriteCoalescer:
 
     async def _plan(self, group: _Group) -> None:
         try:
-            group.plan = await group.store.plan([r.doc for r in group.requests])
+            group.plan = await group.store._plan([r.doc for r in group.requests])
         except Exception as exc:
             group.error = exc
 
@@ -267,7 +267,7 @@ class WriteCoalescer:
                 client = await live[0].store._ctx.client()
                 async with client.pipeline(transaction=True) as pipe:
                     for g in live:
-                        g.store.queue_writes(pipe, g.payload, g.writes)
+                        g.store._queue_writes(pipe, g.payload, g.writes)
                     await pipe.execute()
             except Exception as exc:
                 for g in live:
@@ -278,7 +278,7 @@ class WriteCoalescer:
             return
         try:
             group.payload = group.plan.payload(group.own)
-            group.writes = await group.store.index_in_context(group.payload, group.own)
+            group.writes = await group.store._index_in_context(group.payload, group.own)
         except Exception as exc:
             group.error = exc
 

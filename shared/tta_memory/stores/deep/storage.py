@@ -102,16 +102,16 @@ class DeepStorage(Store):
 
     async def _create_batch(self, docs: list[dict[str, Any]]) -> list[DeepMemory]:
         ctx = self._ctx
-        plan = await self.plan(docs)
+        plan = await self._plan(docs)
         payload: list[dict[str, Any]] = []
         if plan.new:
             own = await ctx.embedder.embed_many(plan.texts, None)
             payload = plan.payload(own)
-            writes = await self.index_in_context(payload, own)
+            writes = await self._index_in_context(payload, own)
             await self._write_all(payload, writes)
         return plan.results(payload)
 
-    async def plan(self, docs: list[dict[str, Any]]) -> CreatePlan:
+    async def _plan(self, docs: list[dict[str, Any]]) -> CreatePlan:
         """Which of ``docs`` are stored already, and the new ones' ids (:mod:`.dedup`)."""
         ctx = self._ctx
         index = await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)
@@ -129,10 +129,10 @@ class DeepStorage(Store):
         pipelined batch of 30 x 20 KB stored 8 of 30 with the counters not updated)."""
         client = await self._ctx.client()
         async with client.pipeline(transaction=True) as pipe:
-            self.queue_writes(pipe, payload, writes)
+            self._queue_writes(pipe, payload, writes)
             await pipe.execute()
 
-    def queue_writes(
+    def _queue_writes(
         self,
         pipe: Any,
         payload: Sequence[Mapping[str, Any]],
@@ -159,7 +159,7 @@ class DeepStorage(Store):
             for tag in tags.split(TAG_SEPARATOR) if tags else []:
                 pipe.hincrby(stats, f"t:{tag}", sign)
 
-    async def index_in_context(
+    async def _index_in_context(
         self, payload: list[dict[str, Any]], own: list[bytes]
     ) -> list[tuple[str, dict[str, Any]]]:
         """Contextual indexing and hygiene of new memories (payload edited in place).
