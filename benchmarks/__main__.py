@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     context_loading.add_arguments(parser)
     locomo.add_arguments(parser)
     embed.add_arguments(parser)
+    ingest.add_arguments(parser)
     return parser
 
 

@@ -4,7 +4,7 @@ local model, its default local vector store and its Redis store on the same serv
 
 Every system gets its own fresh texts (so no store can skip work on a text it has seen).
 
-Run: ``python -m benchmarks.ingest [--smoke] [--url URL]``
+Run: ``python -m benchmarks.ingest [--smoke] [--url URL] [--ingest-parts engine,paired,peers]``
 """
 
 from __future__ import annotations
@@ -18,32 +18,37 @@ from typing import Any
 import numpy as np
 
 from benchmarks import harness as h
-from benchmarks import mem0_peer
+from benchmarks import ingest_paired, mem0_peer
 from benchmarks.corpus import encode, lookup_embedder, notes
 
 NAME = "ingest"
+PARTS = ("engine", "paired", "peers")
 CEILING = "model ceiling (the engine's model alone)"
 
 SIZES = {
     "smoke": {
         "paired_rounds": 1,
         "paired_n": 16,
+        "paired_lone": 2,
         "ceiling": 32,
         "batched": 32,
         "single": 8,
         "concurrent": 32,
         "write_only": 64,
+        "write_only_singles": 32,
         "mem0_batched": 16,
         "mem0_single": 4,
     },
     "default": {
-        "paired_rounds": 5,
-        "paired_n": 512,
+        "paired_rounds": 7,
+        "paired_n": 384,
+        "paired_lone": 16,
         "ceiling": 2048,
         "batched": 2048,
         "single": 300,
         "concurrent": 640,
         "write_only": 5000,
+        "write_only_singles": 1024,
         "mem0_batched": 1000,
         "mem0_single": 200,
     },
@@ -96,13 +101,8 @@ async def run_engine(
     # 16 concurrent writers of one memory per call (agents, chat stores): the embedder's
     # micro-batcher gives their texts to the model together.
     items = ranges.take(sizes["concurrent"])
-
-    async def writer(mine: list[dict[str, Any]]) -> None:
-        for item in mine:
-            await memory.create_deep_memory(**item)
-
     t0 = time.perf_counter()
-    await asyncio.gather(*(writer(items[i::16]) for i in range(16)))
+    await asyncio.gather(*(writer_of(memory, items[i::16]) for i in range(16)))
     out["concurrent_16_singles"] = _rate(len(items), time.perf_counter() - t0)
 
     # The write path alone: an embedder that returns precomputed vectors, so what remains is
@@ -117,7 +117,33 @@ async def run_engine(
     t0 = time.perf_counter()
     stored = await writer.create_deep_memories(items)
     out["write_only_batched"] = _rate(len(stored), time.perf_counter() - t0)
+    # The same for 16 concurrent single writers, write coalescing on and off: what each
+    # single create costs besides the model.
+    from tta_memory import Settings
+
+    for mode, settings in (
+        ("write_only_concurrent_16_singles", Settings()),
+        ("write_only_concurrent_16_singles_uncoalesced", Settings(coalesce_writes=False)),
+    ):
+        items = ranges.take(sizes["write_only_singles"])
+        table = {it["text"]: rng.standard_normal(384, dtype=np.float32) for it in items}
+        single = MemoryWorkflowPrimitive(
+            url,
+            user_id="bench",
+            workspace=f"bench-ingest-{run_id}",
+            vectorizer=lookup_embedder(table, fallback=False),
+            settings=settings,
+        )
+        t0 = time.perf_counter()
+        await asyncio.gather(*(writer_of(single, items[i::16]) for i in range(16)))
+        out[mode] = _rate(len(items), time.perf_counter() - t0)
     return out
+
+
+async def writer_of(memory: Any, items: list[dict[str, Any]]) -> None:
+    """One writer: its items one ``create_deep_memory`` call at a time."""
+    for item in items:
+        await memory.create_deep_memory(**item)
 
 
 def run_ceiling(sizes: dict[str, int], ranges: _Ranges, *, repeats: int = 2) -> dict[str, Any]:
@@ -160,60 +186,6 @@ def run_mem0(
     return out
 
 
-async def run_paired(
-    url: str, sizes: dict[str, int], ranges: _Ranges, run_id: str
-) -> dict[str, Any]:
-    """Engine batched ingest against the model alone in back-to-back rounds.
-
-    Each round embeds fresh texts with the model alone (batch 32 and 64, the better counts),
-    then ingests as many fresh memories with ``create_deep_memories``, then as many again by 16
-    concurrent ``create_deep_memory`` callers (one memory per call); the shares are taken per
-    round and the medians reported, so slow drifts of a shared machine cancel out.
-    """
-    from tta_memory import MemoryWorkflowPrimitive
-
-    memory = MemoryWorkflowPrimitive(url, user_id="bench", workspace=f"bench-paired-{run_id}")
-    await memory.create_deep_memories(ranges.take(8))
-    rounds = []
-    for _ in range(sizes["paired_rounds"]):
-        n = sizes["paired_n"]
-        ceiling = 0.0
-        for bs in (32, 64):
-            texts = [it["text"] for it in ranges.take(n)]
-            t0 = time.perf_counter()
-            encode(texts, batch_size=bs)
-            ceiling = max(ceiling, n / (time.perf_counter() - t0))
-        items = ranges.take(n)
-        t0 = time.perf_counter()
-        await memory.create_deep_memories(items)
-        engine = n / (time.perf_counter() - t0)
-        items = ranges.take(n)
-
-        async def writer(mine: list[dict[str, Any]]) -> None:
-            for item in mine:
-                await memory.create_deep_memory(**item)
-
-        t0 = time.perf_counter()
-        await asyncio.gather(*(writer(items[i::16]) for i in range(16)))
-        concurrent = n / (time.perf_counter() - t0)
-        rounds.append(
-            {
-                "ceiling_per_s": round(ceiling, 1),
-                "engine_per_s": round(engine, 1),
-                "share": round(engine / ceiling, 3),
-                "concurrent_16_singles_per_s": round(concurrent, 1),
-                "concurrent_share": round(concurrent / ceiling, 3),
-            }
-        )
-    shares = sorted(r["share"] for r in rounds)
-    conc = sorted(r["concurrent_share"] for r in rounds)
-    return {
-        "rounds": rounds,
-        "median_share": shares[len(shares) // 2],
-        "median_concurrent_share": conc[len(conc) // 2],
-    }
-
-
 def report(results: dict[str, Any]) -> str:
     """Printed table: memories/s and the share of the embedding ceiling."""
     ceiling = results.get(CEILING, {})
@@ -225,7 +197,7 @@ def report(results: dict[str, Any]) -> str:
         for mode, r in res.items():
             share = (
                 f"{100 * r['per_s'] / best:.0f} %"
-                if best and r.get("per_s") and mode != "write_only_batched"
+                if best and r.get("per_s") and not mode.startswith("write_only")
                 else "-"
             )
             rows.append([system, mode, r["n"], r["per_s"], r["ms_per_memory"], share])
@@ -236,13 +208,7 @@ def report(results: dict[str, Any]) -> str:
     )
     lines = [table]
     if paired:
-        lines.append(
-            f"paired rounds (model alone, then engine, back to back): engine batched = "
-            f"{100 * paired['median_share']:.0f} % of the model ceiling (median of "
-            f"{len(paired['rounds'])}: {[r['share'] for r in paired['rounds']]}); 16 concurrent "
-            f"single writers = {100 * paired['median_concurrent_share']:.0f} % "
-            f"({[r['concurrent_share'] for r in paired['rounds']]})"
-        )
+        lines += ingest_paired.report_lines(paired)
     for name in [n for n in results if n.startswith("mem0")]:
         for mode in ("batched", "single"):
             if mode in eng and mode in results[name]:
@@ -285,15 +251,19 @@ async def run(args: Any, url: str) -> dict[str, Any]:
     ranges = _Ranges(50_000_000 + int(run_id, 16) % 1000 * 100_000)
     results: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    results[CEILING] = run_ceiling(sizes, ranges)
-    results["tta-memory"] = await run_engine(url, sizes, ranges, run_id)
-    results["paired"] = await run_paired(url, sizes, ranges, run_id)
-    # The ceiling again after the engine: the best of both brackets the engine's run.
-    again = run_ceiling(sizes, ranges, repeats=1)
-    for key, rate in again.items():
-        if rate["per_s"] > results[CEILING][key]["per_s"]:
-            results[CEILING][key] = rate
-    if not args.no_peers:
+    parts = set(getattr(args, "ingest_parts", None) or PARTS)
+    if "engine" in parts:
+        results[CEILING] = run_ceiling(sizes, ranges)
+        results["tta-memory"] = await run_engine(url, sizes, ranges, run_id)
+    if "paired" in parts:
+        results["paired"] = await ingest_paired.run_paired(url, sizes, ranges.take, run_id)
+    if "engine" in parts:
+        # The ceiling again after the engine: the best of both brackets the engine's run.
+        again = run_ceiling(sizes, ranges, repeats=1)
+        for key, rate in again.items():
+            if rate["per_s"] > results[CEILING][key]["per_s"]:
+                results[CEILING][key] = rate
+    if "peers" in parts and not args.no_peers:
         reason = mem0_peer.available()
         for store in ("qdrant", "redis"):
             name = f"mem0 ({'local Qdrant' if store == 'qdrant' else 'Redis'})"
@@ -318,13 +288,25 @@ async def run(args: Any, url: str) -> dict[str, Any]:
     }
     if not args.no_plots:
         payload["plots"] = plot(results, args.out)
-    payload["json"] = str(h.write_json(args.out, NAME, payload))
+    name = NAME if parts >= set(PARTS) else f"{NAME}-{'-'.join(sorted(parts))}"
+    payload["json"] = str(h.write_json(args.out, name, payload))
     return payload
+
+
+def add_arguments(parser: Any) -> None:
+    """This benchmark's own options."""
+    parser.add_argument(
+        "--ingest-parts",
+        type=lambda v: [p for p in v.split(",") if p],
+        default=list(PARTS),
+        help="comma list of ingest parts: engine (the table), paired (paired rounds against "
+        "the model), peers (mem0); a partial run writes ingest-<parts>",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command-line entry point."""
-    return h.cli(__doc__, NAME, run, argv)
+    return h.cli(__doc__, NAME, run, argv, add_arguments)
 
 
 if __name__ == "__main__":

@@ -158,13 +158,22 @@ async def test_session_layer_smoke(redis_url: str, tmp_path: Path) -> None:
 
 
 async def test_ingest_smoke(redis_url: str, tmp_path: Path) -> None:
-    from benchmarks import ingest
+    from benchmarks import ingest, ingest_paired
 
     payload = await ingest.run(_args("ingest", tmp_path), redis_url)
     _check_payload(payload, "ingest", tmp_path)
     engine = payload["results"]["tta-memory"]
     assert engine["batched"]["n"] == ingest.SIZES["smoke"]["batched"]
     assert engine["single"]["per_s"] > 0
+    assert (
+        engine["write_only_concurrent_16_singles"]["n"]
+        == ingest.SIZES["smoke"]["write_only_singles"]
+    )
+    paired = payload["results"]["paired"]
+    assert len(paired["rounds"]) == ingest.SIZES["smoke"]["paired_rounds"]
+    assert set(paired["median_share"]) == set(ingest_paired.MODES)
+    assert set(paired["median_cpu_share"]) == set(ingest_paired.MODES)
+    assert paired["lone_n"] == ingest.SIZES["smoke"]["paired_lone"]
     # A peer that cannot run is reported, never given a made-up number.
     for name in ("mem0 (local Qdrant)", "mem0 (Redis)"):
         assert (name in payload["results"]) != (name in payload["errors"])

@@ -48,6 +48,12 @@ class Settings(BaseModel):
             (:class:`~tta_memory.contextual.ContextualIndexing`; ``PLAIN`` = own text only).
         hygiene: Near-duplicate detection at write time
             (:class:`~tta_memory.hygiene.HygieneThresholds`; ``None``, the default, = off).
+        coalesce_writes: Write concurrent single ``create_deep_memory`` calls together (one
+            model call, one lookup, one ``MULTI`` per partition); ``TTA_MEMORY_COALESCE_WRITES=0``
+            turns it off.
+        coalesce_max_batch: Most single creates written together.
+        coalesce_max_wait_ms: How long a batch waits for more creates while writes are
+            concurrent (0: it takes what is queued when the previous batch's model call ends).
     """
 
     prefix: str = Field(default_factory=lambda: os.environ.get("TTA_MEMORY_PREFIX", "tta"))
@@ -91,6 +97,16 @@ class Settings(BaseModel):
     # KNN per new memory costs ~2.5 ms of write path per memory (LoCoMo ingest, vectors cached:
     # 1.6 -> 4.0 ms), which would take batched ingest well under 90 % of the model's rate.
     hygiene: HygieneThresholds | None = None
+    # Concurrent single deep-memory creates are written together: one model call, one lookup
+    # and one MULTI per partition for all of them (tta_memory.stores.deep.coalesce).
+    coalesce_writes: bool = Field(
+        default_factory=lambda: (
+            os.environ.get("TTA_MEMORY_COALESCE_WRITES", "1").strip().lower()
+            not in ("0", "false", "no", "off")
+        )
+    )
+    coalesce_max_batch: int = Field(default=64, ge=1, le=4096)
+    coalesce_max_wait_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
 
     @property
     def failure_bound(self) -> float:

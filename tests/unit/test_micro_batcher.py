@@ -56,7 +56,7 @@ async def test_a_batch_never_exceeds_max_batch_unless_one_caller_brings_more() -
     assert big.shape == (30, 2) and model.calls[-1] == [f"big {i}" for i in range(30)]
 
 
-async def test_a_model_failure_reaches_every_caller_of_the_batch_and_the_worker_survives() -> None:
+async def test_a_model_failure_reaches_its_caller_and_the_worker_survives() -> None:
     calls = 0
 
     def flaky(texts: list[str]) -> np.ndarray:
@@ -70,6 +70,28 @@ async def test_a_model_failure_reaches_every_caller_of_the_batch_and_the_worker_
     with pytest.raises(RuntimeError, match="model exploded"):
         await batcher.embed(["boom"])
     assert (await batcher.embed(["fine"])).shape == (1, 2)
+
+
+async def test_a_text_the_model_refuses_fails_only_its_own_caller() -> None:
+    model = SlowModel()
+
+    seen: list[list[str]] = []
+
+    def picky(texts: list[str]) -> np.ndarray:
+        seen.append(list(texts))
+        if "poison" in texts:
+            raise RuntimeError("model refused a text")
+        return model(texts)
+
+    batcher = MicroBatcher(picky, max_wait=0.005)
+    texts = [f"caller {i}" for i in range(6)]
+    texts.insert(3, "poison")
+    results = await asyncio.gather(*(batcher.embed([t]) for t in texts), return_exceptions=True)
+    assert isinstance(results[3], RuntimeError)
+    for text, vec in zip(texts, results, strict=True):
+        if text != "poison":
+            assert isinstance(vec, np.ndarray) and vec[0].tolist() == _expected(text)
+    assert any("poison" in c and len(c) > 1 for c in seen)  # it did share a batch
 
 
 async def test_a_cancelled_caller_does_not_break_the_others() -> None:

@@ -5,7 +5,9 @@ agents and chat stores write one memory per call. One worker thread owns the mod
 queue their texts and await a future, so no event loop ever blocks on inference. The worker
 takes every request already queued; when the previous batch had several callers (concurrency
 is going on) it also waits up to ``max_wait`` for more, until ``max_batch`` texts. A lone caller
-therefore never waits for company: its cost is one thread hand-off.
+therefore never waits for company: its cost is one thread hand-off. When a batch fails, each
+caller's texts are encoded again alone, so a text the model (or service) refuses fails only
+its own caller.
 """
 
 from __future__ import annotations
@@ -108,9 +110,12 @@ class MicroBatcher:
             texts = [t for request in batch for t in request.texts]
             try:
                 vectors = self._encode(texts)
-            except BaseException as exc:  # each caller gets the failure, the worker lives on
-                for request in batch:
-                    request.future.set_exception(exc)
+            except BaseException as exc:  # the worker lives on
+                if len(batch) == 1:
+                    batch[0].future.set_exception(exc)
+                else:  # maybe one caller's text: each caller's texts alone, each its outcome
+                    for request in batch:
+                        self._alone(request)
                 continue
             self.batches += 1
             self.texts += len(texts)
@@ -119,3 +124,13 @@ class MicroBatcher:
                 hi = lo + len(request.texts)
                 request.future.set_result(vectors[lo:hi])
                 lo = hi
+
+    def _alone(self, request: _Request) -> None:
+        try:
+            vectors = self._encode(request.texts)
+        except BaseException as exc:
+            request.future.set_exception(exc)
+            return
+        self.batches += 1
+        self.texts += len(request.texts)
+        request.future.set_result(vectors)

@@ -3,10 +3,8 @@ per-workspace counters the search planner reads."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -20,10 +18,11 @@ from tta_memory.errors import InvalidInputError, NotFoundError
 from tta_memory.models import DeepMemory
 from tta_memory.names import Tag, check_name, check_tags
 from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
+from tta_memory.stores.deep.coalesce import coalescer_for
+from tta_memory.stores.deep.dedup import CreatePlan, plan_create
 from tta_memory.stores.deep.records import DEEP_FIELDS, content_hash, decode_memory, decode_row
 from tta_memory.validation import check_datetime, check_metadata, check_positive, check_text
 
-MAX_DEDUP = 10_000
 EXPORT_PAGE = 500
 _ITEM_FIELDS = {"text", "tags", "metadata", "memory_type", "session_id", "private", "event_time"}
 
@@ -88,6 +87,10 @@ class DeepStorage(Store):
             if not isinstance(item, Mapping):
                 raise InvalidInputError(f"each item must be a dict, got {type(item).__name__}")
             docs.append(self.encode(item, now))
+        if len(docs) == 1 and self._ctx.settings.coalesce_writes:
+            # One memory per call (agents, chat stores): written together with the other
+            # single creates in flight, each caller getting its own result or error.
+            return [await coalescer_for(self).create(self, docs[0])]
         out: list[DeepMemory] = []
         # A bar on a terminal when the work spans batches (2,000 texts take ~1 min on 2 cores).
         with progress.bar("creating deep memories", len(docs), when=len(docs) > batch_size) as step:
@@ -99,59 +102,21 @@ class DeepStorage(Store):
 
     async def _create_batch(self, docs: list[dict[str, Any]]) -> list[DeepMemory]:
         ctx = self._ctx
-        index = await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)
-        client = await ctx.client()
-        scopes = [d["author"] if d["visibility"] == "private" else "" for d in docs]
-        ids = [content_hash(ctx.workspace, s, d["text"]) for s, d in zip(scopes, docs, strict=True)]
-        # Same text in the same scope (shared, or private to one author) is the same memory,
-        # found by content hash even when it was written under another id or updated into it.
-        hashes = sorted({d["content_hash"] for d in docs})
-        lookup = FilterQuery(
-            filter_expression=(Tag("workspace") == ctx.workspace) & (Tag("content_hash") == hashes),
-            return_fields=DEEP_FIELDS,
-            num_results=MAX_DEDUP,
-        )
-
-        async def taken() -> list[Any]:
-            async with client.pipeline(transaction=False) as pipe:
-                for memory_id in ids:
-                    pipe.exists(ctx.keys.deep(memory_id))
-                return list(await pipe.execute())
-
-        found, exists = await asyncio.gather(index.query(lookup), taken())
-        stored = {
-            (row["content_hash"], row["author"] if row.get("visibility") == "private" else ""): row
-            for row in found
-            # Dedup never returns another workspace's memory, whatever the tag matching does.
-            if "content_hash" in row and row.get("workspace") == ctx.workspace
-        }
-        result: dict[int, DeepMemory] = {}
-        new: list[int] = []
-        first: dict[tuple[str, str], int] = {}
-        for i, (doc, scope) in enumerate(zip(docs, scopes, strict=True)):
-            key = (doc["content_hash"], scope)
-            if key in stored:
-                result[i] = decode_memory(stored[key])
-            elif key not in first:
-                if exists[i]:  # the id's original text was since updated into another text
-                    ids[i] = uuid.uuid4().hex
-                first[key] = i
-                new.append(i)
-        if new:
-            own = await ctx.embedder.embed_many([docs[i]["text"] for i in new], None)
-            payload = [
-                {**docs[i], "memory_id": ids[i], "embedding": vec}
-                for i, vec in zip(new, own, strict=True)
-            ]
+        plan = await self._plan(docs)
+        payload: list[dict[str, Any]] = []
+        if plan.new:
+            own = await ctx.embedder.embed_many(plan.texts, None)
+            payload = plan.payload(own)
             writes = await self._index_in_context(payload, own)
             await self._write_all(payload, writes)
-            for i, p in zip(new, payload, strict=True):
-                result[i] = decode_memory(p)
-        # A repeat inside the batch shares the first one's memory.
-        return [
-            result[i] if i in result else result[first[(d["content_hash"], scopes[i])]]
-            for i, d in enumerate(docs)
-        ]
+        return plan.results(payload)
+
+    async def _plan(self, docs: list[dict[str, Any]]) -> CreatePlan:
+        """Which of ``docs`` are stored already, and the new ones' ids (:mod:`.dedup`)."""
+        ctx = self._ctx
+        index = await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)
+        client = await ctx.client()
+        return await plan_create(index, client, ctx.workspace, ctx.keys.deep, docs)
 
     async def _write_all(
         self,
@@ -162,18 +127,28 @@ class DeepStorage(Store):
         updates of older memories (``writes``) in one ``MULTI``/``EXEC``: all or nothing.
         Redis refuses a transaction as a whole at its memory limit (measured before: a
         pipelined batch of 30 x 20 KB stored 8 of 30 with the counters not updated)."""
-        ctx = self._ctx
-        client = await ctx.client()
+        client = await self._ctx.client()
         async with client.pipeline(transaction=True) as pipe:
-            for p in payload:
-                vector = p["embedding"]  # the embedder's float32 bytes (or a list of floats)
-                if not isinstance(vector, bytes):
-                    vector = array_to_buffer(vector, "float32")
-                pipe.hset(ctx.keys.deep(p["memory_id"]), mapping={**p, "embedding": vector})
-            for target, mapping in writes:
-                pipe.hset(target, mapping=dict(mapping))
-            self._queue_counts(pipe, payload, +1)
+            self._queue_writes(pipe, payload, writes)
             await pipe.execute()
+
+    def _queue_writes(
+        self,
+        pipe: Any,
+        payload: Sequence[Mapping[str, Any]],
+        writes: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    ) -> None:
+        """Queue the commands of :meth:`_write_all` into ``pipe`` (a ``MULTI`` of the
+        workspace's partition, maybe shared with other workspaces of that partition)."""
+        ctx = self._ctx
+        for p in payload:
+            vector = p["embedding"]  # the embedder's float32 bytes (or a list of floats)
+            if not isinstance(vector, bytes):
+                vector = array_to_buffer(vector, "float32")
+            pipe.hset(ctx.keys.deep(p["memory_id"]), mapping={**p, "embedding": vector})
+        for target, mapping in writes:
+            pipe.hset(target, mapping=dict(mapping))
+        self._queue_counts(pipe, payload, +1)
 
     def _queue_counts(self, pipe: Any, docs: Sequence[Mapping[str, Any]], sign: int) -> None:
         stats = self._ctx.keys.deep_stats()
