@@ -540,26 +540,33 @@ class RoundTrip:
 class CommandRecorder:
     """Records every command the asyncio redis client sends, grouped by round trip.
 
-    It patches ``redis.asyncio.connection.AbstractConnection``: ``pack_command`` notes the
-    arguments, ``send_packed_command`` closes a round trip. Used to count an engine call's round
-    trips and to replay exactly the same queries one after another as a hand-written baseline.
+    It patches ``redis.asyncio.connection.AbstractConnection`` (and the engine's connections,
+    which pack with hiredis: ``tta_memory.connection.HiredisPacking``): ``pack_command`` notes
+    the arguments, ``send_packed_command`` closes a round trip. Used to count an engine call's
+    round trips and to replay exactly the same queries one after another as a hand-written
+    baseline.
     """
 
     def __init__(self) -> None:
         self.trips: list[RoundTrip] = []
         self._pending: dict[int, list[tuple[Any, ...]]] = {}
-        self._originals: tuple[Any, Any] | None = None
+        self._packs: list[tuple[type, Any]] = []
+        self._send: Any = None
 
     def __enter__(self) -> CommandRecorder:
         from redis.asyncio.connection import AbstractConnection
+        from tta_memory.connection import HiredisPacking
 
-        pack, send = AbstractConnection.pack_command, AbstractConnection.send_packed_command
-        self._originals = (pack, send)
         recorder = self
 
-        def pack_command(conn: Any, *args: Any) -> Any:
-            recorder._pending.setdefault(id(conn), []).append(tuple(args))
-            return pack(conn, *args)
+        def recording(pack: Any) -> Any:
+            def pack_command(conn: Any, *args: Any) -> Any:
+                recorder._pending.setdefault(id(conn), []).append(tuple(args))
+                return pack(conn, *args)
+
+            return pack_command
+
+        send = self._send = AbstractConnection.send_packed_command
 
         async def send_packed_command(conn: Any, command: Any, check_health: bool = True) -> Any:
             cmds = recorder._pending.pop(id(conn), [])
@@ -567,15 +574,19 @@ class CommandRecorder:
                 recorder.trips.append(RoundTrip(cmds))
             return await send(conn, command, check_health)
 
-        AbstractConnection.pack_command = pack_command  # type: ignore[method-assign,assignment]
+        for cls in (AbstractConnection, HiredisPacking):
+            self._packs.append((cls, cls.__dict__["pack_command"]))
+            cls.pack_command = recording(cls.__dict__["pack_command"])  # type: ignore[method-assign]
         AbstractConnection.send_packed_command = send_packed_command  # type: ignore[method-assign,assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:
         from redis.asyncio.connection import AbstractConnection
 
-        assert self._originals is not None
-        AbstractConnection.pack_command, AbstractConnection.send_packed_command = self._originals  # type: ignore[method-assign]
+        for cls, pack in self._packs:
+            cls.pack_command = pack  # type: ignore[method-assign]
+        self._packs.clear()
+        AbstractConnection.send_packed_command = self._send  # type: ignore[method-assign]
 
     @property
     def command_count(self) -> int:

@@ -118,6 +118,11 @@ class PartitionedCluster(RedisCluster):
         name = index_name_of((command, *args))
         if name is not None:
             return [self.index_node(name)]
+        if str(command).upper() in ("EVALSHA_RO", "EVAL_RO") and len(args) > 2 and int(args[1]):
+            # redis-py special-cases EVAL/EVALSHA only: for their read-only forms it asks a
+            # node for the keys (COMMAND GETKEYS), a round trip more. A script's keys share
+            # one slot (or the node refuses it), so the first key decides.
+            return [self.nodes_manager.get_node_from_slot(self.keyslot(args[2]))]
         return await super()._determine_nodes(command, *args, node_flag=node_flag, **kwargs)
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:

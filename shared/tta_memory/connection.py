@@ -30,9 +30,11 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.connection import ConnectionPool
 from redis.backoff import ExponentialBackoff
+from redis.connection import HiredisRespSerializer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.utils import HIREDIS_AVAILABLE
 
 from tta_memory.config import Settings
 from tta_memory.durability import Barrier, is_write
@@ -198,6 +200,32 @@ async def fsync_always(conn: Any) -> None:
         await conn.read_response()
 
 
+class HiredisPacking:
+    """Commands packed by hiredis (C), as redis-py's blocking client packs them; its asyncio
+    connection packs them in Python, which was ~25 % of an append's client time (cProfile of
+    2,000 appends: 0.10 of 0.44 ms) and the gap to langchain-redis's blocking client. The bytes
+    are the same (checked for str, bytes, int, float, inf, -0.0, memoryview)."""
+
+    _packer = HiredisRespSerializer()
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        return self._packer.pack(*args)
+
+
+_PACKING: dict[type, type] = {}
+
+
+def hiredis_packing(connection_class: type) -> type:
+    """``connection_class`` packing commands with hiredis (itself without hiredis 3)."""
+    if not HIREDIS_AVAILABLE:
+        return connection_class
+    fast = _PACKING.get(connection_class)
+    if fast is None:
+        name = f"Hiredis{connection_class.__name__}"
+        fast = _PACKING[connection_class] = type(name, (HiredisPacking, connection_class), {})
+    return fast
+
+
 def make_client(url: str, settings: Settings) -> EngineRedis:
     """A client for ``url`` with the settings' timeouts, retries and durability.
 
@@ -222,6 +250,7 @@ def make_client(url: str, settings: Settings) -> EngineRedis:
         health_check_interval=0,
         redis_connect_func=fsync_always if settings.durability == "strict" else None,
     )
+    pool.connection_class = hiredis_packing(pool.connection_class)
     client = EngineRedis(connection_pool=pool)
     client.auto_close_connection_pool = True  # the client owns its pool (as from_pool does)
     client.settings = settings

@@ -97,14 +97,18 @@ return seqs
 )
 
 
-async def run(client: Redis, script: LuaScript, keys: list[str], args: list[Any]) -> Any:
+async def run(
+    client: Redis, script: LuaScript, keys: list[str], args: list[Any], *, read_only: bool = False
+) -> Any:
     """Run one script by EVALSHA as a single command (a pipeline of one costs more client
-    time), loading it on ``NOSCRIPT``."""
+    time), loading it on ``NOSCRIPT``. ``read_only`` sends ``EVALSHA_RO``: the server refuses
+    any write from it, and no durability barrier follows it."""
+    command = "EVALSHA_RO" if read_only else "EVALSHA"
     try:
-        return await client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        return await client.execute_command(command, script.sha, len(keys), *keys, *args)
     except NoScriptError:
         await client.script_load(script.source)
-        return await client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        return await client.execute_command(command, script.sha, len(keys), *keys, *args)
 
 
 # KEYS: zset. ARGV: rank. Returns {member, score} or false.
@@ -147,5 +151,18 @@ if #m > 0 then
   redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1)
 end
 return m
+"""
+)
+
+
+# KEYS: hashes (of one hash tag). ARGV: field names. Returns one HMGET reply per key. The deep
+# search reads its 20-60 winners this way: as 20 pipelined HMGETs they cost the client ~1.8 ms
+# of a 15 ms context load (10k notes, packing and parsing each command) for 0.12 ms of server
+# time. A missing field or key comes back as nil (under RESP2 and RESP3 alike).
+HMGET_MANY = LuaScript(
+    """
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('HMGET', KEYS[i], unpack(ARGV)) end
+return out
 """
 )

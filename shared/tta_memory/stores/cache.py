@@ -64,7 +64,8 @@ def decode_entry(doc: dict[str, Any]) -> CacheEntry:
         user_id=doc["user_id"],
         tags=tags.split(TAG_SEPARATOR) if tags else [],
         importance=min(max(read_float(doc.get("importance"), 0.5), 0.0), 1.0),
-        metadata=read_json(doc.get("metadata"), {}),
+        # Most entries carry no metadata: json.loads("{}") was ~1 us of ~13 per entry.
+        metadata={} if doc.get("metadata") == "{}" else read_json(doc.get("metadata"), {}),
         created_at=created or datetime.fromtimestamp(0, UTC),
         expires_at=read_time(doc.get("expires_at")),
     )

@@ -25,6 +25,7 @@ from tta_memory.literals import SEARCH_MODES, SearchMode
 from tta_memory.models import DeepMemory
 from tta_memory.names import check_name, check_tags
 from tta_memory.schema import SORTED_DIALECT
+from tta_memory.scripts import HMGET_MANY, run
 from tta_memory.stores.deep.planning import (
     MAX_TEXT_TERMS,
     Ranking,
@@ -341,10 +342,8 @@ class DeepSearch(Store):
             return []
         ctx = self._ctx
         client = await ctx.client()
-        async with client.pipeline(transaction=False) as pipe:
-            for memory_id, _ in ranked:
-                pipe.hmget(ctx.keys.deep(memory_id), DEEP_FIELDS)
-            rows = await pipe.execute()
+        keys = [ctx.keys.deep(memory_id) for memory_id, _ in ranked]
+        rows = await run(client, HMGET_MANY, keys, DEEP_FIELDS, read_only=True)
         out = []
         for (_, score), values in zip(ranked, rows, strict=True):
             row = decode_row(values)
