@@ -152,9 +152,11 @@ class LocalCluster:
                         lambda n=node, m=master: _try_replicate(n, m),
                     )
             self._wait(deadline, "cluster_state:ok with every replica in sync", self._ready)
-        except BaseException:
-            tail = _log_tail(self.nodes[0].log) if self.nodes else ""
+        except BaseException as exc:
             self.stop()
+            if isinstance(exc, NodeExitedError):  # names the node and holds its log
+                raise BackendUnavailableError(f"the local cluster did not start: {exc}") from None
+            tail = _log_tail(self.nodes[0].log) if self.nodes else ""
             raise BackendUnavailableError(f"the local cluster did not start.{tail}") from None
         return self.url
 
@@ -294,13 +296,27 @@ class LocalCluster:
         return True
 
     def _wait(self, deadline: float, what: str, check: Callable[..., bool]) -> None:
-        if not process.wait_until(check, deadline, tolerate=(redis.RedisError, OSError)):
+        try:
+            ready = process.wait_until(check, deadline, tolerate=(redis.RedisError, OSError))
+        except _NodeExited as exc:
+            raise NodeExitedError(str(exc)) from None
+        if not ready:
             raise BackendUnavailableError(f"local cluster: timed out waiting until {what}")
+
+
+class _NodeExited(Exception):
+    """A node's process is gone: no point polling it (not an ``OSError``, which ``_wait``
+    tolerates as "not yet", as it would a ``BackendUnavailableError``)."""
+
+
+class NodeExitedError(BackendUnavailableError):
+    """A node of the local cluster exited while the cluster waited for it (message: which
+    node, and the tail of its log)."""
 
 
 def _pings(node: Node) -> bool:
     if not node.alive():
-        raise BackendUnavailableError(f"redis-server {node.address} exited{_log_tail(node.log)}")
+        raise _NodeExited(f"redis-server {node.address} exited{_log_tail(node.log)}")
     with contextlib.closing(node.client(timeout=0.5)) as c:
         return bool(c.ping())
 
