@@ -58,9 +58,9 @@ def estimate_tokens(text: str) -> int:
 @cache
 def wordpiece_counter() -> TokenCounter:
     """A counter using the offline embedding model's WordPiece tokenizer (no length limit)."""
-    from tta_memory.embeddings.wordpiece import WordPiece
+    from tta_memory.embeddings.wordpiece import default_wordpiece
 
-    tokenizer = WordPiece()
+    tokenizer = default_wordpiece()
 
     def count(text: str) -> int:
         return len(tokenizer.encode(text)) - 2  # without [CLS] and [SEP]

@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import PrivateAttr
 from redisvl.utils.vectorize import BaseVectorizer
 
-from tta_memory.embeddings.wordpiece import WordPiece
+from tta_memory.embeddings.wordpiece import WordPiece, default_wordpiece
 from tta_memory.errors import TTAMemoryError
 
 logger = logging.getLogger("tta_memory.embeddings")
@@ -84,7 +84,7 @@ class OnnxMiniLM(BaseVectorizer):
         self._session = ort.InferenceSession(
             str(model_path), options, providers=["CPUExecutionProvider"]
         )
-        self._tokenizer = WordPiece()
+        self._tokenizer = default_wordpiece()
         self.encode(["warm-up"])  # the first run sets up kernels: pay it here, not in a query
         logger.info("embedding model loaded in %.2f s", time.perf_counter() - started)
 

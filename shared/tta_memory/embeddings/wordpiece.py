@@ -23,7 +23,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from tta_memory.errors import TTAMemoryError
@@ -176,3 +176,10 @@ class WordPiece:
     def encode_batch(self, texts: Iterable[str], max_length: int | None = None) -> list[list[int]]:
         """:meth:`encode` of each text."""
         return [self.encode(t, max_length) for t in texts]
+
+
+@cache
+def default_wordpiece() -> WordPiece:
+    """The model's own tokenizer, built once per process: its vocabulary is read and checked
+    once, and embedding and token counting share one word cache."""
+    return WordPiece()
