@@ -41,7 +41,7 @@ from tta_memory.models import DeepMemory
 from tta_memory.stores.deep.dedup import CreatePlan, scope_of
 
 if TYPE_CHECKING:
-    from tta_memory.stores.deep.storage import DeepStorage
+    from tta_memory.stores.deep.storage import ContextWrites, DeepStorage
 
 _Key = tuple[str, str, str]
 
@@ -67,7 +67,7 @@ class _Group:
     plan: CreatePlan | None = None
     own: list[bytes] = field(default_factory=list)
     payload: list[dict[str, Any]] = field(default_factory=list)
-    writes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    writes: ContextWrites | None = None
     error: Exception | None = None
 
 

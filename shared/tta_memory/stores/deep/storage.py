@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,17 @@ from tta_memory.stores.deep.records import DEEP_FIELDS, content_hash, decode_mem
 from tta_memory.validation import check_datetime, check_metadata, check_positive, check_text
 
 EXPORT_PAGE = 500
+
+
+@dataclass
+class ContextWrites:
+    """What contextual indexing and hygiene write beside a batch of new memories, in its
+    ``MULTI``: field updates of older memories, and how many memories became hidden."""
+
+    fields: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    superseded: int = 0
+
+
 _ITEM_FIELDS = {"text", "tags", "metadata", "memory_type", "session_id", "private", "event_time"}
 
 
@@ -107,8 +119,8 @@ class DeepStorage(Store):
         if plan.new:
             own = await ctx.embedder.embed_many(plan.texts, None)
             payload = plan.payload(own)
-            writes = await self._index_in_context(payload, own)
-            await self._write_all(payload, writes)
+            extra = await self._index_in_context(payload, own)
+            await self._write_all(payload, extra)
         return plan.results(payload)
 
     async def _plan(self, docs: list[dict[str, Any]]) -> CreatePlan:
@@ -119,24 +131,19 @@ class DeepStorage(Store):
         return await plan_create(index, client, ctx.workspace, ctx.keys.deep, docs)
 
     async def _write_all(
-        self,
-        payload: Sequence[Mapping[str, Any]],
-        writes: Sequence[tuple[str, Mapping[str, Any]]] = (),
+        self, payload: Sequence[Mapping[str, Any]], extra: ContextWrites | None = None
     ) -> None:
-        """Write a batch of new memories, their counts and the contextual/hygiene field
-        updates of older memories (``writes``) in one ``MULTI``/``EXEC``: all or nothing.
+        """Write a batch of new memories, their counts and the contextual/hygiene updates of
+        older memories (``extra``) in one ``MULTI``/``EXEC``: all or nothing.
         Redis refuses a transaction as a whole at its memory limit (measured before: a
         pipelined batch of 30 x 20 KB stored 8 of 30 with the counters not updated)."""
         client = await self._ctx.client()
         async with client.pipeline(transaction=True) as pipe:
-            self._queue_writes(pipe, payload, writes)
+            self._queue_writes(pipe, payload, extra)
             await pipe.execute()
 
     def _queue_writes(
-        self,
-        pipe: Any,
-        payload: Sequence[Mapping[str, Any]],
-        writes: Sequence[tuple[str, Mapping[str, Any]]] = (),
+        self, pipe: Any, payload: Sequence[Mapping[str, Any]], extra: ContextWrites | None = None
     ) -> None:
         """Queue the commands of :meth:`_write_all` into ``pipe`` (a ``MULTI`` of the
         workspace's partition, maybe shared with other workspaces of that partition)."""
@@ -146,8 +153,11 @@ class DeepStorage(Store):
             if not isinstance(vector, bytes):
                 vector = array_to_buffer(vector, "float32")
             pipe.hset(ctx.keys.deep(p["memory_id"]), mapping={**p, "embedding": vector})
-        for target, mapping in writes:
-            pipe.hset(target, mapping=dict(mapping))
+        if extra is not None:
+            for target, mapping in extra.fields:
+                pipe.hset(target, mapping=dict(mapping))
+            if extra.superseded:
+                pipe.hincrby(ctx.keys.deep_stats(), "superseded", extra.superseded)
         self._queue_counts(pipe, payload, +1)
 
     def _queue_counts(self, pipe: Any, docs: Sequence[Mapping[str, Any]], sign: int) -> None:
@@ -161,11 +171,11 @@ class DeepStorage(Store):
 
     async def _index_in_context(
         self, payload: list[dict[str, Any]], own: list[bytes]
-    ) -> list[tuple[str, dict[str, Any]]]:
+    ) -> ContextWrites:
         """Contextual indexing and hygiene of new memories (payload edited in place).
 
         Returns:
-            Further hash writes to send once the new memories are stored.
+            Further writes, sent in the new memories' ``MULTI``.
         """
         ctx = self._ctx
         client = await ctx.client()
@@ -190,10 +200,11 @@ class DeepStorage(Store):
                 index, client, ctx.keys.deep, payload, own, ctx.settings.hygiene
             )
             writes += links
+            # Counted in the batch's MULTI (it was a separate HINCRBY before it: one more round
+            # trip, and a count kept for a batch that was then refused).
             hidden = len(links) + sum(1 for p in payload if p.get("superseded"))
-            if hidden:
-                await client.hincrby(ctx.keys.deep_stats(), "superseded", hidden)
-        return writes
+            return ContextWrites(writes, hidden)
+        return ContextWrites(writes)
 
     async def count_changes(self, docs: Sequence[Mapping[str, Any]], sign: int) -> None:
         """Keep the per-workspace and per-tag memory counts the query planner reads."""
