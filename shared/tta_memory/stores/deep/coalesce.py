@@ -292,7 +292,10 @@ class WriteCoalescer:
             return
         error = group.error or InternalError("a coalesced write ended without a plan")
         if len(requests) > 1 and _isolatable(error):
-            await asyncio.gather(*(self._alone(r) for r in requests))
+            # One by one, as the module says: each retry reads the session tail the previous
+            # one wrote (run together, they all chained to the same predecessor).
+            for request in requests:
+                await self._alone(request)
             return
         for request in requests:
             if not request.future.done():
