@@ -36,7 +36,7 @@ from redis.exceptions import AskError, ClusterDownError, MovedError, TryAgainErr
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tta_memory.connection import PipelineDeadline
-from tta_memory.durability import Barrier, is_write
+from tta_memory.durability import Barrier, any_write, is_write
 
 if TYPE_CHECKING:
     from redis.asyncio.cluster import PipelineCommand
@@ -80,7 +80,7 @@ class BarrierPipelineStrategy(PipelineStrategy):
         allow_redirections: bool = True,
     ) -> list[Any]:
         barrier: Barrier | None = client.barrier
-        if barrier is None or not any(is_write(c.args[0]) for c in stack):
+        if barrier is None or not any_write(c.args for c in stack):
             return await super()._execute(client, stack, raise_on_error, allow_redirections)
         pending = [c for c in stack if not c.result or isinstance(c.result, Exception)]
         for attempt in range(MAX_REDIRECTS + 1):
@@ -144,7 +144,7 @@ class BarrierTransactionStrategy(TransactionStrategy):
         barrier: Barrier | None = self._pipe.cluster_client.barrier  # type: ignore[attr-defined]
         data = await super()._execute_transaction(stack, raise_on_error)
         connection = self._transaction_connection
-        wrote = any(is_write(c.args[0]) for c in stack)
+        wrote = any_write(c.args for c in stack)
         if barrier is not None and connection is not None and wrote:
             await barrier.on(connection)
         return data

@@ -37,7 +37,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.utils import HIREDIS_AVAILABLE
 
 from tta_memory.config import Settings
-from tta_memory.durability import Barrier, is_write
+from tta_memory.durability import Barrier, any_write, is_write
 from tta_memory.observability import LoggedRetry  # the async Retry, logging each retry
 
 MAX_CONNECTIONS = 50  # per event loop
@@ -109,6 +109,7 @@ class _Durable:
     """The durability barrier and the round-trip deadline, shared by client and pipeline."""
 
     settings: Settings
+    barrier: Barrier | None  # Barrier.of(settings), built once per client
     connection_pool: ConnectionPool
 
     def _bounded(self) -> contextlib.AbstractAsyncContextManager[None]:
@@ -124,9 +125,8 @@ class _Durable:
 
     async def _barrier(self, conn: Any) -> None:
         """Wait until this connection's writes are fsynced (strict) or replicated."""
-        barrier = Barrier.of(self.settings)
-        if barrier is not None:
-            await barrier.on(conn)
+        if self.barrier is not None:
+            await self.barrier.on(conn)
 
 
 class EngineRedis(_Durable, aioredis.Redis):  # type: ignore[misc]
@@ -150,7 +150,7 @@ class EngineRedis(_Durable, aioredis.Redis):  # type: ignore[misc]
         pipe = EnginePipeline(
             self.connection_pool, self.response_callbacks, transaction, shard_hint
         )
-        pipe.settings = self.settings
+        pipe.settings, pipe.barrier = self.settings, self.barrier
         return pipe
 
 
@@ -175,7 +175,7 @@ class EnginePipeline(PipelineDeadline, _Durable, Pipeline):  # type: ignore[misc
 
     async def _execute_pipeline(self, connection: Any, commands: Any, raise_on_error: bool) -> Any:
         response = await super()._execute_pipeline(connection, commands, raise_on_error)
-        if any(is_write(args[0]) for args, _ in commands):
+        if any_write(args for args, _ in commands):
             await self._barrier(connection)
         return response
 
@@ -183,7 +183,7 @@ class EnginePipeline(PipelineDeadline, _Durable, Pipeline):  # type: ignore[misc
         self, connection: Any, commands: Any, raise_on_error: bool
     ) -> Any:
         response = await super()._execute_transaction(connection, commands, raise_on_error)
-        if any(is_write(args[0]) for args, _ in commands):
+        if any_write(args for args, _ in commands):
             await self._barrier(connection)
         return response
 
@@ -253,5 +253,5 @@ def make_client(url: str, settings: Settings) -> EngineRedis:
     pool.connection_class = hiredis_packing(pool.connection_class)
     client = EngineRedis(connection_pool=pool)
     client.auto_close_connection_pool = True  # the client owns its pool (as from_pool does)
-    client.settings = settings
+    client.settings, client.barrier = settings, Barrier.of(settings)
     return client

@@ -12,7 +12,7 @@ barrier goes on the connection that carried the write (after a ``MULTI``/``EXEC`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +52,7 @@ def is_write(command: Any) -> bool:
     return command_name(command) not in NO_BARRIER
 
 
-def any_write(commands: Sequence[Sequence[Any]]) -> bool:
+def any_write(commands: Iterable[Sequence[Any]]) -> bool:
     """Whether any of ``commands`` (argument tuples) may change data."""
     return any(args and is_write(args[0]) for args in commands)
 
