@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tta_memory.contextual import ContextualIndexing
 from tta_memory.errors import UnsupportedURLError
@@ -56,6 +56,10 @@ class Settings(BaseModel):
             concurrent (0: it takes what is queued when the previous batch's model call ends).
     """
 
+    # Defaults read from the environment are validated like arguments: TTA_MEMORY_DURABILITY=
+    # bogus or TTA_MEMORY_COALESCE_WRITES=maybe used to be taken as given, silently.
+    model_config = ConfigDict(validate_default=True)
+
     prefix: str = Field(default_factory=lambda: os.environ.get("TTA_MEMORY_PREFIX", "tta"))
     socket_timeout: float = Field(
         default_factory=lambda: float(os.environ.get("TTA_MEMORY_SOCKET_TIMEOUT", "4"))
@@ -99,11 +103,9 @@ class Settings(BaseModel):
     hygiene: HygieneThresholds | None = None
     # Concurrent single deep-memory creates are written together: one model call, one lookup
     # and one MULTI per partition for all of them (tta_memory.stores.deep.coalesce).
-    coalesce_writes: bool = Field(
-        default_factory=lambda: (
-            os.environ.get("TTA_MEMORY_COALESCE_WRITES", "1").strip().lower()
-            not in ("0", "false", "no", "off")
-        )
+    # pydantic's bool parsing: 1/0, true/false, yes/no, on/off (any case); anything else refused.
+    coalesce_writes: bool = Field(  # type: ignore[assignment]
+        default_factory=lambda: os.environ.get("TTA_MEMORY_COALESCE_WRITES", "").strip() or "1"
     )
     coalesce_max_batch: int = Field(default=64, ge=1, le=4096)
     coalesce_max_wait_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
