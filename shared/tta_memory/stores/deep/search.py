@@ -37,7 +37,7 @@ from tta_memory.stores.deep.planning import (
 from tta_memory.stores.deep.rankings import ranking
 from tta_memory.stores.deep.records import DEEP_FIELDS, decode_memory, decode_row
 from tta_memory.stores.deep.scope import FULL_SCOPE, DeepFilter, Scope, knn_scope
-from tta_memory.stores.deep.stats import STATS, Plan, read_plan
+from tta_memory.stores.deep.stats import Plan, forget_counts, read_plan
 from tta_memory.validation import check_choice, check_datetime, check_positive, check_text
 
 # Rankings carry ids only; the winners' fields are read afterwards (less for Redis to load).
@@ -198,7 +198,7 @@ class DeepSearch(Store):
         scope = plan.scope if isinstance(f, DeepFilter) else FULL_SCOPE
         found = await self._run(query, limit, f, scope, mode, plan, words, recency_half_life_days)
         if found is None:  # the lean filter let a row through that the full one excludes
-            STATS.clear()
+            forget_counts(self._ctx)
             found = await self._run(
                 query, limit, f, FULL_SCOPE, mode, plan, words, recency_half_life_days
             )
