@@ -58,26 +58,28 @@ def hits(reply: Any, *, with_scores: bool = False) -> list[tuple[float | None, d
     return out
 
 
-def raw_rows(reply: Any) -> list[tuple[Any, ...]]:
-    """The rows of a reply as returned: each hit's field names and values, alternating, not
-    decoded (hashable, so a caller can reuse what it decoded from the same row before)."""
+def raw_rows(reply: Any) -> list[tuple[tuple[Any, Any], ...]]:
+    """The rows of a reply as returned: each hit's ``(name, value)`` pairs, not decoded
+    (hashable, so a caller can reuse what it decoded from the same row before)."""
     if isinstance(reply, Mapping):  # RESP3
-        out: list[tuple[Any, ...]] = []
-        for hit in get(reply, "results") or []:
-            attrs = get(hit, "extra_attributes") or {}
-            out.append(tuple(x for pair in attrs.items() for x in pair))
-        return out
+        return [
+            tuple((get(hit, "extra_attributes") or {}).items())
+            for hit in get(reply, "results") or []
+        ]
     rows: Sequence[Any] = reply[1:] if reply else []
-    return [tuple(rows[i] or ()) for i in range(1, len(rows), 2)]
+    return [
+        tuple(zip(flat[0::2], flat[1::2], strict=False))
+        for flat in (rows[i] or () for i in range(1, len(rows), 2))
+    ]
 
 
-def row_text(row: Sequence[Any]) -> dict[str, str]:
+def row_text(row: Sequence[tuple[Any, Any]]) -> dict[str, str]:
     """One raw row (see :func:`raw_rows`) with every name and value decoded to text."""
     return {
         (k.decode() if k.__class__ is bytes else str(k)): (
             v.decode() if v.__class__ is bytes else str(v)
         )
-        for k, v in zip(row[0::2], row[1::2], strict=False)
+        for k, v in row
     }
 
 

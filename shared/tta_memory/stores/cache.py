@@ -82,12 +82,12 @@ def decode_entry(doc: Mapping[str, Any]) -> CacheEntry:
 # decoding them took ~1 ms of a 7-8 ms load at 10k notes (fast2's profile); validating the
 # list from cached fields in one call costs ~0.12 ms (micro-benchmark, load ~5). A row whose
 # metadata is not empty is decoded every time: callers must not share its nested values.
-_ROWS: dict[tuple[Any, ...], tuple[str | None, dict[str, Any] | None]] = {}
+_ROWS: dict[tuple[tuple[Any, Any], ...], tuple[str | None, dict[str, Any] | None]] = {}
 MAX_ROWS = 20_000
 ENTRY_LIST: TypeAdapter[list[CacheEntry]] = TypeAdapter(list[CacheEntry])
 
 
-def _row_fields(row: tuple[Any, ...]) -> tuple[str | None, dict[str, Any] | None]:
+def _row_fields(row: tuple[tuple[Any, Any], ...]) -> tuple[str | None, dict[str, Any] | None]:
     """A row's workspace and entry fields (``None``: a bare key, its entry expired)."""
     hit = _ROWS.get(row)
     if hit is None:
