@@ -3,12 +3,11 @@ layer, in as few round trips as the reads allow.
 
 Round 1 sends the session, the PAFs, the context's group and the session's groups (or,
 outside group mode, the cache) as one pipeline of the stores' read specs. Round 2 sends the
-deep search and the cache across the group's sessions together.
+deep search with the cache read of the group's sessions in its rankings' pipeline.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
@@ -39,6 +38,8 @@ from tta_memory.models import (
 from tta_memory.names import check_name
 from tta_memory.stores.cache import CacheStore
 from tta_memory.stores.deep import DeepStore
+from tta_memory.stores.deep.scope import DeepFilter
+from tta_memory.stores.deep.search import Alongside
 from tta_memory.stores.groups import GroupStore
 from tta_memory.stores.pafs import PAFStore
 from tta_memory.stores.sessions import SessionStore
@@ -188,28 +189,27 @@ class ContextLoader:
                 [g.description for g in groups],
                 context.workflow_id,
             )
-        round2: list[Awaitable[Any]] = []
         group_cache = bool(cell.groups and cell.cache_hours)
+        along: Alongside | None = None
         if group_cache:
             sessions = sorted({session_id, *(s for g in groups for s in g.session_ids)})
-            round2.append(_timed(self._cache_for(sessions if groups else None, cell, session_id)))
-        if cell.deep_k:
-            tags = sorted({t for g in groups for t in g.tags}) if cell.groups else []
-            round2.append(
-                _timed(
-                    self._deep_for_stage(
-                        search_text, cell.deep_k, tags, cell.recency_half_life_days
-                    )
-                )
-            )
-        results2 = list(await asyncio.gather(*round2))
-        if group_cache:
-            cache, ms = results2.pop(0)
-            report["cache"] = LayerReport(count=len(cache), ms=ms)
+            cache_sessions = sessions if groups else None
+            along = Alongside(await self._cache_spec(cache_sessions, cell, session_id))
         deep: list[DeepMemory] = []
         if cell.deep_k:
-            deep, ms = results2.pop(0)
+            tags = sorted({t for g in groups for t in g.tags}) if cell.groups else []
+            deep, ms = await _timed(
+                self._deep_for_stage(
+                    search_text, cell.deep_k, tags, cell.recency_half_life_days, along
+                )
+            )
             report["deep"] = LayerReport(count=len(deep), ms=ms, query=search_text)
+        if along is not None:
+            if along.done:
+                cache = along.result
+            else:  # no ranking was sent, or a lost index failed the pipeline
+                cache, ms = await _timed(self._cache_for(cache_sessions, cell, session_id))
+            report["cache"] = LayerReport(count=len(cache), ms=ms)
 
         loaded = LoadedContext(
             stage=stage_name,
@@ -262,22 +262,32 @@ class ContextLoader:
         )
 
     async def _deep_for_stage(
-        self, text: str, k: int, tags: list[str], half_life: float | None = None
+        self,
+        text: str,
+        k: int,
+        tags: list[str],
+        half_life: float | None = None,
+        along: Alongside | None = None,
     ) -> list[DeepMemory]:
-        """Hybrid search focused on ``tags``, topped up from unfocused results if it finds < k."""
+        """Hybrid search focused on ``tags``, topped up from unfocused results if it finds < k.
+
+        ``along`` (the cache read) rides in the first search's rankings pipeline.
+        """
         deep = self._deep
+
+        async def search(f: DeepFilter) -> list[DeepMemory]:
+            opts: dict[str, Any] = {"max_terms": CONTEXT_TERMS, "recency_half_life_days": half_life}
+            if along is not None and along.spec is not None:
+                return await deep.ranked_alongside(along, text, k, f, **opts)
+            return await deep.ranked(text, k, f, **opts)
+
         found: list[DeepMemory] = []
         if tags:
-            f = deep.where(tags)
-            found = await deep.ranked(
-                text, k, f, tags=tags, max_terms=CONTEXT_TERMS, recency_half_life_days=half_life
-            )
+            found = await search(deep.where(tags))
             if len(found) >= k:
                 return found
         seen = {m.id for m in found}
-        unfocused = deep.ranked(
-            text, k, deep.where(), max_terms=CONTEXT_TERMS, recency_half_life_days=half_life
-        )
+        unfocused = search(deep.where())
         for m in await unfocused:
             if len(found) >= k:
                 break

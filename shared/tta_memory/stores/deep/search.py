@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +44,21 @@ from tta_memory.validation import check_choice, check_datetime, check_positive, 
 # Rankings carry ids only; the winners' fields are read afterwards (less for Redis to load).
 RANK_FIELDS = ["memory_id"]
 MAX_LIMIT = 1000
+
+
+class Alongside:
+    """A batched read sent in the pipeline of a search's rankings, sent at most once; its
+    decoded result lands in ``result`` (``done``). The context loader sends the cache read of
+    the group's sessions so: one round trip fewer per load (5 -> 3 with round 1's merge)."""
+
+    def __init__(self, spec: ReadSpec[Any]) -> None:
+        self.spec: ReadSpec[Any] | None = spec
+        self.result: Any = None
+        self.done = False
+
+
+# The read riding with the rankings of the search running in this task (see ranked_alongside).
+_ALONGSIDE: ContextVar[Alongside | None] = ContextVar("tta_memory_alongside", default=None)
 
 
 class DeepSearch(Store):
@@ -204,6 +220,18 @@ class DeepSearch(Store):
             )
         return found or []
 
+    async def ranked_alongside(
+        self, alongside: Alongside, query: str, limit: int, f: DeepFilter, **kwargs: Any
+    ) -> list[DeepMemory]:
+        """:meth:`ranked`, with ``alongside`` sent in the pipeline of its rankings. A search
+        that sends no ranking (or whose pipeline failed) leaves it not ``done``: the caller
+        reads it on its own."""
+        token = _ALONGSIDE.set(alongside)
+        try:
+            return await self.ranked(query, limit, f, **kwargs)
+        finally:
+            _ALONGSIDE.reset(token)
+
     async def _run(
         self,
         query: str,
@@ -318,7 +346,9 @@ class DeepSearch(Store):
 
     async def _send(self, index_name: str, queries: list[Any]) -> list[Any]:
         client = await self._ctx.client()
-        if len(queries) == 1:  # one command: no pipeline (less client time)
+        along = _ALONGSIDE.get()
+        spec = along.spec if along is not None else None
+        if len(queries) == 1 and spec is None:  # one command: no pipeline (less client time)
             return [
                 await client.execute_command(
                     "FT.SEARCH", *replies.search_args(index_name, queries[0])
@@ -327,7 +357,13 @@ class DeepSearch(Store):
         async with client.pipeline(transaction=False) as pipe:
             for q in queries:
                 pipe.execute_command("FT.SEARCH", *replies.search_args(index_name, q))
-            return list(await pipe.execute())
+            if along is not None and spec is not None:
+                along.spec = None  # at most once, even if this pipeline fails
+                spec.queue(pipe)
+            out = list(await pipe.execute())
+        if along is not None and spec is not None:
+            along.result, along.done = spec.decode(out[len(queries) :]), True
+        return out[: len(queries)]
 
     async def _hydrate(
         self, ranked: list[tuple[str, float | None]], scope: Scope, include_superseded: bool
