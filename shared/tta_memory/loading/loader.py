@@ -39,7 +39,7 @@ from tta_memory.names import check_name
 from tta_memory.stores.cache import CacheStore
 from tta_memory.stores.deep import DeepStore
 from tta_memory.stores.deep.scope import DeepFilter
-from tta_memory.stores.deep.search import Alongside
+from tta_memory.stores.deep.search import Alongside, carrying
 from tta_memory.stores.groups import GroupStore
 from tta_memory.stores.pafs import PAFStore
 from tta_memory.stores.sessions import SessionStore
@@ -151,10 +151,10 @@ class ContextLoader:
             specs.append(self._deep.superseded_spec())
         indexed: Callable[[], Awaitable[Any]] | None = None
         if cell.groups:
-            specs.append(await self._groups.of_session_spec(session_id))
+            specs.append(self._groups.of_session_spec(session_id))
             indexed = partial(self._groups.of_session, session_id)
         elif cell.cache_hours:
-            specs.append(await self._cache_spec(None, cell, session_id))
+            specs.append(self._cache_spec(None, cell, session_id))
             indexed = partial(self._cache_for, None, cell, session_id)
         replies, direct_ms = await _timed(self._round1(specs, indexed))
         replies = list(replies)
@@ -194,7 +194,7 @@ class ContextLoader:
         if group_cache:
             sessions = sorted({session_id, *(s for g in groups for s in g.session_ids)})
             cache_sessions = sessions if groups else None
-            along = Alongside(await self._cache_spec(cache_sessions, cell, session_id))
+            along = Alongside(self._cache_spec(cache_sessions, cell, session_id))
         deep: list[DeepMemory] = []
         if cell.deep_k:
             tags = sorted({t for g in groups for t in g.tags}) if cell.groups else []
@@ -249,7 +249,7 @@ class ContextLoader:
 
     def _cache_spec(
         self, sessions: list[str] | None, cell: StagePolicy, session_id: str
-    ) -> Awaitable[ReadSpec[list[CacheEntry]]]:
+    ) -> ReadSpec[list[CacheEntry]]:
         return self._cache.recent_spec(
             sessions, cell.cache_hours, limit=100, exclude_messages_of=session_id
         )
@@ -277,9 +277,10 @@ class ContextLoader:
 
         async def search(f: DeepFilter) -> list[DeepMemory]:
             opts: dict[str, Any] = {"max_terms": CONTEXT_TERMS, "recency_half_life_days": half_life}
-            if along is not None and along.spec is not None:
-                return await deep.ranked_alongside(along, text, k, f, **opts)
-            return await deep.ranked(text, k, f, **opts)
+            if along is None or along.spec is None:
+                return await deep.ranked(text, k, f, **opts)
+            with carrying(along):
+                return await deep.ranked(text, k, f, **opts)
 
         found: list[DeepMemory] = []
         if tags:

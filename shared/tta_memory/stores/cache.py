@@ -225,7 +225,7 @@ class CacheStore(Store):
             return self._decode(await index.query(q))
         return self._decode_reply(reply)
 
-    async def recent_spec(
+    def recent_spec(
         self,
         session_ids: Sequence[str] | None = None,
         time_window_hours: float = 24,
@@ -234,12 +234,11 @@ class CacheStore(Store):
         exclude_messages_of: str | None = None,
     ) -> ReadSpec[list[CacheEntry]]:
         """:meth:`recent` as a batched read, so the context loader sends it in a pipeline with
-        its other reads. A server that lost the index fails the pipeline: the caller then reads
-        through :meth:`recent`, which re-creates it."""
+        its other reads. A server without the index (it lost it, or nothing created it yet)
+        fails the pipeline: the caller then reads through :meth:`recent`, which creates it."""
         check_positive("limit", limit)
         f = self._filter(session_ids, time_window_hours, exclude_messages_of=exclude_messages_of)
-        index = await self._ctx.backend.cache_index(self._ctx.keys.partition)
-        args = replies.search_args(index.name, self._query(f, limit))
+        args = replies.search_args(self._ctx.keys.index_name("cache"), self._query(f, limit))
         return ReadSpec(
             lambda pipe: pipe.execute_command("FT.SEARCH", *args),
             1,

@@ -277,13 +277,13 @@ class GroupStore(Store):
         """The groups a session belongs to, newest first."""
         return await self._search(self._of_session_filter(session_id))
 
-    async def of_session_spec(self, session_id: str) -> ReadSpec[list[SessionGroup]]:
+    def of_session_spec(self, session_id: str) -> ReadSpec[list[SessionGroup]]:
         """:meth:`of_session` as a batched read (a raw ``FT.SEARCH``, see replies.py), so the
-        context loader sends it in its first pipeline. A server that lost the index fails the
-        pipeline: the caller then reads through :meth:`of_session`, which re-creates it."""
+        context loader sends it in its first pipeline. A server without the index (it lost it,
+        or nothing created it yet) fails the pipeline: the caller then reads through
+        :meth:`of_session`, which creates it."""
         f = self._of_session_filter(session_id)
-        index = await self._ctx.backend.group_index(self._ctx.keys.partition)
-        args = replies.search_args(index.name, self._query(f))
+        args = replies.search_args(self._ctx.keys.index_name("group"), self._query(f))
 
         def decode(reply: Sequence[Any]) -> list[SessionGroup]:
             return [decode_group(d) for d in replies.documents(reply[0]) if self._mine(d)]

@@ -8,7 +8,7 @@ planning and the fusion are the pure functions of :mod:`.planning`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
@@ -57,8 +57,21 @@ class Alongside:
         self.done = False
 
 
-# The read riding with the rankings of the search running in this task (see ranked_alongside).
+# The read riding with the rankings of the search running in this task (see :func:`carrying`):
+# a context variable, so that concurrent searches of one store never carry each other's.
 _ALONGSIDE: ContextVar[Alongside | None] = ContextVar("tta_memory_alongside", default=None)
+
+
+@contextlib.contextmanager
+def carrying(alongside: Alongside) -> Iterator[None]:
+    """Within the block, the rankings pipeline of this task's next search carries
+    ``alongside``; a search that sends no ranking (or whose pipeline failed) leaves it not
+    ``done``, and the caller reads it on its own."""
+    token = _ALONGSIDE.set(alongside)
+    try:
+        yield
+    finally:
+        _ALONGSIDE.reset(token)
 
 
 class DeepSearch(Store):
@@ -219,18 +232,6 @@ class DeepSearch(Store):
                 query, limit, f, FULL_SCOPE, mode, plan, words, recency_half_life_days
             )
         return found or []
-
-    async def ranked_alongside(
-        self, alongside: Alongside, query: str, limit: int, f: DeepFilter, **kwargs: Any
-    ) -> list[DeepMemory]:
-        """:meth:`ranked`, with ``alongside`` sent in the pipeline of its rankings. A search
-        that sends no ranking (or whose pipeline failed) leaves it not ``done``: the caller
-        reads it on its own."""
-        token = _ALONGSIDE.set(alongside)
-        try:
-            return await self.ranked(query, limit, f, **kwargs)
-        finally:
-            _ALONGSIDE.reset(token)
 
     async def _run(
         self,
