@@ -83,7 +83,9 @@ def decode_entry(doc: Mapping[str, Any]) -> CacheEntry:
 # list from cached fields in one call costs ~0.12 ms (micro-benchmark, load ~5). A row whose
 # metadata is not empty is decoded every time: callers must not share its nested values.
 _ROWS: dict[tuple[tuple[Any, Any], ...], tuple[str | None, dict[str, Any] | None]] = {}
-MAX_ROWS = 20_000
+# ~4 KB a row (tracemalloc, 12-field rows of ~150-character messages): at most ~16 MB, the
+# rows of 40 full loads (a load reads at most 100).
+MAX_ROWS = 4_000
 ENTRY_LIST: TypeAdapter[list[CacheEntry]] = TypeAdapter(list[CacheEntry])
 
 
