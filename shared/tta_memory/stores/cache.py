@@ -225,7 +225,7 @@ class CacheStore(Store):
                 raise
             # The server lost the index: redisvl's path re-creates it (backend.RecoveringIndex).
             return self._decode(await index.query(q))
-        return self._decode_reply(reply)
+        return self._decode(replies.documents(reply))
 
     def recent_spec(
         self,
