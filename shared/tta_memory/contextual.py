@@ -194,6 +194,7 @@ async def prepare(
     tails_key: str,
     deep_key: Any,
     docs: Sequence[Mapping[str, Any]],
+    scopes: Sequence[str],
     ids: Sequence[str],
     vectors: Sequence[bytes],
     spec: ContextualIndexing,
@@ -204,8 +205,9 @@ async def prepare(
         client: The async Redis client (bytes replies).
         tails_key: The hash of chain key -> newest memory id, for this workspace.
         deep_key: ``memory_id -> hash key``.
-        docs: The new memories' hash fields (``text``, ``session_id``, ``visibility``,
-            ``author``, optional ``event``), in input order.
+        docs: The new memories' hash fields (``text``, ``session_id``, optional ``event``),
+            in input order.
+        scopes: Their visibility scopes (``records.scope_of``): neighbours share one.
         ids: Their memory ids.
         vectors: Their own embeddings (float32 buffers).
         spec: What to index.
@@ -213,10 +215,10 @@ async def prepare(
     Returns:
         The plan (its vectors are float32 arrays).
     """
-    chains: list[str | None] = []
-    for doc in docs:
-        scope = doc["author"] if doc.get("visibility") == "private" else ""
-        chains.append(chain_key(scope, doc["session_id"]) if doc.get("session_id") else None)
+    chains = [
+        chain_key(scope, doc["session_id"]) if doc.get("session_id") else None
+        for doc, scope in zip(docs, scopes, strict=True)
+    ]
     wanted = sorted({c for c in chains if c is not None}) if spec.neighbours else []
     stored: dict[str, Neighbour] = {}
     if wanted:
