@@ -11,7 +11,11 @@ Neighbours are memories of the same session *and* the same visibility scope (sha
 to one author): a private memory never lends its words to a shared one. "Previous" is input
 order within one ``create_deep_memories`` call, then the session's newest stored memory (its id
 is kept per session in one hash); when a later call continues a session, the stored tail gets
-the new memory as its "next" (one HSET of its ``context``).
+the new memory as its "next" (one HSET of its ``context``). RediSearch re-indexes the whole
+stored memory on that HSET, vector included: with one memory per call (chat stores) it is the
+largest engine cost beside the model (write path alone, 16 coalesced writers at 5-9k memories:
+Redis CPU 2.3-3.1 ms per memory, 1.2-1.3 with ``next=False``; benchmarks/README.md, issue 13
+session 4). Keeping "next" where no vector is re-indexed needs another document layout.
 
 Measured on LoCoMo's tuning split (conversations 0-4, 997 questions; ``python -m
 benchmarks.locomo_lab``), hybrid R@5 / R@10 / R@25: turn text only 51.6 / 61.2 / 72.6; with
