@@ -166,7 +166,9 @@ class Embedder:
             outcomes = list(await asyncio.gather(*futures, return_exceptions=True))
         else:
             try:
-                outcomes = list(await self._embed_uncached(unique))
+                vectors = await self._embed_uncached(unique)
+                self._check_rows(vectors, len(unique))
+                outcomes = list(vectors)
             except Exception as exc:
                 if len(unique) == 1 or unreachable(exc):
                     outcomes = [exc] * len(unique)
