@@ -289,6 +289,6 @@ async def test_embed_each_with_a_remote_service() -> None:
     calls.clear()
     down = True
     out = await embedder.embed_each(["a", "b", "c"])
-    assert all(isinstance(o, TTAMemoryError) for o in out)
+    assert all(isinstance(o, TTAMemoryError) and "service unreachable" in str(o) for o in out)
     assert len({id(o) for o in out}) == 3  # each caller its own error instance
     assert calls == [["a", "b", "c"]]  # an unreachable service is not asked again

@@ -140,6 +140,8 @@ class Embedder:
             unique = list(dict.fromkeys(texts[i] for i in misses))
             try:
                 vectors = await self._embed_uncached(unique)
+            except TTAMemoryError:
+                raise
             except Exception as exc:  # a model or provider failure, surfaced with its cause
                 raise self._failure(exc) from exc
             self._check_rows(vectors, len(unique))
@@ -184,8 +186,7 @@ class Embedder:
                 if not isinstance(outcome, Exception):  # cancelled, or the loop shutting down
                     raise outcome
                 error = self._failure(outcome)
-                if error is not outcome:
-                    error.__cause__ = outcome
+                error.__cause__ = outcome
                 by_text[text] = error
                 continue
             rows = np.asarray(outcome, dtype=np.float32)
@@ -198,9 +199,10 @@ class Embedder:
         return [by_text[t] for t in texts]
 
     def _failure(self, exc: Exception) -> TTAMemoryError:
-        """The typed error of a model or provider failure, naming the model."""
+        """A new typed error for a model or provider failure, naming the model (a typed one
+        keeps its type: each caller raises an instance of its own)."""
         if isinstance(exc, TTAMemoryError):
-            return exc
+            return type(exc)(*exc.args)
         return TTAMemoryError(f"embedding with {self.model_name} failed: {exc}")
 
     def _check_rows(self, vectors: np.ndarray, expected: int) -> None:
