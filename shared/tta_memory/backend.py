@@ -41,6 +41,7 @@ from tta_memory.errors import (
 from tta_memory.keys import Keys
 from tta_memory.partitions import Partition
 from tta_memory.schema import TAG_SEPARATOR, cache_schema, deep_schema, group_schema
+from tta_memory.vectors import DEFAULT_VECTOR_DTYPE, VectorDtype
 
 logger = logging.getLogger("tta_memory.backend")
 
@@ -131,6 +132,7 @@ class Backend:
         )
         self._setup_done = False
         self._deep_checked: set[tuple[str, int]] = set()
+        self._vector_dtype: VectorDtype | None = None
 
     @classmethod
     def shared(cls, url: str | None, settings: Settings | None = None) -> Backend:
@@ -153,6 +155,7 @@ class Backend:
             s.durability,
             s.wait_replicas,
             s.wait_timeout_ms,
+            s.vector_dtype,  # an explicit type is checked against the prefix's record
         )
         with cls._registry_lock:
             backend = cls._registry.get(key)
@@ -269,17 +272,22 @@ class Backend:
         return await self._index(partition, "group", lambda: group_schema(prefix, partition))
 
     async def deep_index(self, embedder: Embedder, partition: Partition) -> AsyncSearchIndex:
-        """The deep-memory index of ``partition``; checks the recorded embedding model."""
+        """The deep-memory index of ``partition``; checks the recorded embedding model and
+        vector type (both recorded once per prefix, by its first deep-memory call)."""
         st = await self.state()
         dims = embedder.dims
         key = (embedder.model_name, dims)
         if key not in self._deep_checked:
             meta_key = Keys.meta(self.settings.prefix)
             meta = {_s(k): _s(v) for k, v in (await st.client.hgetall(meta_key)).items()}
+            wanted = self.settings.vector_dtype
             if "embedding_model" not in meta:
-                await st.client.hset(
-                    meta_key, mapping={"embedding_model": embedder.model_name, "dims": dims}
-                )
+                meta = {
+                    "embedding_model": embedder.model_name,
+                    "dims": str(dims),
+                    "vector_dtype": wanted or DEFAULT_VECTOR_DTYPE,
+                }
+                await st.client.hset(meta_key, mapping=cast(Any, meta))
             elif meta.get("embedding_model") != embedder.model_name or meta.get("dims") != str(
                 dims
             ):
@@ -291,9 +299,31 @@ class Backend:
                     "ws.jsonl`, drop the index, then `tta-memory import ws.jsonl` with the new "
                     "model."
                 )
+            # Prefixes recorded before vector types were recorded hold float32 indexes.
+            recorded = cast(VectorDtype, meta.get("vector_dtype") or "float32")
+            if wanted is not None and wanted != recorded:
+                raise EmbeddingMismatchError(
+                    f"the deep-memory index under prefix {self.settings.prefix!r} stores "
+                    f"{recorded} vectors, but vector_dtype={wanted!r} was asked for "
+                    "(TTA_MEMORY_VECTOR_DTYPE). Leave it unset to use the recorded type, use "
+                    "another prefix, or move the data: `tta-memory export -o ws.jsonl`, then "
+                    "`tta-memory import ws.jsonl` under a new prefix."
+                )
+            self._vector_dtype = recorded
             self._deep_checked.add(key)
+        dtype = self.vector_dtype
         prefix = self.settings.prefix
-        return await self._index(partition, "deep", lambda: deep_schema(prefix, partition, dims))
+        return await self._index(
+            partition, "deep", lambda: deep_schema(prefix, partition, dims, dtype)
+        )
+
+    @property
+    def vector_dtype(self) -> VectorDtype:
+        """The element type of this prefix's stored vectors (known once :meth:`deep_index` has
+        checked the prefix's record, which every deep-memory call does first)."""
+        if self._vector_dtype is None:
+            raise RuntimeError("vector_dtype is known after the first deep_index() call")
+        return self._vector_dtype
 
 
 # Fields added after the first release: an index created before them gains them in place

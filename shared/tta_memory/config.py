@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tta_memory.contextual import ContextualIndexing
 from tta_memory.errors import UnsupportedURLError
 from tta_memory.hygiene import HygieneThresholds
+from tta_memory.vectors import VectorDtype
 
 URL_ENV_VARS = ("TTA_MEMORY_REDIS_URL", "REDIS_URL")
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -54,6 +55,10 @@ class Settings(BaseModel):
         coalesce_max_batch: Most single creates written together.
         coalesce_max_wait_ms: How long a batch waits for more creates while writes are
             concurrent (0: it takes what is queued when the previous batch's model call ends).
+        vector_dtype: Element type of the deep index's vectors, ``float32`` or ``float16``
+            (half the vector bytes, same LoCoMo recall; :mod:`tta_memory.vectors`). Recorded by
+            a prefix's first deep-memory call; ``None`` (default) uses the recorded type, or
+            ``float32`` for a new prefix. ``TTA_MEMORY_VECTOR_DTYPE``.
     """
 
     # Defaults read from the environment are validated like arguments: TTA_MEMORY_DURABILITY=
@@ -109,6 +114,9 @@ class Settings(BaseModel):
     )
     coalesce_max_batch: int = Field(default=64, ge=1, le=4096)
     coalesce_max_wait_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
+    vector_dtype: VectorDtype | None = Field(
+        default_factory=lambda: os.environ.get("TTA_MEMORY_VECTOR_DTYPE", "").strip() or None  # type: ignore[arg-type]
+    )
 
     @property
     def failure_bound(self) -> float:
