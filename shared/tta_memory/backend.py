@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
@@ -14,12 +13,10 @@ from typing import Any, ClassVar, ParamSpec, TypeVar, cast
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redisvl.exceptions import RedisVLError
 from redisvl.index import AsyncSearchIndex
 from redisvl.schema import IndexSchema
 
 from tta_memory.cluster import (
-    create_index,
     is_cluster_url,
     make_cluster_client,
     translate_cluster_error,
@@ -37,12 +34,12 @@ from tta_memory.errors import (
     LayoutMismatchError,
     QueryEngineMissingError,
     TTAMemoryError,
+    causes,
 )
+from tta_memory.indexes import RecoveringIndex, add_missing_fields, create, is_missing_index
 from tta_memory.keys import Keys
 from tta_memory.partitions import Partition
-from tta_memory.schema import TAG_SEPARATOR, cache_schema, deep_schema, group_schema
-
-logger = logging.getLogger("tta_memory.backend")
+from tta_memory.schema import cache_schema, deep_schema, group_schema
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -52,47 +49,6 @@ QUERY_ENGINE_HELP = (
     "Redis Cloud or Redis Software, or unset the URL to use the embedded server "
     "(pip install 'tta-memory[embedded]')."
 )
-
-
-class RecoveringIndex(AsyncSearchIndex):
-    """A search index that re-creates itself when the server lost it.
-
-    A server that came back without its data (a new machine, a wiped volume, ``FLUSHALL``)
-    answers every query with "no such index"; the engine would otherwise fail until the
-    process restarts, since it remembers having created its indexes. The query is retried once
-    after the index is re-created (RediSearch indexes the keys that exist by then).
-    """
-
-    backend: Backend | None = None
-
-    async def _recover(self, exc: BaseException) -> bool:
-        if not _index_missing(exc):
-            return False
-        await _create(self)
-        if self.backend is not None:
-            self.backend.forget_setup()
-        return True
-
-    async def query(self, query: Any) -> list[dict[str, Any]]:
-        try:
-            return await super().query(query)
-        except (RedisVLError, ResponseError) as exc:
-            if not await self._recover(exc):
-                raise
-        return await super().query(query)
-
-    async def batch_query(self, queries: Any, batch_size: int = 10) -> list[list[dict[str, Any]]]:
-        try:
-            return await super().batch_query(queries, batch_size=batch_size)
-        except (RedisVLError, ResponseError) as exc:
-            if not await self._recover(exc):
-                raise
-        return await super().batch_query(queries, batch_size=batch_size)
-
-
-def _index_missing(exc: BaseException) -> bool:
-    text = " ".join(str(e) for e in _chain(exc)).lower()
-    return "no such index" in text or "unknown index name" in text
 
 
 class _LoopState:
@@ -108,7 +64,7 @@ class _LoopState:
         )
         # Index objects of the partitions used so far, by index name; each was created (or
         # found) in Redis when first built. A partition's indexes appear on first use.
-        self.indexes: dict[str, AsyncSearchIndex] = {}
+        self.indexes: dict[str, RecoveringIndex] = {}
 
 
 class Backend:
@@ -178,16 +134,26 @@ class Backend:
         # Bounded round trips and the durability barrier: see tta_memory.connection.
         return make_client(self.url, s)
 
-    def index(self, schema: Any, client: EngineRedis) -> RecoveringIndex:
-        """A redisvl index on ``client`` that re-creates itself if the server lost it."""
-        index = RecoveringIndex(schema, redis_client=client)
-        index.backend = self
-        return index
-
     def forget_setup(self) -> None:
         """Forget that the layout record and the model record exist (the server lost its data)."""
         self._setup_done = False
         self._deep_checked.clear()
+
+    async def recover(self, index: AsyncSearchIndex, exc: BaseException) -> bool:
+        """Re-create ``index`` if ``exc`` says the server lost it; ``True``: retry the read once.
+
+        Every reader of an index calls this on a failed read (:class:`RecoveringIndex` and the
+        raw ``FT.SEARCH`` readers alike). The re-created index covers the documents that were
+        kept (a wiped server, ``FT.DROPINDEX``), but RediSearch indexes them in the background:
+        the retry waits for that scan, or it would miss them (300 memories: the retry found
+        none without the wait). The layout and model records are written again on next use.
+        """
+        if not is_missing_index(exc):
+            return False
+        await create(index)
+        await wait_indexed(index.client, index.name, self.settings.socket_timeout)
+        self.forget_setup()
+        return True
 
     async def state(self) -> _LoopState:
         """The client and indexes for the running event loop; sets Redis up on first use."""
@@ -234,30 +200,30 @@ class Backend:
 
     async def _index(
         self, partition: Partition, kind: str, schema: Callable[[], IndexSchema]
-    ) -> AsyncSearchIndex:
+    ) -> RecoveringIndex:
         st = await self.state()
         name = partition.index_name(self.settings.prefix, kind)
         index = st.indexes.get(name)
         if index is None:  # first use in this event loop: build the schema only now
-            index = self.index(schema(), st.client)
+            index = RecoveringIndex(schema(), st.client, self)
             # One FT.CREATE (~0.25 ms); "already exists" is fine. An index created over keys
             # written before it (a session's cache entries, groups) indexes them in the
             # background, maybe by another caller right now: wait until that scan is done, or
             # the first read would miss them (one FT.INFO per index and event loop).
-            if not await _create(index) and kind == "deep":
-                await _add_missing_fields(st.client, index)
+            if not await create(index) and kind == "deep":
+                await add_missing_fields(st.client, index)
             await wait_indexed(st.client, name, self.settings.socket_timeout)
             st.indexes[name] = index
         return index
 
-    async def cache_index(self, partition: Partition) -> AsyncSearchIndex:
+    async def cache_index(self, partition: Partition) -> RecoveringIndex:
         """The cache-layer index of ``partition`` (created on first use, with its group index)."""
         prefix = self.settings.prefix
         index = await self._index(partition, "cache", lambda: cache_schema(prefix, partition))
         await self._index(partition, "group", lambda: group_schema(prefix, partition))
         return index
 
-    async def group_index(self, partition: Partition) -> AsyncSearchIndex:
+    async def group_index(self, partition: Partition) -> RecoveringIndex:
         """The session-group index of ``partition`` (created on first use, with its cache index).
 
         The two are created together, at a partition's first session append or group: an
@@ -268,7 +234,7 @@ class Backend:
         await self._index(partition, "cache", lambda: cache_schema(prefix, partition))
         return await self._index(partition, "group", lambda: group_schema(prefix, partition))
 
-    async def deep_index(self, embedder: Embedder, partition: Partition) -> AsyncSearchIndex:
+    async def deep_index(self, embedder: Embedder, partition: Partition) -> RecoveringIndex:
         """The deep-memory index of ``partition``; checks the recorded embedding model."""
         st = await self.state()
         dims = embedder.dims
@@ -296,82 +262,13 @@ class Backend:
         return await self._index(partition, "deep", lambda: deep_schema(prefix, partition, dims))
 
 
-# Fields added after the first release: an index created before them gains them in place
-# (FT.ALTER indexes new writes; older memories simply have no context and are never superseded).
-_ADDED_DEEP_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("search_text", ("TEXT",)),
-    ("superseded", ("TAG", "SEPARATOR", TAG_SEPARATOR, "CASESENSITIVE")),
-)
-
-
-async def _add_missing_fields(client: Any, index: AsyncSearchIndex) -> None:
-    info = str(await client.execute_command("FT.INFO", index.name))
-    for field, spec in _ADDED_DEEP_FIELDS:
-        if f"'{field}'" in info:
-            continue
-        try:
-            await client.execute_command("FT.ALTER", index.name, "SCHEMA", "ADD", field, *spec)
-        except ResponseError as exc:  # another process added it first
-            if "duplicate" not in str(exc).lower():
-                raise
-            continue
-        if field == "search_text":  # memories written before it: BM25 searches their text
-            await _backfill_search_text(client, index.schema.index.prefix)
-
-
-async def _backfill_search_text(client: Any, prefix: str) -> None:
-    """Copy ``text`` into ``search_text`` where it is missing (a one-time migration)."""
-    async for keys in _scan_chunks(client, f"{prefix}*"):
-        async with client.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hmget(key, ["text", "search_text"])
-            rows = await pipe.execute()
-        async with client.pipeline(transaction=False) as pipe:
-            for key, (text, current) in zip(keys, rows, strict=True):
-                if text is not None and current is None:
-                    pipe.hset(key, "search_text", text)
-            await pipe.execute()
-
-
-async def _scan_chunks(client: Any, match: str, count: int = 1000) -> Any:
-    cursor = 0
-    while True:
-        cursor, keys = await client.scan(cursor, match=match, count=count)
-        if keys:
-            yield keys
-        if not cursor:
-            return
-
-
-async def _create(index: AsyncSearchIndex) -> bool:
-    try:
-        created = await create_index(index.client, index)
-    except (RedisVLError, ResponseError) as exc:
-        # Another process may have created it between our check and our create.
-        if "exists" not in str(exc).lower():
-            raise
-        return False
-    if created:
-        logger.info("created index %s", index.name)
-    return created
-
-
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and len(chain) < 8:
-        chain.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    return chain
-
-
 def translate(exc: BaseException) -> TTAMemoryError | None:
     """Map a Redis/redisvl failure to the typed error a caller should see (or ``None``)."""
-    for err in _chain(exc):
+    for err in causes(exc):
         text = str(err)
         if isinstance(err, TTAMemoryError):  # raised below a library call that wrapped it
             return type(err)(*err.args)

@@ -52,9 +52,6 @@ _INDEX_FIRST = frozenset(
     }
 )  # fmt: skip
 _INDEX_SECOND = frozenset({"FT.CURSOR"})
-# What a missing index says (a slot moved to a node that has no copy yet, or a node came back
-# empty): the caller creates the index there and retries.
-_MISSING_INDEX = ("unknown index name", "no such index", "index not found")
 
 
 def is_cluster_url(url: str) -> bool:
@@ -82,12 +79,6 @@ def index_name_of(args: tuple[Any, ...]) -> str | None:
     return name if start >= 0 and name.find("}", start + 2) > start else None
 
 
-def is_missing_index(exc: BaseException) -> bool:
-    """Whether a Redis reply says the index does not exist on the node that was asked."""
-    text = str(exc).lower()
-    return any(marker in text for marker in _MISSING_INDEX)
-
-
 class PartitionedCluster(RedisCluster):
     """Async Redis Cluster client that routes ``FT.*`` commands by their index's hash tag.
 
@@ -101,6 +92,10 @@ class PartitionedCluster(RedisCluster):
 
     settings: Settings
     barrier: Barrier | None = None
+    # FT._LIST names no key: redis-py sends it anywhere only until it has read the topology,
+    # then refuses it ("Missing key"), which broke the Query Engine check that re-runs after
+    # an index is re-created (backend.recover). Any primary answers it.
+    COMMAND_FLAGS = {**RedisCluster.COMMAND_FLAGS, "FT._LIST": RedisCluster.RANDOM}
 
     def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
         if shard_hint:

@@ -27,10 +27,10 @@ from redis.exceptions import WatchError
 from redisvl.index import AsyncSearchIndex
 from redisvl.query.filter import FilterExpression
 
-from tta_memory.backend import _create
 from tta_memory.context import MAX_WATCH_ATTEMPTS, EngineContext, Store
 from tta_memory.embeddings import Embedder
 from tta_memory.errors import ConflictError, EmbeddingMismatchError
+from tta_memory.indexes import create
 from tta_memory.names import Tag
 from tta_memory.stores.items.records import (
     ItemWrite,
@@ -119,7 +119,7 @@ class ItemStorage(Store):
             self._checked = True
         index = AsyncSearchIndex(items_schema(self._ctx.settings.prefix, dims), redis_client=client)
         if not await index.exists():
-            await _create(index)
+            await create(index)
         self._indexes[loop] = index
         return index
 
