@@ -82,3 +82,8 @@ def causes(exc: BaseException, limit: int = 10) -> list[BaseException]:
         out.append(cur)
         cur = cur.__cause__ or cur.__context__
     return out
+
+
+class InvalidSettingError(InvalidInputError):
+    """A ``TTA_MEMORY_*`` environment variable holds a value its setting refuses (the message
+    names the variable and what it accepts)."""

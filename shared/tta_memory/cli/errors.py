@@ -7,7 +7,8 @@ Exit codes (documented in the README's CLI section):
 1     the engine refused the call (a conflict, an unknown id), or a check found a problem
       (``doctor``, ``server status`` of a stopped server)
 2     usage: unknown command or option, missing argument
-3     bad input: a file that cannot be read, is not UTF-8, or holds invalid records
+3     bad input: a file that cannot be read, is not UTF-8, or holds invalid records; a
+      malformed URL; an invalid ``TTA_MEMORY_*`` setting (the message names the variable)
 4     cannot write the output (``-o`` into a missing directory, a full disk)
 5     Redis is unreachable, refused the password, or the embedded server could not start
 70    internal error: a bug; ``--debug`` prints the traceback
@@ -26,6 +27,7 @@ from tta_memory.errors import (
     QueryEngineMissingError,
     ServerNotFoundError,
     TTAMemoryError,
+    causes,
 )
 
 if TYPE_CHECKING:
@@ -102,15 +104,6 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if "\n--- " not in text else text.split("\n--- ")[0]
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    out: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and len(out) < 10:
-        out.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    return out
-
-
 def _is_unreachable(exc: BaseException) -> bool:
     import socket
 
@@ -127,7 +120,7 @@ def _is_unreachable(exc: BaseException) -> bool:
             | socket.gaierror
             | ConnectionRefusedError,
         )
-        for e in _chain(exc)
+        for e in causes(exc)
     )
 
 
@@ -136,7 +129,7 @@ def _unreachable(exc: BaseException, target: Target | None) -> str:
 
     import redis
 
-    chain = _chain(exc)
+    chain = causes(exc)
     if isinstance(exc, BackendUnavailableError) and not any(
         isinstance(e, redis.RedisError | OSError) for e in chain[1:]
     ):
@@ -162,6 +155,9 @@ def _is_validation_error(exc: BaseException) -> bool:
 def _validation(exc: BaseException) -> str:
     errors = exc.errors()  # type: ignore[attr-defined]
     first = errors[0] if errors else {}
-    field = ".".join(str(p) for p in first.get("loc", ())) or "record"
+    field = ".".join(str(p) for p in first.get("loc", ())) or "value"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"invalid record: {field}: {first.get('msg', 'invalid value')}{more}"
+    # The model's name: an import's records are checked, with their line, in cli/transfer.py;
+    # a bad TTA_MEMORY_* setting is an InvalidSettingError naming its variable.
+    title = getattr(exc, "title", "") or "value"
+    return f"invalid {title}: {field}: {first.get('msg', 'invalid value')}{more}"
