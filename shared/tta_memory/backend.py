@@ -16,6 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redisvl.index import AsyncSearchIndex
 from redisvl.schema import IndexSchema
 
+from tta_memory import replies
 from tta_memory.cluster import (
     is_cluster_url,
     make_cluster_client,
@@ -241,7 +242,10 @@ class Backend:
         key = (embedder.model_name, dims)
         if key not in self._deep_checked:
             meta_key = Keys.meta(self.settings.prefix)
-            meta = {_s(k): _s(v) for k, v in (await st.client.hgetall(meta_key)).items()}
+            meta = {
+                replies.text(k): replies.text(v)
+                for k, v in (await st.client.hgetall(meta_key)).items()
+            }
             if "embedding_model" not in meta:
                 await st.client.hset(
                     meta_key, mapping={"embedding_model": embedder.model_name, "dims": dims}
@@ -260,10 +264,6 @@ class Backend:
             self._deep_checked.add(key)
         prefix = self.settings.prefix
         return await self._index(partition, "deep", lambda: deep_schema(prefix, partition, dims))
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def translate(exc: BaseException) -> TTAMemoryError | None:

@@ -42,6 +42,7 @@ from tta_memory.config import Settings
 from tta_memory.connection import bounded, fsync_always
 from tta_memory.durability import Barrier, is_write
 from tta_memory.errors import BackendUnavailableError, TTAMemoryError
+from tta_memory.replies import text
 
 # FT.* commands whose first argument is an index name (FT.CURSOR takes it second).
 _INDEX_FIRST = frozenset(
@@ -70,11 +71,11 @@ def index_name_of(args: tuple[Any, ...]) -> str | None:
     """The index a raw ``FT.*`` command names, when it names one with a hash tag."""
     if not args:
         return None
-    command = _text(args[0]).upper()
+    command = text(args[0]).upper()
     position = 1 if command in _INDEX_FIRST else 2 if command in _INDEX_SECOND else None
     if position is None or len(args) <= position:
         return None
-    name = _text(args[position])
+    name = text(args[position])
     start = name.find("{")
     return name if start >= 0 and name.find("}", start + 2) > start else None
 
@@ -92,10 +93,6 @@ class PartitionedCluster(RedisCluster):
 
     settings: Settings
     barrier: Barrier | None = None
-    # FT._LIST names no key: redis-py sends it anywhere only until it has read the topology,
-    # then refuses it ("Missing key"), which broke the Query Engine check that re-runs after
-    # an index is re-created (backend.recover). Any primary answers it.
-    COMMAND_FLAGS = {**RedisCluster.COMMAND_FLAGS, "FT._LIST": RedisCluster.RANDOM}
 
     def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
         if shard_hint:
@@ -171,6 +168,10 @@ def make_cluster_client(
     cluster = cast(PartitionedCluster, client)  # from_url is typed as returning the base class
     cluster.settings = settings
     cluster.barrier = Barrier.of(settings)
+    # FT._LIST names no key: redis-py sends it anywhere only until it has read the topology,
+    # then refuses it ("Missing key"), which broke the Query Engine check that re-runs after
+    # an index is re-created (backend.recover). Any primary answers it.
+    cluster.command_flags["FT._LIST"] = RedisCluster.RANDOM
     return cluster
 
 
@@ -205,7 +206,7 @@ async def wait_indexed(client: Any, name: str, timeout: float) -> None:
     while True:
         info = await client.ft(name).info()
         indexing = info.get("indexing", info.get(b"indexing", 0))
-        if float(_text(indexing) or 0) == 0 or time.monotonic() >= deadline:
+        if float(text(indexing) or 0) == 0 or time.monotonic() >= deadline:
             return
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.1)
@@ -223,7 +224,3 @@ def translate_cluster_error(err: BaseException) -> TTAMemoryError | None:
     if isinstance(err, ResponseError) and str(err).startswith(("MOVED", "ASK", "CLUSTERDOWN")):
         return BackendUnavailableError(f"Redis Cluster is reconfiguring: {err}")
     return None  # connection errors and timeouts: the generic translation covers them
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

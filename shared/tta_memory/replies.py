@@ -25,8 +25,9 @@ def search_args(index_name: str, query: Any) -> list[Any]:
 
 
 def text(value: Any) -> str:
-    """A reply value as text."""
-    return value.decode() if isinstance(value, bytes) else str(value)
+    """A reply value as text: the one byte-to-text helper of the engine (bytes that are not
+    UTF-8, written by another client, come out with U+FFFD instead of failing the read)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def get(mapping: Mapping[Any, Any], name: str) -> Any:

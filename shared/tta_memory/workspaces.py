@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from tta_memory.keys import Keys
 from tta_memory.names import escape_tag
+from tta_memory.replies import text
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -117,7 +118,7 @@ async def list_workspaces(scope: ScopedPrimitive) -> list[WorkspaceStats]:
     prefix = scope.settings.prefix
     found: dict[str, WorkspaceStats] = {}
     for raw in await client.zrange(registry_key(prefix), 0, -1):
-        name = _text(raw)
+        name = text(raw)
         found[name] = WorkspaceStats(workspace=name)
     for layer, index in await _indexes(client, prefix):
         reply = await client.execute_command(
@@ -159,7 +160,7 @@ async def workspace_stats(scope: ScopedPrimitive) -> WorkspaceStats:
         )
         field = _INDEX_FIELDS[layer]
         setattr(stats, field, getattr(stats, field) + _search_total(reply))
-    sessions = [_text(s) for s in await client.zrange(keys.sessions_registry(), 0, -1)]
+    sessions = [text(s) for s in await client.zrange(keys.sessions_registry(), 0, -1)]
     async with client.pipeline(transaction=False) as pipe:
         pipe.hlen(keys.pafs())
         for session_id in sessions:
@@ -188,7 +189,7 @@ async def delete_workspace(scope: ScopedPrimitive) -> WorkspaceStats:
     query = f"@workspace:{{{escape_tag(scope.workspace)}}}"
     for _layer, index in await _indexes(client, prefix):
         await _delete_matching(client, index, query)
-    sessions = [_text(s) for s in await client.zrange(keys.sessions_registry(), 0, -1)]
+    sessions = [text(s) for s in await client.zrange(keys.sessions_registry(), 0, -1)]
     session_keys = [
         key(s)
         for s in sessions
@@ -212,7 +213,7 @@ async def _indexes(client: Redis, prefix: str) -> list[tuple[str, str]]:
     ``<prefix>:idx:<kind>``, or one per partition (``<prefix>:idx:<partition>:<kind>``)."""
     found = []
     for raw in await client.execute_command("FT._LIST"):
-        name = _text(raw)
+        name = text(raw)
         if not name.startswith(f"{prefix}:idx:"):
             continue
         kind = name.rsplit(":", 1)[-1]
@@ -233,16 +234,12 @@ async def _delete_matching(client: Redis, index: str, query: str) -> None:
         await client.unlink(*ids)
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 # FT.SEARCH / FT.AGGREGATE replies come as flat lists (RESP2) or maps (RESP3).
 
 
 def _map(reply: Any) -> dict[str, Any] | None:
     if isinstance(reply, dict):
-        return {_text(k): v for k, v in reply.items()}
+        return {text(k): v for k, v in reply.items()}
     return None
 
 
@@ -254,8 +251,8 @@ def _search_total(reply: Any) -> int:
 def _search_ids(reply: Any) -> list[str]:
     mapped = _map(reply)
     if mapped is None:
-        return [_text(r) for r in reply[1:]]
-    return [_text((_map(r) or {})["id"]) for r in mapped["results"]]
+        return [text(r) for r in reply[1:]]
+    return [text((_map(r) or {})["id"]) for r in mapped["results"]]
 
 
 def _aggregate_rows(reply: Any) -> list[dict[str, str]]:
@@ -265,10 +262,10 @@ def _aggregate_rows(reply: Any) -> list[dict[str, str]]:
     rows = []
     for row in mapped["results"]:
         attrs = _map((_map(row) or {}).get("extra_attributes", {})) or {}
-        rows.append({k: _text(v) for k, v in attrs.items()})
+        rows.append({k: text(v) for k, v in attrs.items()})
     return rows
 
 
 def _pairs(row: Any) -> dict[str, str]:
     items = list(row)
-    return {_text(items[i]): _text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
+    return {text(items[i]): text(items[i + 1]) for i in range(0, len(items) - 1, 2)}

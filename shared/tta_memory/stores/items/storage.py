@@ -27,6 +27,7 @@ from redis.exceptions import WatchError
 from redisvl.index import AsyncSearchIndex
 from redisvl.query.filter import FilterExpression
 
+from tta_memory import replies
 from tta_memory.context import MAX_WATCH_ATTEMPTS, EngineContext, Store
 from tta_memory.embeddings import Embedder
 from tta_memory.errors import ConflictError, EmbeddingMismatchError
@@ -47,10 +48,6 @@ from tta_memory.stores.items.records import (
 
 ITEM_FIELDS = ["workspace", "ns", "key", "value", "created", "updated", "ttl", "nvec", "ver"]
 VEC_FIELDS = ["workspace", "item", "ver"]
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _ts(value: Any) -> datetime:
@@ -108,7 +105,7 @@ class ItemStorage(Store):
             meta = f"{self._ctx.settings.prefix}:meta:items{dims}"
             model = self.embedder.model_name
             await client.hsetnx(meta, "embedding_model", model)
-            recorded = _s(await client.hget(meta, "embedding_model"))
+            recorded = replies.text(await client.hget(meta, "embedding_model"))
             if recorded != model:
                 raise EmbeddingMismatchError(
                     f"the items index of {dims}-dimension vectors under prefix "
@@ -197,7 +194,7 @@ class ItemStorage(Store):
         pipe.delete(base, *(f"{base}:v{i}" for i in range(int(nvec or 0))))
         if w.value is None:
             return
-        keep_created = created is not None and _s(ws) == self.workspace
+        keep_created = created is not None and replies.text(ws) == self.workspace
         ver = uuid.uuid4().hex
         # Fields both the item and its texts carry, for the namespace filters.
         scope: dict[Any, Any] = {
@@ -212,7 +209,7 @@ class ItemStorage(Store):
                 "doc": "item",
                 "key": w.key,
                 "value": value or "{}",
-                "created": _s(created) if keep_created else repr(now),
+                "created": replies.text(created) if keep_created else repr(now),
                 "updated": repr(now),
                 "updated_at": repr(now),
                 "ttl": repr(w.ttl_seconds) if w.ttl_seconds else "",
@@ -264,7 +261,11 @@ class ItemStorage(Store):
             raw = await pipe.execute()
         rows: list[dict[str, Any] | None] = []
         for k, values in zip(keys, raw, strict=True):
-            row = {f: _s(v) for f, v in zip(ITEM_FIELDS, values, strict=True) if v is not None}
+            row = {
+                f: replies.text(v)
+                for f, v in zip(ITEM_FIELDS, values, strict=True)
+                if v is not None
+            }
             # The key layout isolates workspaces; the re-check guards against anything else.
             rows.append({**row, "_key": k} if row.get("workspace") == self.workspace else None)
         return rows
