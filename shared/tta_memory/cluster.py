@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.commands.policies import RequestPolicy
 from redis.commands.search.index_definition import IndexDefinition, IndexType
 from redis.exceptions import (
     ClusterDownError,
@@ -102,6 +103,14 @@ class PartitionedCluster(RedisCluster):
     def index_node(self, index_name: str) -> ClusterNode:
         """The primary serving the slot of ``index_name``'s hash tag."""
         return self.nodes_manager.get_node_from_slot(self.keyslot(index_name))
+
+    async def node_for(self, *args: Any) -> ClusterNode:
+        """The node a keyed command is sent to: :meth:`_determine_nodes`, the one routing of
+        this client (redis-py's pipelines and single commands use it too)."""
+        nodes = await self._determine_nodes(*args, request_policy=RequestPolicy.DEFAULT_KEYED)
+        if len(nodes) != 1:
+            raise RedisClusterException(f"{text(args[0])} is not sent to one node: {nodes}")
+        return nodes[0]
 
     async def _determine_nodes(
         self, command: str, *args: Any, node_flag: str | None = None, **kwargs: Any
