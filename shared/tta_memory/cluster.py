@@ -208,6 +208,16 @@ async def create_index(client: Any, index: AsyncSearchIndex) -> bool:
     return True
 
 
+async def index_names(client: Any) -> list[str]:
+    """Every index on the server; on a cluster, those of every primary (a node lists only its
+    own: ``FT._LIST`` sent to one of 3 primaries saw a third of the partitions)."""
+    if not isinstance(client, PartitionedCluster):
+        return [text(n) for n in await client.execute_command("FT._LIST")]
+    reply = await client.execute_command("FT._LIST", target_nodes=client.get_primaries())
+    lists = reply.values() if isinstance(reply, dict) else [reply]
+    return sorted({text(n) for names in lists for n in names})
+
+
 async def wait_indexed(client: Any, name: str, timeout: float) -> None:
     """Wait (at most ``timeout`` s) until index ``name`` has no background indexing left."""
     deadline = time.monotonic() + timeout

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
+from tta_memory.cluster import index_names
 from tta_memory.keys import Keys
 from tta_memory.names import escape_tag
 from tta_memory.replies import text
@@ -198,7 +199,10 @@ async def delete_workspace(scope: ScopedPrimitive) -> WorkspaceStats:
     for start in range(0, len(session_keys), _DELETE_PAGE):
         await client.unlink(*session_keys[start : start + _DELETE_PAGE])
     async with client.pipeline(transaction=False) as pipe:
-        pipe.unlink(keys.sessions_registry(), keys.pafs(), keys.deep_stats())
+        # Not pipe.unlink: on a cluster pipeline it is a coroutine that queues nothing (the
+        # PAFs of a deleted workspace survived there). One slot: the partition's hash tag.
+        own = (keys.sessions_registry(), keys.pafs(), keys.deep_stats(), keys.deep_tails())
+        pipe.execute_command("UNLINK", *own)
         if before.deep_memories:
             pipe.hincrby(keys.deep_total(), "n", -before.deep_memories)
         pipe.zrem(registry_key(prefix), scope.workspace)
@@ -212,8 +216,7 @@ async def _indexes(client: Redis, prefix: str) -> list[tuple[str, str]]:
     """``(kind, name)`` of every deep, cache and group index of ``prefix`` on the server:
     ``<prefix>:idx:<kind>``, or one per partition (``<prefix>:idx:<partition>:<kind>``)."""
     found = []
-    for raw in await client.execute_command("FT._LIST"):
-        name = text(raw)
+    for name in await index_names(client):
         if not name.startswith(f"{prefix}:idx:"):
             continue
         kind = name.rsplit(":", 1)[-1]
