@@ -5,6 +5,7 @@ and a deletion removes the workspace's own keys there too."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 
 from redis.crc import key_slot
@@ -36,7 +37,8 @@ def test_workspaces_of_every_primary_are_listed_counted_and_deleted(
         try:
             for memory in engines:
                 await memory.add_cache_entry(f"note of {memory.workspace}", session_id="s1")
-                await memory.create_deep_memory(f"fact of {memory.workspace}")
+                await memory.create_deep_memory(f"fact of {memory.workspace}", session_id="s1")
+                await memory.add_session_message("s1", "user", f"hello from {memory.workspace}")
                 await memory.paf_primitive.add_paf("OPS", "001", f"rule of {memory.workspace}")
             listed = {s.workspace: s.deep_memories for s in await list_workspaces(engines[0])}
             counted = (await workspace_stats(engines[1])).cache_entries
@@ -51,5 +53,11 @@ def test_workspaces_of_every_primary_are_listed_counted_and_deleted(
 
     listed, counted, after = asyncio.run(run())
     assert listed == {w: 1 for w in workspaces}
-    assert counted == 1
+    assert counted == 2  # the note and the session message mirrored into the cache
     assert after == {w: 1 for w in workspaces[:2]}
+    # Nothing of the deleted workspace is left on any node (its keys all carry its name).
+    left = []
+    for node in local_cluster.nodes[: local_cluster.masters]:
+        with contextlib.closing(node.client()) as c:
+            left += list(c.scan_iter(match=f"{settings.prefix}:*{workspaces[2]}*"))
+    assert left == []
