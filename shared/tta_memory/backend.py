@@ -110,6 +110,9 @@ class Backend:
             s.durability,
             s.wait_replicas,
             s.wait_timeout_ms,
+            # Its layout check is this backend's: another bucket count on the same prefix
+            # shared the first one's backend and was never checked.
+            s.partition_buckets,
         )
         with cls._registry_lock:
             backend = cls._registry.get(key)
@@ -187,17 +190,28 @@ class Backend:
     async def _check_layout(self, st: _LoopState) -> None:
         """Record the bucket count on first use; refuse another one (it would move every
         shared workspace to another partition, where its data is not)."""
-        meta_key = Keys.meta(self.settings.prefix)
         buckets = self.settings.partition_buckets
-        await st.client.hsetnx(meta_key, "partition_buckets", buckets)
-        recorded = await st.client.hget(meta_key, "partition_buckets")
-        if recorded is not None and int(recorded) != buckets:
+        recorded = await self._record_once(st, {"partition_buckets": str(buckets)})
+        if recorded["partition_buckets"] != str(buckets):
             raise LayoutMismatchError(
-                f"the data under prefix {self.settings.prefix!r} is laid out in {int(recorded)} "
+                f"the data under prefix {self.settings.prefix!r} is laid out in "
+                f"{recorded['partition_buckets']} "
                 f"shared partitions, but this process is configured with {buckets} "
                 "(TTA_MEMORY_PARTITION_BUCKETS). Use the recorded value, or move the data: "
                 "`tta-memory export`, then import under a new prefix."
             )
+
+    async def _record_once(self, st: _LoopState, fields: dict[str, str]) -> dict[str, str]:
+        """Record ``fields`` in the prefix's meta hash where absent, in one transaction, and
+        return what is recorded: ours, or what whoever came first recorded. (Read, then write
+        if absent, let two processes starting at once with different models both pass.)"""
+        meta_key = Keys.meta(self.settings.prefix)
+        async with st.client.pipeline(transaction=True) as pipe:
+            for name, value in fields.items():
+                pipe.hsetnx(meta_key, name, value)
+            pipe.hmget(meta_key, list(fields))
+            *_, values = await pipe.execute()
+        return {name: replies.text(v) for name, v in zip(fields, values, strict=True)}
 
     async def _index(
         self, partition: Partition, kind: str, schema: Callable[[], IndexSchema]
@@ -241,18 +255,9 @@ class Backend:
         dims = embedder.dims
         key = (embedder.model_name, dims)
         if key not in self._deep_checked:
-            meta_key = Keys.meta(self.settings.prefix)
-            meta = {
-                replies.text(k): replies.text(v)
-                for k, v in (await st.client.hgetall(meta_key)).items()
-            }
-            if "embedding_model" not in meta:
-                await st.client.hset(
-                    meta_key, mapping={"embedding_model": embedder.model_name, "dims": dims}
-                )
-            elif meta.get("embedding_model") != embedder.model_name or meta.get("dims") != str(
-                dims
-            ):
+            ours = {"embedding_model": embedder.model_name, "dims": str(dims)}
+            meta = await self._record_once(st, ours)
+            if meta != ours:
                 raise EmbeddingMismatchError(
                     f"the deep-memory index under prefix {self.settings.prefix!r} holds embeddings "
                     f"of {meta.get('embedding_model')} ({meta.get('dims')} dims), but this process "
