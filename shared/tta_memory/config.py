@@ -34,8 +34,10 @@ _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 class Settings(BaseModel):
     """Engine settings. ``prefix``, the two timeouts, ``durability``, ``partition_buckets``,
-    ``dedicated_workspaces`` and the ``wait_*`` fields also come from ``TTA_MEMORY_<FIELD>``
-    environment variables (README "Configuration"); the others are set in code.
+    ``dedicated_workspaces``, ``coalesce_writes`` and the ``wait_*`` fields also come from
+    ``TTA_MEMORY_<FIELD>`` environment variables (:data:`ENV_VARS`, README "Configuration")
+    when not given; the others are set in code. A variable whose value its field refuses
+    raises :class:`~tta_memory.errors.InvalidSettingError`, naming it and what it accepts.
 
     Args:
         prefix: Prefix of every key and index the engine writes.
