@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tta_memory.cli.common import add_url_arg, resolve_url
-from tta_memory.cli.errors import EXIT_ERROR, EXIT_OK
+from tta_memory.cli.errors import EXIT_ERROR, EXIT_OK, first_line
 from tta_memory.errors import TTAMemoryError
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def run_doctor(url: str | None = None, *, check_model: bool = True) -> list[Chec
     try:
         target = resolve_url(url)
     except TTAMemoryError as exc:
-        return [Check("redis url", "fail", str(exc).split("\n--- ")[0])]
+        return [Check("redis url", "fail", first_line(exc))]
     resolved = target.url
     shown = redact_url(resolved)
     source = "embedded server, " + target.detail if target.embedded else target.source

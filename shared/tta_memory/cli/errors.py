@@ -85,21 +85,22 @@ def describe(exc: BaseException, target: Target | None) -> tuple[str, int]:
     if _is_unreachable(exc):
         return _unreachable(exc, target), EXIT_UNAVAILABLE
     if isinstance(exc, ServerNotFoundError | QueryEngineMissingError):
-        return _first_line(exc), EXIT_UNAVAILABLE
+        return first_line(exc), EXIT_UNAVAILABLE
     if isinstance(exc, InvalidInputError):
-        return _first_line(exc), EXIT_INPUT
+        return first_line(exc), EXIT_INPUT
     if isinstance(exc, TTAMemoryError):
-        return _first_line(exc), EXIT_ERROR
+        return first_line(exc), EXIT_ERROR
     if _is_validation_error(exc):
         return _validation(exc), EXIT_INPUT
     return (
-        f"internal error: {type(exc).__name__}: {_first_line(exc)} "
+        f"internal error: {type(exc).__name__}: {first_line(exc)} "
         "(run again with --debug for the traceback, and please report it)",
         EXIT_INTERNAL,
     )
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """An error's message without what follows it: more lines, or a server log's tail."""
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0] if "\n--- " not in text else text.split("\n--- ")[0]
 
@@ -134,7 +135,7 @@ def _unreachable(exc: BaseException, target: Target | None) -> str:
         isinstance(e, redis.RedisError | OSError) for e in chain[1:]
     ):
         # Raised by the engine or the server launcher with its own full explanation.
-        detail = _first_line(exc)
+        detail = first_line(exc)
         return detail if target is None else f"{detail} [{target.describe()}]"
     root = chain[-1]
     if any(isinstance(e, redis.AuthenticationError) for e in chain):
@@ -142,7 +143,7 @@ def _unreachable(exc: BaseException, target: Target | None) -> str:
     elif any(isinstance(e, socket.gaierror) for e in chain) or "Name or service" in str(root):
         reason = "unknown host"
     else:
-        reason = _first_line(root)
+        reason = first_line(root)
     where = target.describe() if target is not None else "the configured Redis"
     hint = target.unreachable_hint() if target is not None else ""
     return f"cannot reach Redis at {where}: {reason}. {hint}".rstrip()
