@@ -191,7 +191,8 @@ class Backend:
         """Record the bucket count on first use; refuse another one (it would move every
         shared workspace to another partition, where its data is not)."""
         buckets = self.settings.partition_buckets
-        recorded = await self._record_once(st, {"partition_buckets": str(buckets)})
+        meta_key = Keys.meta(self.settings.prefix)
+        recorded = await self.record_once(st.client, meta_key, {"partition_buckets": str(buckets)})
         if recorded["partition_buckets"] != str(buckets):
             raise LayoutMismatchError(
                 f"the data under prefix {self.settings.prefix!r} is laid out in "
@@ -201,15 +202,17 @@ class Backend:
                 "`tta-memory export`, then import under a new prefix."
             )
 
-    async def _record_once(self, st: _LoopState, fields: dict[str, str]) -> dict[str, str]:
-        """Record ``fields`` in the prefix's meta hash where absent, in one transaction, and
-        return what is recorded: ours, or what whoever came first recorded. (Read, then write
-        if absent, let two processes starting at once with different models both pass.)"""
-        meta_key = Keys.meta(self.settings.prefix)
-        async with st.client.pipeline(transaction=True) as pipe:
+    @staticmethod
+    async def record_once(client: EngineRedis, key: str, fields: dict[str, str]) -> dict[str, str]:
+        """Record ``fields`` in the hash ``key`` where absent, in one transaction, and return
+        what is recorded: ours, or what whoever came first recorded — the one way the engine
+        records what its data is laid out with (bucket count, embedding models). (Read, then
+        write if absent, let two processes starting at once with different models both pass.)
+        """
+        async with client.pipeline(transaction=True) as pipe:
             for name, value in fields.items():
-                pipe.hsetnx(meta_key, name, value)
-            pipe.hmget(meta_key, list(fields))
+                pipe.hsetnx(key, name, value)
+            pipe.hmget(key, list(fields))
             *_, values = await pipe.execute()
         return {name: replies.text(v) for name, v in zip(fields, values, strict=True)}
 
@@ -256,7 +259,7 @@ class Backend:
         key = (embedder.model_name, dims)
         if key not in self._deep_checked:
             ours = {"embedding_model": embedder.model_name, "dims": str(dims)}
-            meta = await self._record_once(st, ours)
+            meta = await self.record_once(st.client, Keys.meta(self.settings.prefix), ours)
             if meta != ours:
                 raise EmbeddingMismatchError(
                     f"the deep-memory index under prefix {self.settings.prefix!r} holds embeddings "

@@ -57,6 +57,14 @@ class RecoveringIndex(AsyncSearchIndex):
                 raise
         return await super().query(query)
 
+    async def aggregate(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().aggregate(*args, **kwargs)
+        except (RedisVLError, ResponseError) as exc:
+            if not await self.backend.recover(self, exc):
+                raise
+        return await super().aggregate(*args, **kwargs)
+
     async def batch_query(self, queries: Any, batch_size: int = 10) -> list[list[dict[str, Any]]]:
         try:
             return await super().batch_query(queries, batch_size=batch_size)

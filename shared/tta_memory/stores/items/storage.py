@@ -24,14 +24,13 @@ from typing import Any
 from urllib.parse import quote
 
 from redis.exceptions import WatchError
-from redisvl.index import AsyncSearchIndex
 from redisvl.query.filter import FilterExpression
 
 from tta_memory import replies
 from tta_memory.context import MAX_WATCH_ATTEMPTS, EngineContext, Store
 from tta_memory.embeddings import Embedder
 from tta_memory.errors import ConflictError, EmbeddingMismatchError
-from tta_memory.indexes import create
+from tta_memory.indexes import RecoveringIndex, create
 from tta_memory.names import Tag
 from tta_memory.stores.items.records import (
     ItemWrite,
@@ -65,7 +64,7 @@ class ItemStorage(Store):
     def __init__(self, ctx: EngineContext, embedder: Embedder | None = None) -> None:
         super().__init__(ctx)
         self._embedder = embedder
-        self._indexes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncSearchIndex] = (
+        self._indexes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RecoveringIndex] = (
             weakref.WeakKeyDictionary()
         )
         self._checked = False
@@ -93,7 +92,7 @@ class ItemStorage(Store):
         ws = quote(self.workspace, safe="")
         return f"{self._ctx.settings.prefix}:item{self.embedder.dims}:{ws}:{digest}"
 
-    async def index(self) -> AsyncSearchIndex:
+    async def index(self) -> RecoveringIndex:
         """The items index for this loop (created, and its model checked, on first use)."""
         loop = asyncio.get_running_loop()
         found = self._indexes.get(loop)
@@ -104,8 +103,10 @@ class ItemStorage(Store):
         if not self._checked:
             meta = f"{self._ctx.settings.prefix}:meta:items{dims}"
             model = self.embedder.model_name
-            await client.hsetnx(meta, "embedding_model", model)
-            recorded = replies.text(await client.hget(meta, "embedding_model"))
+            record = {"embedding_model": model}
+            recorded = (await self._ctx.backend.record_once(client, meta, record))[
+                "embedding_model"
+            ]
             if recorded != model:
                 raise EmbeddingMismatchError(
                     f"the items index of {dims}-dimension vectors under prefix "
@@ -114,9 +115,11 @@ class ItemStorage(Store):
                     "(TTA_MEMORY_PREFIX)."
                 )
             self._checked = True
-        index = AsyncSearchIndex(items_schema(self._ctx.settings.prefix, dims), redis_client=client)
-        if not await index.exists():
-            await create(index)
+        # Re-created by its next query if the server loses it (Backend.recover).
+        index = RecoveringIndex(
+            items_schema(self._ctx.settings.prefix, dims), client, self._ctx.backend
+        )
+        await create(index)
         self._indexes[loop] = index
         return index
 
