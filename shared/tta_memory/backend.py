@@ -19,6 +19,7 @@ from redisvl.schema import IndexSchema
 from tta_memory import replies
 from tta_memory.cluster import (
     is_cluster_url,
+    is_missing_index,
     make_cluster_client,
     translate_cluster_error,
     wait_indexed,
@@ -37,7 +38,7 @@ from tta_memory.errors import (
     TTAMemoryError,
     causes,
 )
-from tta_memory.indexes import RecoveringIndex, add_missing_fields, create, is_missing_index
+from tta_memory.indexes import RecoveringIndex, add_missing_fields, create
 from tta_memory.keys import Keys
 from tta_memory.partitions import Partition
 from tta_memory.schema import cache_schema, deep_schema, group_schema

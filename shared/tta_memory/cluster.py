@@ -42,7 +42,7 @@ from tta_memory.cluster_barrier import DurablePipeline, torn_connection_is_conne
 from tta_memory.config import Settings
 from tta_memory.connection import bounded, fsync_always
 from tta_memory.durability import Barrier, is_write
-from tta_memory.errors import BackendUnavailableError, TTAMemoryError
+from tta_memory.errors import BackendUnavailableError, TTAMemoryError, causes
 from tta_memory.replies import text
 
 # FT.* commands whose first argument is an index name (FT.CURSOR takes it second).
@@ -54,6 +54,10 @@ _INDEX_FIRST = frozenset(
     }
 )  # fmt: skip
 _INDEX_SECOND = frozenset({"FT.CURSOR"})
+# What a missing index says: "no such index" (RediSearch 2.x), "unknown index name" (8.x), "index
+# not found" (FT.INFO of some versions) — a node that came back empty, a slot moved to a node
+# with no copy yet, or an FT.DROPINDEX. The caller re-creates it (Backend.recover) and retries.
+_MISSING_INDEX = ("unknown index name", "no such index", "index not found")
 
 
 def is_cluster_url(url: str) -> bool:
@@ -79,6 +83,13 @@ def index_name_of(args: tuple[Any, ...]) -> str | None:
     name = text(args[position])
     start = name.find("{")
     return name if start >= 0 and name.find("}", start + 2) > start else None
+
+
+def is_missing_index(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it was raised from) says the index does not exist there: the
+    engine's one check, on one server and on a cluster alike."""
+    text = " ".join(str(e) for e in causes(exc)).lower()
+    return any(marker in text for marker in _MISSING_INDEX)
 
 
 class PartitionedCluster(RedisCluster):

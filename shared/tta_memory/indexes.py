@@ -1,9 +1,8 @@
-"""Partition indexes: their creation, the in-place migration of older ones, and the one check
-of "the server lost this index" (:func:`is_missing_index`).
+"""Partition indexes: their creation and the in-place migration of older ones.
 
-Re-creating a lost index is :meth:`tta_memory.backend.Backend.recover`, which every reader
-calls: redisvl's query path (:class:`RecoveringIndex`) and the raw ``FT.SEARCH`` readers of the
-cache and deep stores alike.
+Re-creating a lost index is :meth:`tta_memory.backend.Backend.recover` (after the one check,
+:func:`tta_memory.cluster.is_missing_index`), which every reader calls: redisvl's query path
+(:class:`RecoveringIndex`) and the raw ``FT.SEARCH`` readers of the cache and deep stores alike.
 """
 
 from __future__ import annotations
@@ -16,24 +15,12 @@ from redisvl.exceptions import RedisVLError
 from redisvl.index import AsyncSearchIndex
 
 from tta_memory.cluster import create_index
-from tta_memory.errors import causes
 from tta_memory.schema import TAG_SEPARATOR
 
 if TYPE_CHECKING:
     from tta_memory.backend import Backend
 
 logger = logging.getLogger("tta_memory.backend")
-
-# What a missing index says: "no such index" (RediSearch 2.x), "unknown index name" (8.x), "index
-# not found" (FT.INFO of some versions) — a node that came back empty, a slot moved to a node
-# with no copy yet, or an FT.DROPINDEX.
-_MISSING_INDEX = ("unknown index name", "no such index", "index not found")
-
-
-def is_missing_index(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what it was raised from) says the index does not exist there."""
-    text = " ".join(str(e) for e in causes(exc)).lower()
-    return any(marker in text for marker in _MISSING_INDEX)
 
 
 class RecoveringIndex(AsyncSearchIndex):
