@@ -18,7 +18,6 @@ from redisvl.query import FilterQuery, TextQuery, VectorQuery
 from redisvl.query.filter import FilterExpression
 
 from tta_memory import recency, replies, vectors
-from tta_memory.cluster import is_missing_index
 from tta_memory.context import ReadSpec, Store
 from tta_memory.errors import InternalError, InvalidInputError
 from tta_memory.literals import SEARCH_MODES, SearchMode
@@ -309,10 +308,8 @@ class DeepSearch(Store):
         try:
             replies = await self._send(index.name, queries)
         except ResponseError as exc:
-            if not is_missing_index(exc):
+            if not await self._ctx.backend.recover(index, exc):
                 raise
-            # The server lost the index: redisvl's path re-creates it (backend.RecoveringIndex).
-            await index.batch_query(queries)
             replies = await self._send(index.name, queries)
         return [ranking(q, reply) for q, reply in zip(queries, replies, strict=True)]
 
