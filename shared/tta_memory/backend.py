@@ -42,6 +42,7 @@ from tta_memory.indexes import RecoveringIndex, add_missing_fields, create
 from tta_memory.keys import Keys
 from tta_memory.partitions import Partition
 from tta_memory.schema import cache_schema, deep_schema, group_schema
+from tta_memory.vectors import DEFAULT_VECTOR_DTYPE, VectorDtype
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -89,6 +90,7 @@ class Backend:
         )
         self._setup_done = False
         self._deep_checked: set[tuple[str, int]] = set()
+        self._vector_dtype: VectorDtype | None = None
 
     @classmethod
     def shared(cls, url: str | None, settings: Settings | None = None) -> Backend:
@@ -114,6 +116,7 @@ class Backend:
             # Its layout check is this backend's: another bucket count on the same prefix
             # shared the first one's backend and was never checked.
             s.partition_buckets,
+            s.vector_dtype,  # likewise: an explicit type is checked against the prefix's record
         )
         with cls._registry_lock:
             backend = cls._registry.get(key)
@@ -204,18 +207,32 @@ class Backend:
             )
 
     @staticmethod
-    async def record_once(client: EngineRedis, key: str, fields: dict[str, str]) -> dict[str, str]:
+    async def record_once(
+        client: EngineRedis,
+        key: str,
+        fields: dict[str, str],
+        legacy: dict[str, str] | None = None,
+    ) -> dict[str, str]:
         """Record ``fields`` in the hash ``key`` where absent, in one transaction, and return
         what is recorded: ours, or what whoever came first recorded — the one way the engine
         records what its data is laid out with (bucket count, embedding models). (Read, then
         write if absent, let two processes starting at once with different models both pass.)
+
+        ``legacy`` gives the value of a field that records written before it existed mean: it
+        is recorded instead of ours where the hash already held the other fields.
         """
         async with client.pipeline(transaction=True) as pipe:
             for name, value in fields.items():
                 pipe.hsetnx(key, name, value)
             pipe.hmget(key, list(fields))
-            *_, values = await pipe.execute()
-        return {name: replies.text(v) for name, v in zip(fields, values, strict=True)}
+            *added, values = await pipe.execute()
+        recorded = {name: replies.text(v) for name, v in zip(fields, values, strict=True)}
+        new = {name for name, flag in zip(fields, added, strict=True) if flag}
+        older = {name: v for name, v in (legacy or {}).items() if name in new}
+        if older and new != set(fields) and any(recorded[n] != v for n, v in older.items()):
+            await client.hset(key, mapping=cast(Any, older))
+            recorded.update(older)
+        return recorded
 
     async def _index(
         self, partition: Partition, kind: str, schema: Callable[[], IndexSchema]
@@ -254,14 +271,23 @@ class Backend:
         return await self._index(partition, "group", lambda: group_schema(prefix, partition))
 
     async def deep_index(self, embedder: Embedder, partition: Partition) -> RecoveringIndex:
-        """The deep-memory index of ``partition``; checks the recorded embedding model."""
+        """The deep-memory index of ``partition``; checks the recorded embedding model and
+        vector type (both recorded once per prefix, by its first deep-memory call)."""
         st = await self.state()
         dims = embedder.dims
         key = (embedder.model_name, dims)
         if key not in self._deep_checked:
-            ours = {"embedding_model": embedder.model_name, "dims": str(dims)}
-            meta = await self.record_once(st.client, Keys.meta(self.settings.prefix), ours)
-            if meta != ours:
+            wanted = self.settings.vector_dtype
+            ours = {
+                "embedding_model": embedder.model_name,
+                "dims": str(dims),
+                "vector_dtype": wanted or DEFAULT_VECTOR_DTYPE,
+            }
+            # A prefix recorded before vector types were recorded holds float32 indexes.
+            meta = await self.record_once(
+                st.client, Keys.meta(self.settings.prefix), ours, legacy={"vector_dtype": "float32"}
+            )
+            if (meta["embedding_model"], meta["dims"]) != (ours["embedding_model"], ours["dims"]):
                 raise EmbeddingMismatchError(
                     f"the deep-memory index under prefix {self.settings.prefix!r} holds embeddings "
                     f"of {meta.get('embedding_model')} ({meta.get('dims')} dims), but this process "
@@ -270,9 +296,30 @@ class Backend:
                     "ws.jsonl`, drop the index, then `tta-memory import ws.jsonl` with the new "
                     "model."
                 )
+            recorded = cast(VectorDtype, meta["vector_dtype"])
+            if wanted is not None and wanted != recorded:
+                raise EmbeddingMismatchError(
+                    f"the deep-memory index under prefix {self.settings.prefix!r} stores "
+                    f"{recorded} vectors, but vector_dtype={wanted!r} was asked for "
+                    "(TTA_MEMORY_VECTOR_DTYPE). Leave it unset to use the recorded type, use "
+                    "another prefix, or move the data: `tta-memory export -o ws.jsonl`, then "
+                    "`tta-memory import ws.jsonl` under a new prefix."
+                )
+            self._vector_dtype = recorded
             self._deep_checked.add(key)
+        dtype = self.vector_dtype
         prefix = self.settings.prefix
-        return await self._index(partition, "deep", lambda: deep_schema(prefix, partition, dims))
+        return await self._index(
+            partition, "deep", lambda: deep_schema(prefix, partition, dims, dtype)
+        )
+
+    @property
+    def vector_dtype(self) -> VectorDtype:
+        """The element type of this prefix's stored vectors (known once :meth:`deep_index` has
+        checked the prefix's record, which every deep-memory call does first)."""
+        if self._vector_dtype is None:
+            raise RuntimeError("vector_dtype is known after the first deep_index() call")
+        return self._vector_dtype
 
 
 def translate(exc: BaseException) -> TTAMemoryError | None:

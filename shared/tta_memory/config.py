@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from tta_memory.contextual import ContextualIndexing
 from tta_memory.errors import InvalidSettingError, UnsupportedURLError
 from tta_memory.hygiene import HygieneThresholds
+from tta_memory.vectors import VectorDtype
 
 URL_ENV_VARS = ("TTA_MEMORY_REDIS_URL", "REDIS_URL")
 # The settings that also come from the environment (README "Configuration").
@@ -25,6 +26,7 @@ ENV_VARS = {
         "wait_timeout_ms",
         "dedicated_workspaces",
         "coalesce_writes",
+        "vector_dtype",
     )
 }
 # What pydantic's message for a refused boolean leaves out.
@@ -34,10 +36,11 @@ _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 class Settings(BaseModel):
     """Engine settings. ``prefix``, the two timeouts, ``durability``, ``partition_buckets``,
-    ``dedicated_workspaces``, ``coalesce_writes`` and the ``wait_*`` fields also come from
-    ``TTA_MEMORY_<FIELD>`` environment variables (:data:`ENV_VARS`, README "Configuration")
-    when not given; the others are set in code. A variable whose value its field refuses
-    raises :class:`~tta_memory.errors.InvalidSettingError`, naming it and what it accepts.
+    ``dedicated_workspaces``, ``coalesce_writes``, ``vector_dtype`` and the ``wait_*`` fields
+    also come from ``TTA_MEMORY_<FIELD>`` environment variables (:data:`ENV_VARS`, README
+    "Configuration") when not given; the others are set in code. A variable whose value its
+    field refuses raises :class:`~tta_memory.errors.InvalidSettingError`, naming it and what
+    it accepts.
 
     Args:
         prefix: Prefix of every key and index the engine writes.
@@ -73,6 +76,10 @@ class Settings(BaseModel):
         coalesce_max_batch: Most single creates written together.
         coalesce_max_wait_ms: How long a batch waits for more creates while writes are
             concurrent (0: it takes what is queued when the previous batch's model call ends).
+        vector_dtype: Element type of the deep index's vectors, ``float32`` or ``float16``
+            (half the vector bytes, same LoCoMo recall; :mod:`tta_memory.vectors`). Recorded by
+            a prefix's first deep-memory call; ``None`` (default) uses the recorded type, or
+            ``float32`` for a new prefix. ``TTA_MEMORY_VECTOR_DTYPE``.
     """
 
     prefix: str = "tta"
@@ -102,6 +109,7 @@ class Settings(BaseModel):
     coalesce_writes: bool = True
     coalesce_max_batch: int = Field(default=64, ge=1, le=4096)
     coalesce_max_wait_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
+    vector_dtype: VectorDtype | None = None
 
     def __init__(self, **data: Any) -> None:
         # A field not given takes its TTA_MEMORY_<FIELD> variable (empty means the default),

@@ -26,6 +26,7 @@ def test_coalesce_writes_from_the_environment(
         ("TTA_MEMORY_DURABILITY", "bogus"),
         ("TTA_MEMORY_SOCKET_TIMEOUT", "soon"),
         ("TTA_MEMORY_WAIT_REPLICAS", "-1"),
+        ("TTA_MEMORY_VECTOR_DTYPE", "int8"),
     ],
 )
 def test_a_bad_value_in_the_environment_is_refused(
@@ -57,6 +58,7 @@ def test_every_setting_reads_its_variable_and_empty_means_the_default(
         "TTA_MEMORY_WAIT_TIMEOUT_MS": "300",
         "TTA_MEMORY_DEDICATED_WORKSPACES": " big, huge ,",
         "TTA_MEMORY_COALESCE_WRITES": "off",
+        "TTA_MEMORY_VECTOR_DTYPE": "float16",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -65,6 +67,7 @@ def test_every_setting_reads_its_variable_and_empty_means_the_default(
     assert (s.partition_buckets, s.wait_replicas, s.wait_timeout_ms) == (8, 2, 300)
     assert s.dedicated_workspaces == {"big", "huge"}
     assert s.coalesce_writes is False
+    assert s.vector_dtype == "float16"
     for name in values:
         monkeypatch.setenv(name, "")
     assert Settings() == Settings.model_construct()

@@ -17,7 +17,7 @@ from redisvl.index import AsyncSearchIndex
 from redisvl.query import FilterQuery, TextQuery, VectorQuery
 from redisvl.query.filter import FilterExpression
 
-from tta_memory import recency, replies
+from tta_memory import recency, replies, vectors
 from tta_memory.context import ReadSpec, Store
 from tta_memory.errors import InternalError, InvalidInputError
 from tta_memory.literals import SEARCH_MODES, SearchMode
@@ -269,12 +269,12 @@ class DeepSearch(Store):
             vector = await ctx.embedder.embed(query, st.embedding_cache)
             queries.append(
                 VectorQuery(
-                    vector=vector,
+                    vector=vectors.encode(vector, ctx.backend.vector_dtype),
                     vector_field_name="embedding",
                     filter_expression=knn_f,
                     return_fields=RANK_FIELDS,
                     num_results=depth,
-                    dtype="float32",
+                    dtype=ctx.backend.vector_dtype,
                     # No filter, no hybrid query: RediSearch refuses a policy for plain KNN.
                     hybrid_policy=policy if knn_f is not None else None,
                 )
