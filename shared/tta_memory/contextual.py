@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from tta_memory import vectors
+
 #: Separates a scope from a session id in the tails hash (refused in ids, as in tags).
 _SEP = "\x1f"
 
@@ -183,9 +185,7 @@ def decode_neighbour(memory_id: str, key: str, row: Sequence[Any], dims: int) ->
     text, context, embedding = row
     if text is None:
         return None
-    vector = None
-    if isinstance(embedding, bytes) and len(embedding) == 4 * dims:
-        vector = np.frombuffer(embedding, dtype=np.float32).copy()
+    vector = vectors.decode(embedding, dims)
 
     def _s(v: Any) -> str:
         return v.decode() if isinstance(v, bytes) else (v or "")

@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 from redisvl.query import FilterQuery
-from redisvl.redis.utils import array_to_buffer
 
-from tta_memory import contextual, hygiene, progress
+from tta_memory import contextual, hygiene, progress, vectors
 from tta_memory.context import Store
 from tta_memory.errors import InvalidInputError, NotFoundError
 from tta_memory.models import DeepMemory
@@ -161,11 +160,11 @@ class DeepStorage(Store):
         """Queue the commands of :meth:`_write_all` into ``pipe`` (a ``MULTI`` of the
         workspace's partition, maybe shared with other workspaces of that partition)."""
         ctx = self._ctx
+        dtype = ctx.backend.vector_dtype
         for p in payload:
-            vector = p["embedding"]  # the embedder's float32 bytes (or a list of floats)
-            if not isinstance(vector, bytes):
-                vector = array_to_buffer(vector, "float32")
-            pipe.hset(ctx.keys.deep(p["memory_id"]), mapping={**p, "embedding": vector})
+            # The embedder's float32 bytes (or a list of floats), stored as the index's type.
+            stored = {f: vectors.encode(p[f], dtype) for f in vectors.FIELDS if f in p}
+            pipe.hset(ctx.keys.deep(p["memory_id"]), mapping={**p, **stored})
         if extra is not None:
             for target, mapping in extra.fields:
                 pipe.hset(target, mapping=dict(mapping))
@@ -211,7 +210,13 @@ class DeepStorage(Store):
         if ctx.settings.hygiene is not None:
             index = await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)
             links = await hygiene.supersede(
-                index, client, ctx.keys.deep, payload, own, ctx.settings.hygiene
+                index,
+                client,
+                ctx.keys.deep,
+                payload,
+                own,
+                ctx.settings.hygiene,
+                ctx.backend.vector_dtype,
             )
             writes += links
             # Counted in the batch's MULTI (it was a separate HINCRBY before it: one more round
@@ -270,12 +275,18 @@ class DeepStorage(Store):
         await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)  # checks the model
         if text is not None:
             st = await ctx.backend.state()
-            changes["embedding"] = await ctx.embedder.embed(text, st.embedding_cache)
+            own = await ctx.embedder.embed(text, st.embedding_cache)
+            # The new text's own vector, indexed and kept as the memory's own (an older
+            # own_embedding would describe the old text to hygiene's comparisons).
+            changes["embedding"] = changes["own_embedding"] = vectors.encode(
+                own, ctx.backend.vector_dtype
+            )
         await (await ctx.client()).hset(ctx.keys.deep(memory_id), mapping=changes)
         if "tags" in changes:
             await self.count_changes([row], -1)
             await self.count_changes([changes], +1)
-        changes.pop("embedding", None)
+        for name in vectors.FIELDS:
+            changes.pop(name, None)
         return decode_memory({**row, **changes})
 
     async def delete(self, memory_id: str) -> None:
