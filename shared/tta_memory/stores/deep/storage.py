@@ -20,7 +20,13 @@ from tta_memory.names import Tag, check_name, check_tags
 from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
 from tta_memory.stores.deep.coalesce import coalescer_for
 from tta_memory.stores.deep.dedup import CreatePlan, plan_create
-from tta_memory.stores.deep.records import DEEP_FIELDS, content_hash, decode_memory, decode_row
+from tta_memory.stores.deep.records import (
+    DEEP_FIELDS,
+    content_hash,
+    decode_memory,
+    decode_row,
+    scope_of,
+)
 from tta_memory.validation import check_datetime, check_metadata, check_positive, check_text
 
 EXPORT_PAGE = 500
@@ -111,12 +117,19 @@ class DeepStorage(Store):
                 step(len(batch))
         return out
 
-    async def _create_batch(self, docs: list[dict[str, Any]]) -> list[DeepMemory]:
+    async def _create_batch(
+        self, docs: list[dict[str, Any]], known: Mapping[str, bytes] | None = None
+    ) -> list[DeepMemory]:
+        """Create ``docs`` (vectors of ``known`` texts are not computed again)."""
         ctx = self._ctx
         plan = await self._plan(docs)
         payload: list[dict[str, Any]] = []
         if plan.new:
-            own = await ctx.embedder.embed_many(plan.texts, None)
+            texts = plan.texts
+            if known and all(t in known for t in texts):
+                own = [known[t] for t in texts]
+            else:
+                own = await ctx.embedder.embed_many(texts, None)
             payload = plan.payload(own)
             extra = await self._index_in_context(payload, own)
             await self._write_all(payload, extra)
@@ -182,8 +195,9 @@ class DeepStorage(Store):
         spec = ctx.settings.contextual
         if spec.enabled:
             ids = [p["memory_id"] for p in payload]
+            scopes = [scope_of(p) for p in payload]
             plan = await contextual.prepare(
-                client, ctx.keys.deep_tails(), ctx.keys.deep, payload, ids, own, spec
+                client, ctx.keys.deep_tails(), ctx.keys.deep, payload, scopes, ids, own, spec
             )
             for doc, text, vec, mine in zip(payload, plan.contexts, plan.vectors, own, strict=True):
                 doc["search_text"] = contextual.indexed_text(doc["text"], text)
