@@ -104,15 +104,15 @@ class SessionStore(Store):
         """The client, once the partition's cache index exists for it (one check per client:
         the backend's own look-up was ~4 us of every append)."""
         ctx = self._ctx
-        client = await ctx.client()
         ready: weakref.WeakSet[Any] = self.__dict__.setdefault("_cache_ready", weakref.WeakSet())
+        client = await ctx.backend.client()
         if client not in ready:
             # The partition's cache index exists before its first entry, so it indexes
             # entries as they come instead of scanning them all at the first read (seconds
             # under load).
             await ctx.backend.cache_index(ctx.keys.partition)
             ready.add(client)
-        return client
+        return await ctx.client()
 
     def _zset(self, session_id: str, archived: bool) -> str:
         return self._session_keys(session_id)[2 if archived else 1]
