@@ -8,8 +8,8 @@ the cache store reads and expires those entries).
 from __future__ import annotations
 
 import json
+import os
 import time
-import uuid
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -35,13 +35,23 @@ MAX_BATCH = 10_000
 SESSION_KEYS_CACHE = 10_000  # sessions whose key names a store keeps built
 
 
-# json.dumps builds a new encoder on every call that passes options (~3 us of an append).
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# json.dumps builds a new encoder on every call that passes options (~3 us of an append). No
+# circular-reference check: metadata was already encoded once by check_metadata.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
 def dumps(obj: Any) -> str:
     """Compact JSON, as messages are stored."""
     return "{}" if obj == {} else _ENCODER.encode(obj)
+
+
+def new_id() -> str:
+    """A message id: ``uuid.uuid4().hex`` (version 4, RFC 4122 variant), without building a
+    ``UUID`` object (7.4 -> 2.5 us)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    return raw.hex()
 
 
 def decode_message(session_id: str, member: bytes | str, score: float) -> SessionMessage:
@@ -106,13 +116,14 @@ class SessionStore(Store):
         ctx = self._ctx
         ready: weakref.WeakSet[Any] = self.__dict__.setdefault("_cache_ready", weakref.WeakSet())
         client = await ctx.backend.client()
-        if client not in ready:
-            # The partition's cache index exists before its first entry, so it indexes
-            # entries as they come instead of scanning them all at the first read (seconds
-            # under load).
-            await ctx.backend.cache_index(ctx.keys.partition)
-            ready.add(client)
-        return await ctx.client()
+        if client in ready:  # the index exists and ctx.client() registered the workspace
+            return client
+        # The partition's cache index exists before its first entry, so it indexes entries as
+        # they come instead of scanning them all at the first read (seconds under load).
+        await ctx.backend.cache_index(ctx.keys.partition)
+        client = await ctx.client()
+        ready.add(client)
+        return client
 
     def _zset(self, session_id: str, archived: bool) -> str:
         return self._session_keys(session_id)[2 if archived else 1]
@@ -120,7 +131,7 @@ class SessionStore(Store):
     def _message(self, role: Any, content: Any, metadata: Any, now: float) -> dict[str, Any]:
         """One message to store, checked."""
         return {
-            "id": uuid.uuid4().hex,
+            "id": new_id(),
             "role": check_choice("role", role, ROLES),
             "content": check_text("content", content),
             "metadata": check_metadata(metadata),
