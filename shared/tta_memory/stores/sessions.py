@@ -152,7 +152,7 @@ class SessionStore(Store):
             raise InvalidInputError(f"at most {MAX_BATCH} messages per call")
         return out
 
-    async def _write(
+    def _append_command(
         self,
         session_id: str,
         prepared: list[dict[str, Any]],
@@ -160,7 +160,9 @@ class SessionStore(Store):
         ttl: int | None,
         replace: bool = False,
         archived: bool = False,
-    ) -> list[SessionMessage]:
+    ) -> tuple[list[str], list[Any]]:
+        """The keys and arguments of the append script for ``prepared`` messages (the
+        append benchmark sends the same command on bare clients)."""
         ctx = self._ctx
         with_cache = not (replace or archived)
         cache_keys = [self._cache_key_prefix + m["id"] for m in prepared] if with_cache else []
@@ -182,7 +184,22 @@ class SessionStore(Store):
             self._registry,
             *cache_keys,
         ]
-        client = await (self._client_with_cache_index() if cache_keys else ctx.client())
+        return keys, args
+
+    async def _write(
+        self,
+        session_id: str,
+        prepared: list[dict[str, Any]],
+        *,
+        ttl: int | None,
+        replace: bool = False,
+        archived: bool = False,
+    ) -> list[SessionMessage]:
+        keys, args = self._append_command(
+            session_id, prepared, ttl=ttl, replace=replace, archived=archived
+        )
+        cached = len(keys) > 4  # cache-entry keys follow the first four
+        client = await (self._client_with_cache_index() if cached else self._ctx.client())
         # One script (the sequence, the sorted set, the cache entries and the registry: one
         # partition, one hash tag), sent as a single command.
         seqs = await run(client, APPEND, keys, args)
