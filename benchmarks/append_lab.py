@@ -98,12 +98,9 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     sizes = {"appends": n, "warmup": 5 if args.smoke else 50}
     redis.Redis.from_url(url).script_load(APPEND.source)
     total = n + sizes["warmup"] + 1
-    systems: list[System] = [
-        Engine(url, f"lab-{run_id}"),
-        EngineSync(url, f"lab-sync-{run_id}"),
-        AsyncFloor(url, run_id, total),
-        BlockingFloor(url, run_id, total),
-    ]
+    systems: list[System] = [Engine(url, f"lab-{run_id}"), EngineSync(url, f"lab-sync-{run_id}")]
+    if not args.no_floors:  # (an engine without SessionStore._append_command: --no-floors)
+        systems += [AsyncFloor(url, run_id, total), BlockingFloor(url, run_id, total)]
     if not args.no_peers:
         systems += [LangChainRedis(url, run_id), RedisVLHistory(url, run_id)]
     load = os.getloadavg()
@@ -135,6 +132,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
 def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--appends", type=int, default=2000, help="appends per system")
     parser.add_argument("--rounds", type=int, default=10, help="alternating blocks")
+    parser.add_argument("--no-floors", action="store_true", help="skip the bare redis-py floors")
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

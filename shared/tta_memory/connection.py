@@ -42,6 +42,7 @@ if HIREDIS_AVAILABLE:
     from hiredis import pack_command as hiredis_pack
 
 from tta_memory.config import Settings
+from tta_memory.deadlines import Deadlines
 from tta_memory.durability import Barrier, any_write, is_write
 from tta_memory.observability import LoggedRetry  # the async Retry, logging each retry
 
@@ -105,10 +106,14 @@ class bounded:  # lower case: used as ``async with bounded(settings)``, like a f
     async def _cut(self, cause: BaseException) -> None:
         if self._drop is not None:
             await self._drop()
-        raise RedisTimeoutError(
-            f"no answer from Redis within {self._settings.failure_bound:.1f}s "
-            "(Settings.failure_bound)"
-        ) from cause
+        raise past_the_bound(self._settings) from cause
+
+
+def past_the_bound(settings: Settings) -> RedisTimeoutError:
+    """The error of a round trip cut by :attr:`Settings.failure_bound`."""
+    return RedisTimeoutError(
+        f"no answer from Redis within {settings.failure_bound:.1f}s (Settings.failure_bound)"
+    )
 
 
 class PipelineDeadline:
@@ -173,12 +178,14 @@ class EngineRedis(_Durable, aioredis.Redis):  # type: ignore[misc]
     here: the pool's condition and locks when nobody waits for a connection, redis-py's own
     metrics calls (taken only while ``redis.observability`` is off) and the write timeout's
     task (:class:`DirectWrite`). One append EVALSHA: 0.30 -> ~0.21 ms p50 against 0.16 ms for
-    the same command on redis-py's blocking client (``benchmarks/append_lab.py``). Anything
+    the same command on redis-py's blocking client (``benchmarks/append_lab.py``). Its
+    deadline is kept without a timer per command (:mod:`tta_memory.deadlines`). Anything
     else (no idle connection, options the client treats specially, a single-connection
     client, redis-py's metrics on) takes redis-py's own path.
     """
 
     settings: Settings
+    _deadlines: Deadlines | None = None
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         pool = self.connection_pool
@@ -191,10 +198,30 @@ class EngineRedis(_Durable, aioredis.Redis):  # type: ignore[misc]
         ):
             conn = pool.take_idle()
             if conn is not None:
-                async with self._bounded():
+                if _in_round_trip.get():  # inside another round trip: under its deadline
                     return await self._direct(pool, conn, args, options)
+                return await self._direct_bounded(pool, conn, args, options)
         async with self._bounded():
             return await super().execute_command(*args, **options)
+
+    async def _direct_bounded(self, pool: EnginePool, conn: Any, args: Any, options: Any) -> Any:
+        """:meth:`_direct` under :attr:`Settings.failure_bound`, kept by the loop's
+        :class:`~tta_memory.deadlines.Deadlines` (no timer of its own: see that module)."""
+        loop = asyncio.get_running_loop()
+        deadlines = self._deadlines
+        if deadlines is None or deadlines.loop is not loop:
+            deadlines = self._deadlines = Deadlines(loop)
+        task: Any = asyncio.current_task()
+        deadlines.start(task, loop.time() + self.settings.failure_bound)
+        try:
+            return await self._direct(pool, conn, args, options)
+        except asyncio.CancelledError as exc:
+            if not deadlines.expired(task):
+                raise
+            await self._drop_connections()
+            raise past_the_bound(self.settings) from exc
+        finally:
+            deadlines.finish(task)
 
     async def _direct(self, pool: EnginePool, conn: Any, args: Any, options: Any) -> Any:
         """One command on ``conn`` (taken from ``pool``), retried as redis-py retries it."""
