@@ -47,7 +47,7 @@ def dumps(obj: Any) -> str:
 
 def new_id() -> str:
     """A message id: ``uuid.uuid4().hex`` (version 4, RFC 4122 variant), without building a
-    ``UUID`` object (7.4 -> 2.5 us)."""
+    ``UUID`` object (7.7 -> 3.0 us at load ~5)."""
     raw = bytearray(os.urandom(16))
     raw[6] = raw[6] & 0x0F | 0x40
     raw[8] = raw[8] & 0x3F | 0x80
