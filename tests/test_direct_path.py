@@ -107,3 +107,19 @@ async def test_blocking_twin_inside_a_thread_pool(memory: MemoryWorkflowPrimitiv
     for seqs in per_thread:
         assert seqs == sorted(seqs)
     assert sorted(s for seqs in per_thread for s in seqs) == list(range(1, 121))
+
+
+async def test_the_benchmark_recorder_sees_direct_writes(client) -> None:
+    # benchmarks/harness.CommandRecorder counts an engine call's round trips by hooking the
+    # connection's write, which the engine's connections do through DirectWrite.
+    from benchmarks import harness as h
+
+    key = f"direct:{uuid.uuid4().hex}"
+    await client.execute_command("SET", key, 1)
+    with h.CommandRecorder() as rec:
+        await client.execute_command("INCR", key)
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.get(key)
+            pipe.strlen(key)
+            await pipe.execute()
+    assert len(rec.trips) == 2 and rec.command_names() == ["INCR", "GET", "STRLEN"]
