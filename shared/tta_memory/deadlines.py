@@ -45,6 +45,7 @@ class Deadlines:
     def finish(self, task: asyncio.Task[object]) -> None:
         """``task``'s round trip ended (in time or not)."""
         self._running.pop(task, None)
+        self._expired.discard(task)  # a cancellation the round trip did not report
 
     def expired(self, task: asyncio.Task[object]) -> bool:
         """Whether ``task`` was cancelled by its deadline (the cancellation is then undone)."""
