@@ -552,6 +552,7 @@ class CommandRecorder:
         self._pending: dict[int, list[tuple[Any, ...]]] = {}
         self._packs: list[tuple[type, Any]] = []
         self._send: Any = None
+        self._direct_send: Any = None
 
     def __enter__(self) -> CommandRecorder:
         from redis.asyncio.connection import AbstractConnection
@@ -578,6 +579,18 @@ class CommandRecorder:
             self._packs.append((cls, cls.__dict__["pack_command"]))
             cls.pack_command = recording(cls.__dict__["pack_command"])  # type: ignore[method-assign]
         AbstractConnection.send_packed_command = send_packed_command  # type: ignore[method-assign,assignment]
+        # The engine's connections write through DirectWrite (its own send_packed_command).
+        from tta_memory.connection import DirectWrite
+
+        direct = self._direct_send = DirectWrite.__dict__["send_packed_command"]
+
+        async def direct_send(conn: Any, command: Any, check_health: bool = True) -> Any:
+            cmds = recorder._pending.pop(id(conn), [])
+            if cmds:
+                recorder.trips.append(RoundTrip(cmds))
+            return await direct(conn, command, check_health)
+
+        DirectWrite.send_packed_command = direct_send  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -587,6 +600,9 @@ class CommandRecorder:
             cls.pack_command = pack  # type: ignore[method-assign]
         self._packs.clear()
         AbstractConnection.send_packed_command = self._send  # type: ignore[method-assign]
+        from tta_memory.connection import DirectWrite
+
+        DirectWrite.send_packed_command = self._direct_send  # type: ignore[method-assign]
 
     @property
     def command_count(self) -> int:

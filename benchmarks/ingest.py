@@ -256,7 +256,11 @@ async def run(args: Any, url: str) -> dict[str, Any]:
         results[CEILING] = run_ceiling(sizes, ranges)
         results["tta-memory"] = await run_engine(url, sizes, ranges, run_id)
     if "paired" in parts:
-        results["paired"] = await ingest_paired.run_paired(url, sizes, ranges.take, run_id)
+        for key in ("paired_rounds", "paired_n"):
+            if getattr(args, key, None):
+                sizes = {**sizes, key: getattr(args, key)}
+        modes = getattr(args, "paired_modes", None) or ingest_paired.MODES
+        results["paired"] = await ingest_paired.run_paired(url, sizes, ranges.take, run_id, modes)
     if "engine" in parts:
         # The ceiling again after the engine: the best of both brackets the engine's run.
         again = run_ceiling(sizes, ranges, repeats=1)
@@ -293,6 +297,15 @@ async def run(args: Any, url: str) -> dict[str, Any]:
     return payload
 
 
+def _paired_modes(value: str) -> list[str]:
+    modes = [m for m in value.split(",") if m]
+    known = (*ingest_paired.MODES, *ingest_paired.EXTRA_MODES)
+    unknown = [m for m in modes if m not in known]
+    if unknown or not modes:
+        raise ValueError(f"unknown paired mode(s) {unknown}; valid: {', '.join(known)}")
+    return modes
+
+
 def add_arguments(parser: Any) -> None:
     """This benchmark's own options."""
     parser.add_argument(
@@ -301,6 +314,17 @@ def add_arguments(parser: Any) -> None:
         default=list(PARTS),
         help="comma list of ingest parts: engine (the table), paired (paired rounds against "
         "the model), peers (mem0); a partial run writes ingest-<parts>",
+    )
+    parser.add_argument(
+        "--paired-modes",
+        type=_paired_modes,
+        default=None,
+        help="comma list of the paired rounds' engine steps (default: "
+        f"{','.join(ingest_paired.MODES)}; also {','.join(ingest_paired.EXTRA_MODES)})",
+    )
+    parser.add_argument("--paired-rounds", type=int, default=None, help="paired rounds (default 7)")
+    parser.add_argument(
+        "--paired-n", type=int, default=None, help="memories per step and round (default 384)"
     )
 
 

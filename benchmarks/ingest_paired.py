@@ -34,11 +34,16 @@ from benchmarks.corpus import encode
 
 SESSION_LEN = 32  # memories per conversation in the batched modes
 MODES = ("batched", "batched_plain", "singles_16", "singles_16_uncoalesced")
+#: Modes run only when asked for (``--paired-modes``): experiments, not the default table.
+EXTRA_MODES = ("singles_16_no_next",)
 LABELS = {
     "batched": "create_deep_memories, contextual indexing (default)",
     "batched_plain": "create_deep_memories, PLAIN (own text only)",
     "singles_16": "16 concurrent create_deep_memory, coalesced (default)",
     "singles_16_uncoalesced": "16 concurrent create_deep_memory, coalesce_writes=False",
+    # What the stored predecessor's "next" context costs: its HSET re-indexes the whole
+    # document, vector included (see benchmarks/README.md, session 4 of issue 13).
+    "singles_16_no_next": "16 concurrent create_deep_memory, coalesced, contextual next=False",
 }
 _T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -107,7 +112,11 @@ def _median(values: Sequence[float]) -> float:
 
 
 async def run_paired(
-    url: str, sizes: dict[str, int], take: Callable[[int], list[dict[str, Any]]], run_id: str
+    url: str,
+    sizes: dict[str, int],
+    take: Callable[[int], list[dict[str, Any]]],
+    run_id: str,
+    modes: Sequence[str] = MODES,
 ) -> dict[str, Any]:
     """The paired rounds (see the module docstring).
 
@@ -117,12 +126,13 @@ async def run_paired(
             ``paired_lone`` (lone creates per round and setting).
         take: Fresh corpus items.
         run_id: Distinguishes this run's workspace and sessions.
+        modes: The engine steps of each round (of :data:`MODES` and :data:`EXTRA_MODES`).
 
     Returns:
         Per-round rates and shares, their medians, lone latencies and coalesced batch sizes.
     """
     from tta_memory import MemoryWorkflowPrimitive, Settings
-    from tta_memory.contextual import PLAIN
+    from tta_memory.contextual import PLAIN, ContextualIndexing
     from tta_memory.stores.deep.coalesce import coalescer_for
 
     ws = f"bench-paired-{run_id}"
@@ -134,6 +144,12 @@ async def run_paired(
         "singles_16": MemoryWorkflowPrimitive(url, user_id="bench", workspace=ws),
         "singles_16_uncoalesced": MemoryWorkflowPrimitive(
             url, user_id="bench", workspace=ws, settings=Settings(coalesce_writes=False)
+        ),
+        "singles_16_no_next": MemoryWorkflowPrimitive(
+            url,
+            user_id="bench",
+            workspace=ws,
+            settings=Settings(contextual=ContextualIndexing(next=False)),
         ),
     }
     await engines["batched"].create_deep_memories(take(8))  # model, index, connections
@@ -147,7 +163,7 @@ async def run_paired(
         before, cpu_before = _ceiling([it["text"] for it in take(n)], cpu)
         rates: dict[str, float] = {}
         cpu_ms: dict[str, float] = {}
-        order = MODES[r % len(MODES) :] + MODES[: r % len(MODES)]
+        order = [*modes[r % len(modes) :], *modes[: r % len(modes)]]
         for mode in order:
             tag = f"{run_id}-{r}-{mode}"
             c0 = cpu()
@@ -166,10 +182,10 @@ async def run_paired(
             {
                 "ceiling_per_s": round(ceiling, 1),
                 "model_cpu_ms": round(model_cpu, 3),
-                **{f"{m}_per_s": round(rates[m], 1) for m in MODES},
-                **{f"{m}_share": round(rates[m] / ceiling, 3) for m in MODES},
-                **{f"{m}_cpu_ms": round(cpu_ms[m], 3) for m in MODES},
-                **{f"{m}_cpu_share": round(model_cpu / cpu_ms[m], 3) for m in MODES},
+                **{f"{m}_per_s": round(rates[m], 1) for m in modes},
+                **{f"{m}_share": round(rates[m] / ceiling, 3) for m in modes},
+                **{f"{m}_cpu_ms": round(cpu_ms[m], 3) for m in modes},
+                **{f"{m}_cpu_share": round(model_cpu / cpu_ms[m], 3) for m in modes},
             }
         )
         for i, it in enumerate(take(sizes["paired_lone"])):
@@ -180,9 +196,10 @@ async def run_paired(
                 lone[setting].append(await _lone_ms(engines[mode], item))
             lone["model"].append(_model_ms(f"{it['text']} (model)"))
     return {
+        "modes": list(modes),
         "rounds": rounds,
-        "median_share": {m: _median([r[f"{m}_share"] for r in rounds]) for m in MODES},
-        "median_cpu_share": {m: _median([r[f"{m}_cpu_share"] for r in rounds]) for m in MODES},
+        "median_share": {m: _median([r[f"{m}_share"] for r in rounds]) for m in modes},
+        "median_cpu_share": {m: _median([r[f"{m}_cpu_share"] for r in rounds]) for m in modes},
         "median_model_cpu_ms": _median([r["model_cpu_ms"] for r in rounds]),
         "lone_p50_ms": {k: _median(v) for k, v in lone.items()},
         "lone_n": len(lone["model"]),
@@ -197,7 +214,7 @@ def report_lines(paired: dict[str, Any]) -> list[str]:
         f"paired rounds ({len(rounds)}; model alone before and after the engine steps, the "
         "better counts); median share of the model's batch rate, then the per-round shares:"
     ]
-    for mode in MODES:
+    for mode in paired.get("modes", MODES):
         shares = [r[f"{mode}_share"] for r in rounds]
         lines.append(
             f"  {LABELS[mode]}: {100 * paired['median_share'][mode]:.0f} % {shares}; CPU share "

@@ -244,8 +244,67 @@ class LlamaIndexMemory(System):
         return len(await store.get_messages(session, status=None, limit=50, offset=max(0, n - 50)))
 
 
+ROUNDS = 10  # the sequential appends of every system, in this many alternating blocks
+
+
+async def interleaved_appends(
+    systems: Sequence[System], sizes: dict[str, int], run_id: str, *, rounds: int = ROUNDS
+) -> dict[str, dict[str, Any]]:
+    """Sequential appends of every system, measured in alternating blocks (a block of each
+    system per round, the order reversed every other round), so that a change in the machine's
+    load reaches every system alike: the ratios hold on a shared machine.
+
+    Returns:
+        name -> the append ``Stats`` as a dict, plus ``cpu_us`` (this process's CPU time per
+        append: the client's own work, Redis excluded); a failing system: ``{"error": ...}``.
+    """
+    samples: dict[str, list[float]] = {}
+    cpu: dict[str, float] = {}
+    wall: dict[str, float] = {}
+    failed: dict[str, str] = {}
+    blocks: dict[str, int] = {}
+    for system in systems:
+        n = min(sizes["appends"], system.caps.get("appends", sizes["appends"]))
+        blocks[system.name] = max(1, n // rounds)
+        samples[system.name], cpu[system.name], wall[system.name] = [], 0.0, 0.0
+        try:
+            for i in range(sizes["warmup"]):
+                await system.append(f"append-{run_id}", -1 - i)
+        except Exception as exc:  # a peer failing must not hide the others' figures
+            failed[system.name] = f"{type(exc).__name__}: {exc}"
+    live = [s for s in systems if s.name not in failed]
+    i = 0
+    for r in range(rounds):
+        for system in live if r % 2 == 0 else live[::-1]:
+            name, sid = system.name, f"append-{run_id}"
+            if name in failed:
+                continue
+            xs = samples[name]
+            c0, w0 = time.process_time(), time.perf_counter()
+            try:
+                for _ in range(blocks[name]):
+                    t0 = time.perf_counter()
+                    await system.append(sid, i)
+                    xs.append(time.perf_counter() - t0)
+                    i += 1
+            except Exception as exc:
+                failed[name] = f"{type(exc).__name__}: {exc}"
+            cpu[name] += time.process_time() - c0
+            wall[name] += time.perf_counter() - w0
+    out: dict[str, dict[str, Any]] = {}
+    for system in systems:
+        name = system.name
+        if name in failed:
+            out[name] = {"error": failed[name]}
+            continue
+        stats = h.summarize(samples[name], wall=wall[name]).as_dict()
+        stats["cpu_us"] = round(cpu[name] / max(1, len(samples[name])) * 1e6, 1)
+        out[name] = stats
+    return out
+
+
 async def measure(system: System, sizes: dict[str, int], run_id: str) -> dict[str, Any]:
-    """All session-layer figures for one system.
+    """The session-layer figures of one system after the appends (:func:`interleaved_appends`).
 
     Args:
         system: The implementation.
@@ -253,14 +312,11 @@ async def measure(system: System, sizes: dict[str, int], run_id: str) -> dict[st
         run_id: Unique suffix for session ids.
 
     Returns:
-        ``{"append": Stats, "read50_of_50": ..., "read50_of_long": ..., "concurrent": ...}``.
+        ``{"read50_of_50": Stats, "read50_of_long": ..., "concurrent_<n>": ...}``.
     """
     out: dict[str, Any] = {}
     sizes = {k: min(v, system.caps.get(k, v)) for k, v in sizes.items()}
     warm = sizes["warmup"]
-    sid = f"append-{run_id}"
-    stats, _ = await h.time_async(lambda i: system.append(sid, i), sizes["appends"], warmup=warm)
-    out["append"] = stats.as_dict()
 
     for label, total in (("read50_of_50", 50), ("read50_of_long", sizes["long"])):
         rsid = f"read{total}-{run_id}"
@@ -327,6 +383,7 @@ def report(results: dict[str, dict[str, Any]], writers: int) -> str:
                     s["p95"],
                     s["p99"],
                     s.get("ops_per_s"),
+                    s.get("cpu_us", ""),
                     "" if name == "tta-memory (async)" else h.ratio(base.get("p50"), s["p50"]),
                     ""
                     if name == "tta-memory (async)"
@@ -345,6 +402,7 @@ def report(results: dict[str, dict[str, Any]], writers: int) -> str:
             "p95 ms",
             "p99 ms",
             "ops/s",
+            "client CPU us/op",
             "peer/ours p50",
             "ours/peer ops/s",
         ],
@@ -389,10 +447,19 @@ async def run(args: Any, url: str) -> dict[str, Any]:
     h.print_header("Session layer", info, url)
     results: dict[str, dict[str, Any]] = {}
     errors: dict[str, str] = {}
-    for system in build_systems(url, peers=not args.no_peers, run_id=run_id):
+    systems = build_systems(url, peers=not args.no_peers, run_id=run_id)
+    t0 = time.perf_counter()
+    appends = await interleaved_appends(systems, sizes, run_id)
+    print(f"  appends, {ROUNDS} alternating blocks: done in {time.perf_counter() - t0:.1f}s")
+    for system in systems:
         t0 = time.perf_counter()
         try:
-            results[system.name] = await measure(system, sizes, run_id)
+            if "error" in appends[system.name]:
+                raise RuntimeError(appends[system.name]["error"])
+            results[system.name] = {
+                "append": appends[system.name],
+                **await measure(system, sizes, run_id),
+            }
         except Exception as exc:  # a peer failing must not hide the others' figures
             errors[system.name] = f"{type(exc).__name__}: {exc}"
             print(f"  {system.name}: FAILED {errors[system.name]}")

@@ -193,6 +193,32 @@ def test_an_http_url_is_a_usage_error_of_its_own(capsys: pytest.CaptureFixture[s
     assert "not a Redis URL" in _one_clean_line(err)
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "accepted"),
+    [
+        ("TTA_MEMORY_DURABILITY", "bogus", ["'everysec'", "'strict'", "'replicated'"]),
+        ("TTA_MEMORY_COALESCE_WRITES", "maybe", ["true/false", "on/off"]),
+        ("TTA_MEMORY_SOCKET_TIMEOUT", "soon", ["a valid number"]),
+        ("TTA_MEMORY_PARTITION_BUCKETS", "0", ["greater than or equal to 1"]),
+    ],
+)
+def test_a_bad_setting_in_the_environment_names_its_variable(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    redis_url: str,
+    name: str,
+    value: str,
+    accepted: list[str],
+) -> None:
+    monkeypatch.setenv(name, value)
+    code, _, err = _run(capsys, "workspace", "list", "--url", redis_url)
+    line = _one_clean_line(err)
+    assert code == 3
+    assert f"invalid setting {name}={value!r}" in line
+    assert all(a in line for a in accepted), line
+    assert "record" not in line and "internal error" not in line
+
+
 def test_version_and_help() -> None:
     proc = _cli("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("tta-memory ")

@@ -9,11 +9,14 @@ import uuid
 from typing import Any
 
 import pytest
+import redis
 from redisvl.utils.vectorize import CustomVectorizer
 from tta_memory import MemoryWorkflowPrimitive, Settings
+from tta_memory.contextual import chain_key
 from tta_memory.embeddings import DEFAULT_DIMS, DEFAULT_MODEL, Embedder, default_embedder
 from tta_memory.errors import InvalidInputError, NotFoundError, TTAMemoryError
 from tta_memory.hygiene import HygieneThresholds
+from tta_memory.keys import Keys
 from tta_memory.partitions import PartitionLayout
 from tta_memory.stores.deep.coalesce import WriteCoalescer, coalescer_for
 
@@ -292,3 +295,80 @@ def test_blocking_callers_in_threads_share_one_coalescer(memory):
     assert len({m.id for m in made}) == 8
     stored = sorted(memory.sync.deep.get(m.id).text for m in made)
     assert stored == sorted(texts)
+
+
+def _counting_memory(
+    redis_url: str, workspace: str, refuse: str | None = None
+) -> tuple[MemoryWorkflowPrimitive, Embedder, list[list[str]]]:
+    """A memory whose (local, micro-batched) model records every text it is given, and refuses
+    ``refuse``; it has the default model's name and vectors, so the index takes it."""
+    model = default_embedder()
+    calls: list[list[str]] = []
+
+    def embed_many(texts: list[str], **_: Any) -> list[list[float]]:
+        calls.append(list(texts))
+        if refuse is not None and refuse in texts:
+            raise RuntimeError("the model refused a text")
+        return model.encode(texts).tolist()
+
+    service = CustomVectorizer(embed=lambda t, **_: embed_many([t])[0], embed_many=embed_many)
+    embedder = Embedder(service, DEFAULT_MODEL, DEFAULT_DIMS)
+    memory = MemoryWorkflowPrimitive(
+        redis_url, user_id="test-user", workspace=workspace, vectorizer=embedder
+    )
+    return memory, embedder, calls
+
+
+def _encoded(calls: list[list[str]], text: str) -> int:
+    return sum(c.count(text) for c in calls)
+
+
+async def test_a_refused_text_is_encoded_at_most_twice(redis_url, workspace):
+    # Two coalesced batches meet in one model call (the micro-batcher waits for company): the
+    # refused text is tried in that call and once alone, never again by the coalescer.
+    poison = "This text is too much for the model."
+    memory, embedder, calls = _counting_memory(redis_url, workspace, refuse=poison)
+    await memory.create_deep_memory("Warm-up before the concurrent writes.")
+    assert embedder.batcher is not None
+    embedder.batcher.max_wait = 0.5
+    await asyncio.gather(*(embedder.embed_many([f"company {i}"], None) for i in range(3)))
+    calls.clear()
+    good = [f"Runbook step {i}: drain the node before the upgrade." for i in range(7)]
+    results = await asyncio.gather(
+        *(memory.create_deep_memory(t) for t in good[:3]),
+        memory.create_deep_memory(poison),
+        *(memory.create_deep_memory(t) for t in good[3:]),
+        return_exceptions=True,
+    )
+    assert any(poison in c and len(c) > 4 for c in calls)  # it shared a model call
+    assert isinstance(results[3], TTAMemoryError) and "refused a text" in str(results[3])
+    assert [r.text for i, r in enumerate(results) if i != 3] == good  # type: ignore[union-attr]
+    assert _encoded(calls, poison) == 2
+    assert all(_encoded(calls, t) <= 2 for t in good)
+    stored = await _all(memory)
+    assert sorted(stored.values()) == sorted(["Warm-up before the concurrent writes.", *good])
+
+
+async def test_a_failed_redis_step_retries_one_by_one_without_encoding_again(redis_url, workspace):
+    # One session's stored tail is not a hash (WRONGTYPE when contextual indexing reads it):
+    # the batch's Redis step fails, its creates are written again one by one with the vectors
+    # already computed, and only the create in that session fails.
+    memory, _, calls = _counting_memory(redis_url, workspace)
+    await memory.create_deep_memory("Warm-up before the concurrent writes.")
+    keys = Keys(memory.settings.prefix, workspace)
+    admin = redis.Redis.from_url(redis_url)
+    admin.hset(keys.deep_tails(), chain_key("", "broken"), "gone")
+    admin.set(keys.deep("gone"), "not a memory")
+    admin.close()
+    calls.clear()
+    texts = [f"Incident {i}: the queue backed up behind a slow consumer." for i in range(6)]
+    results = await asyncio.gather(
+        *(memory.create_deep_memory(t, session_id=f"s{i}") for i, t in enumerate(texts[:5])),
+        memory.create_deep_memory(texts[5], session_id="broken"),
+        return_exceptions=True,
+    )
+    assert isinstance(results[5], TTAMemoryError)
+    assert [r.text for r in results[:5]] == texts[:5]  # type: ignore[union-attr]
+    assert all(_encoded(calls, t) == 1 for t in texts)
+    stored = sorted((await _all(memory)).values())
+    assert stored == sorted(["Warm-up before the concurrent writes.", *texts[:5]])

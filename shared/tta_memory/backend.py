@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
@@ -14,13 +13,13 @@ from typing import Any, ClassVar, ParamSpec, TypeVar, cast
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redisvl.exceptions import RedisVLError
 from redisvl.index import AsyncSearchIndex
 from redisvl.schema import IndexSchema
 
+from tta_memory import replies
 from tta_memory.cluster import (
-    create_index,
     is_cluster_url,
+    is_missing_index,
     make_cluster_client,
     translate_cluster_error,
     wait_indexed,
@@ -37,12 +36,13 @@ from tta_memory.errors import (
     LayoutMismatchError,
     QueryEngineMissingError,
     TTAMemoryError,
+    causes,
 )
+from tta_memory.indexes import RecoveringIndex, add_missing_fields, create
 from tta_memory.keys import Keys
 from tta_memory.partitions import Partition
-from tta_memory.schema import TAG_SEPARATOR, cache_schema, deep_schema, group_schema
-
-logger = logging.getLogger("tta_memory.backend")
+from tta_memory.schema import cache_schema, deep_schema, group_schema
+from tta_memory.vectors import DEFAULT_VECTOR_DTYPE, VectorDtype
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -52,47 +52,6 @@ QUERY_ENGINE_HELP = (
     "Redis Cloud or Redis Software, or unset the URL to use the embedded server "
     "(pip install 'tta-memory[embedded]')."
 )
-
-
-class RecoveringIndex(AsyncSearchIndex):
-    """A search index that re-creates itself when the server lost it.
-
-    A server that came back without its data (a new machine, a wiped volume, ``FLUSHALL``)
-    answers every query with "no such index"; the engine would otherwise fail until the
-    process restarts, since it remembers having created its indexes. The query is retried once
-    after the index is re-created (RediSearch indexes the keys that exist by then).
-    """
-
-    backend: Backend | None = None
-
-    async def _recover(self, exc: BaseException) -> bool:
-        if not _index_missing(exc):
-            return False
-        await _create(self)
-        if self.backend is not None:
-            self.backend.forget_setup()
-        return True
-
-    async def query(self, query: Any) -> list[dict[str, Any]]:
-        try:
-            return await super().query(query)
-        except (RedisVLError, ResponseError) as exc:
-            if not await self._recover(exc):
-                raise
-        return await super().query(query)
-
-    async def batch_query(self, queries: Any, batch_size: int = 10) -> list[list[dict[str, Any]]]:
-        try:
-            return await super().batch_query(queries, batch_size=batch_size)
-        except (RedisVLError, ResponseError) as exc:
-            if not await self._recover(exc):
-                raise
-        return await super().batch_query(queries, batch_size=batch_size)
-
-
-def _index_missing(exc: BaseException) -> bool:
-    text = " ".join(str(e) for e in _chain(exc)).lower()
-    return "no such index" in text or "unknown index name" in text
 
 
 class _LoopState:
@@ -108,7 +67,7 @@ class _LoopState:
         )
         # Index objects of the partitions used so far, by index name; each was created (or
         # found) in Redis when first built. A partition's indexes appear on first use.
-        self.indexes: dict[str, AsyncSearchIndex] = {}
+        self.indexes: dict[str, RecoveringIndex] = {}
 
 
 class Backend:
@@ -131,6 +90,7 @@ class Backend:
         )
         self._setup_done = False
         self._deep_checked: set[tuple[str, int]] = set()
+        self._vector_dtype: VectorDtype | None = None
 
     @classmethod
     def shared(cls, url: str | None, settings: Settings | None = None) -> Backend:
@@ -153,6 +113,10 @@ class Backend:
             s.durability,
             s.wait_replicas,
             s.wait_timeout_ms,
+            # Its layout check is this backend's: another bucket count on the same prefix
+            # shared the first one's backend and was never checked.
+            s.partition_buckets,
+            s.vector_dtype,  # likewise: an explicit type is checked against the prefix's record
         )
         with cls._registry_lock:
             backend = cls._registry.get(key)
@@ -178,16 +142,26 @@ class Backend:
         # Bounded round trips and the durability barrier: see tta_memory.connection.
         return make_client(self.url, s)
 
-    def index(self, schema: Any, client: EngineRedis) -> RecoveringIndex:
-        """A redisvl index on ``client`` that re-creates itself if the server lost it."""
-        index = RecoveringIndex(schema, redis_client=client)
-        index.backend = self
-        return index
-
     def forget_setup(self) -> None:
         """Forget that the layout record and the model record exist (the server lost its data)."""
         self._setup_done = False
         self._deep_checked.clear()
+
+    async def recover(self, index: AsyncSearchIndex, exc: BaseException) -> bool:
+        """Re-create ``index`` if ``exc`` says the server lost it; ``True``: retry the read once.
+
+        Every reader of an index calls this on a failed read (:class:`RecoveringIndex` and the
+        raw ``FT.SEARCH`` readers alike). The re-created index covers the documents that were
+        kept (a wiped server, ``FT.DROPINDEX``), but RediSearch indexes them in the background:
+        the retry waits for that scan, or it would miss them (300 memories: the retry found
+        none without the wait). The layout and model records are written again on next use.
+        """
+        if not is_missing_index(exc):
+            return False
+        await create(index)
+        await wait_indexed(index.client, index.name, self.settings.socket_timeout)
+        self.forget_setup()
+        return True
 
     async def state(self) -> _LoopState:
         """The client and indexes for the running event loop; sets Redis up on first use."""
@@ -220,44 +194,72 @@ class Backend:
     async def _check_layout(self, st: _LoopState) -> None:
         """Record the bucket count on first use; refuse another one (it would move every
         shared workspace to another partition, where its data is not)."""
-        meta_key = Keys.meta(self.settings.prefix)
         buckets = self.settings.partition_buckets
-        await st.client.hsetnx(meta_key, "partition_buckets", buckets)
-        recorded = await st.client.hget(meta_key, "partition_buckets")
-        if recorded is not None and int(recorded) != buckets:
+        meta_key = Keys.meta(self.settings.prefix)
+        recorded = await self.record_once(st.client, meta_key, {"partition_buckets": str(buckets)})
+        if recorded["partition_buckets"] != str(buckets):
             raise LayoutMismatchError(
-                f"the data under prefix {self.settings.prefix!r} is laid out in {int(recorded)} "
+                f"the data under prefix {self.settings.prefix!r} is laid out in "
+                f"{recorded['partition_buckets']} "
                 f"shared partitions, but this process is configured with {buckets} "
                 "(TTA_MEMORY_PARTITION_BUCKETS). Use the recorded value, or move the data: "
                 "`tta-memory export`, then import under a new prefix."
             )
 
+    @staticmethod
+    async def record_once(
+        client: EngineRedis,
+        key: str,
+        fields: dict[str, str],
+        legacy: dict[str, str] | None = None,
+    ) -> dict[str, str]:
+        """Record ``fields`` in the hash ``key`` where absent, in one transaction, and return
+        what is recorded: ours, or what whoever came first recorded — the one way the engine
+        records what its data is laid out with (bucket count, embedding models). (Read, then
+        write if absent, let two processes starting at once with different models both pass.)
+
+        ``legacy`` gives the value of a field that records written before it existed mean: it
+        is recorded instead of ours where the hash already held the other fields.
+        """
+        async with client.pipeline(transaction=True) as pipe:
+            for name, value in fields.items():
+                pipe.hsetnx(key, name, value)
+            pipe.hmget(key, list(fields))
+            *added, values = await pipe.execute()
+        recorded = {name: replies.text(v) for name, v in zip(fields, values, strict=True)}
+        new = {name for name, flag in zip(fields, added, strict=True) if flag}
+        older = {name: v for name, v in (legacy or {}).items() if name in new}
+        if older and new != set(fields) and any(recorded[n] != v for n, v in older.items()):
+            await client.hset(key, mapping=cast(Any, older))
+            recorded.update(older)
+        return recorded
+
     async def _index(
         self, partition: Partition, kind: str, schema: Callable[[], IndexSchema]
-    ) -> AsyncSearchIndex:
+    ) -> RecoveringIndex:
         st = await self.state()
         name = partition.index_name(self.settings.prefix, kind)
         index = st.indexes.get(name)
         if index is None:  # first use in this event loop: build the schema only now
-            index = self.index(schema(), st.client)
+            index = RecoveringIndex(schema(), st.client, self)
             # One FT.CREATE (~0.25 ms); "already exists" is fine. An index created over keys
             # written before it (a session's cache entries, groups) indexes them in the
             # background, maybe by another caller right now: wait until that scan is done, or
             # the first read would miss them (one FT.INFO per index and event loop).
-            if not await _create(index) and kind == "deep":
-                await _add_missing_fields(st.client, index)
+            if not await create(index) and kind == "deep":
+                await add_missing_fields(st.client, index)
             await wait_indexed(st.client, name, self.settings.socket_timeout)
             st.indexes[name] = index
         return index
 
-    async def cache_index(self, partition: Partition) -> AsyncSearchIndex:
+    async def cache_index(self, partition: Partition) -> RecoveringIndex:
         """The cache-layer index of ``partition`` (created on first use, with its group index)."""
         prefix = self.settings.prefix
         index = await self._index(partition, "cache", lambda: cache_schema(prefix, partition))
         await self._index(partition, "group", lambda: group_schema(prefix, partition))
         return index
 
-    async def group_index(self, partition: Partition) -> AsyncSearchIndex:
+    async def group_index(self, partition: Partition) -> RecoveringIndex:
         """The session-group index of ``partition`` (created on first use, with its cache index).
 
         The two are created together, at a partition's first session append or group: an
@@ -268,21 +270,24 @@ class Backend:
         await self._index(partition, "cache", lambda: cache_schema(prefix, partition))
         return await self._index(partition, "group", lambda: group_schema(prefix, partition))
 
-    async def deep_index(self, embedder: Embedder, partition: Partition) -> AsyncSearchIndex:
-        """The deep-memory index of ``partition``; checks the recorded embedding model."""
+    async def deep_index(self, embedder: Embedder, partition: Partition) -> RecoveringIndex:
+        """The deep-memory index of ``partition``; checks the recorded embedding model and
+        vector type (both recorded once per prefix, by its first deep-memory call)."""
         st = await self.state()
         dims = embedder.dims
         key = (embedder.model_name, dims)
         if key not in self._deep_checked:
-            meta_key = Keys.meta(self.settings.prefix)
-            meta = {_s(k): _s(v) for k, v in (await st.client.hgetall(meta_key)).items()}
-            if "embedding_model" not in meta:
-                await st.client.hset(
-                    meta_key, mapping={"embedding_model": embedder.model_name, "dims": dims}
-                )
-            elif meta.get("embedding_model") != embedder.model_name or meta.get("dims") != str(
-                dims
-            ):
+            wanted = self.settings.vector_dtype
+            ours = {
+                "embedding_model": embedder.model_name,
+                "dims": str(dims),
+                "vector_dtype": wanted or DEFAULT_VECTOR_DTYPE,
+            }
+            # A prefix recorded before vector types were recorded holds float32 indexes.
+            meta = await self.record_once(
+                st.client, Keys.meta(self.settings.prefix), ours, legacy={"vector_dtype": "float32"}
+            )
+            if (meta["embedding_model"], meta["dims"]) != (ours["embedding_model"], ours["dims"]):
                 raise EmbeddingMismatchError(
                     f"the deep-memory index under prefix {self.settings.prefix!r} holds embeddings "
                     f"of {meta.get('embedding_model')} ({meta.get('dims')} dims), but this process "
@@ -291,87 +296,35 @@ class Backend:
                     "ws.jsonl`, drop the index, then `tta-memory import ws.jsonl` with the new "
                     "model."
                 )
+            recorded = cast(VectorDtype, meta["vector_dtype"])
+            if wanted is not None and wanted != recorded:
+                raise EmbeddingMismatchError(
+                    f"the deep-memory index under prefix {self.settings.prefix!r} stores "
+                    f"{recorded} vectors, but vector_dtype={wanted!r} was asked for "
+                    "(TTA_MEMORY_VECTOR_DTYPE). Leave it unset to use the recorded type, use "
+                    "another prefix, or move the data: `tta-memory export -o ws.jsonl`, then "
+                    "`tta-memory import ws.jsonl` under a new prefix."
+                )
+            self._vector_dtype = recorded
             self._deep_checked.add(key)
+        dtype = self.vector_dtype
         prefix = self.settings.prefix
-        return await self._index(partition, "deep", lambda: deep_schema(prefix, partition, dims))
+        return await self._index(
+            partition, "deep", lambda: deep_schema(prefix, partition, dims, dtype)
+        )
 
-
-# Fields added after the first release: an index created before them gains them in place
-# (FT.ALTER indexes new writes; older memories simply have no context and are never superseded).
-_ADDED_DEEP_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("search_text", ("TEXT",)),
-    ("superseded", ("TAG", "SEPARATOR", TAG_SEPARATOR, "CASESENSITIVE")),
-)
-
-
-async def _add_missing_fields(client: Any, index: AsyncSearchIndex) -> None:
-    info = str(await client.execute_command("FT.INFO", index.name))
-    for field, spec in _ADDED_DEEP_FIELDS:
-        if f"'{field}'" in info:
-            continue
-        try:
-            await client.execute_command("FT.ALTER", index.name, "SCHEMA", "ADD", field, *spec)
-        except ResponseError as exc:  # another process added it first
-            if "duplicate" not in str(exc).lower():
-                raise
-            continue
-        if field == "search_text":  # memories written before it: BM25 searches their text
-            await _backfill_search_text(client, index.schema.index.prefix)
-
-
-async def _backfill_search_text(client: Any, prefix: str) -> None:
-    """Copy ``text`` into ``search_text`` where it is missing (a one-time migration)."""
-    async for keys in _scan_chunks(client, f"{prefix}*"):
-        async with client.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hmget(key, ["text", "search_text"])
-            rows = await pipe.execute()
-        async with client.pipeline(transaction=False) as pipe:
-            for key, (text, current) in zip(keys, rows, strict=True):
-                if text is not None and current is None:
-                    pipe.hset(key, "search_text", text)
-            await pipe.execute()
-
-
-async def _scan_chunks(client: Any, match: str, count: int = 1000) -> Any:
-    cursor = 0
-    while True:
-        cursor, keys = await client.scan(cursor, match=match, count=count)
-        if keys:
-            yield keys
-        if not cursor:
-            return
-
-
-async def _create(index: AsyncSearchIndex) -> bool:
-    try:
-        created = await create_index(index.client, index)
-    except (RedisVLError, ResponseError) as exc:
-        # Another process may have created it between our check and our create.
-        if "exists" not in str(exc).lower():
-            raise
-        return False
-    if created:
-        logger.info("created index %s", index.name)
-    return created
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and len(chain) < 8:
-        chain.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    return chain
+    @property
+    def vector_dtype(self) -> VectorDtype:
+        """The element type of this prefix's stored vectors (known once :meth:`deep_index` has
+        checked the prefix's record, which every deep-memory call does first)."""
+        if self._vector_dtype is None:
+            raise RuntimeError("vector_dtype is known after the first deep_index() call")
+        return self._vector_dtype
 
 
 def translate(exc: BaseException) -> TTAMemoryError | None:
     """Map a Redis/redisvl failure to the typed error a caller should see (or ``None``)."""
-    for err in _chain(exc):
+    for err in causes(exc):
         text = str(err)
         if isinstance(err, TTAMemoryError):  # raised below a library call that wrapped it
             return type(err)(*err.args)

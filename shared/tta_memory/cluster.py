@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.commands.policies import RequestPolicy
 from redis.commands.search.index_definition import IndexDefinition, IndexType
 from redis.exceptions import (
     ClusterDownError,
@@ -41,7 +42,8 @@ from tta_memory.cluster_barrier import DurablePipeline, torn_connection_is_conne
 from tta_memory.config import Settings
 from tta_memory.connection import bounded, fsync_always
 from tta_memory.durability import Barrier, is_write
-from tta_memory.errors import BackendUnavailableError, TTAMemoryError
+from tta_memory.errors import BackendUnavailableError, TTAMemoryError, causes
+from tta_memory.replies import text
 
 # FT.* commands whose first argument is an index name (FT.CURSOR takes it second).
 _INDEX_FIRST = frozenset(
@@ -52,8 +54,9 @@ _INDEX_FIRST = frozenset(
     }
 )  # fmt: skip
 _INDEX_SECOND = frozenset({"FT.CURSOR"})
-# What a missing index says (a slot moved to a node that has no copy yet, or a node came back
-# empty): the caller creates the index there and retries.
+# What a missing index says: "no such index" (RediSearch 2.x), "unknown index name" (8.x), "index
+# not found" (FT.INFO of some versions) — a node that came back empty, a slot moved to a node
+# with no copy yet, or an FT.DROPINDEX. The caller re-creates it (Backend.recover) and retries.
 _MISSING_INDEX = ("unknown index name", "no such index", "index not found")
 
 
@@ -73,18 +76,19 @@ def index_name_of(args: tuple[Any, ...]) -> str | None:
     """The index a raw ``FT.*`` command names, when it names one with a hash tag."""
     if not args:
         return None
-    command = _text(args[0]).upper()
+    command = text(args[0]).upper()
     position = 1 if command in _INDEX_FIRST else 2 if command in _INDEX_SECOND else None
     if position is None or len(args) <= position:
         return None
-    name = _text(args[position])
+    name = text(args[position])
     start = name.find("{")
     return name if start >= 0 and name.find("}", start + 2) > start else None
 
 
 def is_missing_index(exc: BaseException) -> bool:
-    """Whether a Redis reply says the index does not exist on the node that was asked."""
-    text = str(exc).lower()
+    """Whether ``exc`` (or what it was raised from) says the index does not exist there: the
+    engine's one check, on one server and on a cluster alike."""
+    text = " ".join(str(e) for e in causes(exc)).lower()
     return any(marker in text for marker in _MISSING_INDEX)
 
 
@@ -110,6 +114,14 @@ class PartitionedCluster(RedisCluster):
     def index_node(self, index_name: str) -> ClusterNode:
         """The primary serving the slot of ``index_name``'s hash tag."""
         return self.nodes_manager.get_node_from_slot(self.keyslot(index_name))
+
+    async def node_for(self, *args: Any) -> ClusterNode:
+        """The node a keyed command is sent to: :meth:`_determine_nodes`, the one routing of
+        this client (redis-py's pipelines and single commands use it too)."""
+        nodes = await self._determine_nodes(*args, request_policy=RequestPolicy.DEFAULT_KEYED)
+        if len(nodes) != 1:
+            raise RedisClusterException(f"{text(args[0])} is not sent to one node: {nodes}")
+        return nodes[0]
 
     async def _determine_nodes(
         self, command: str, *args: Any, node_flag: str | None = None, **kwargs: Any
@@ -176,6 +188,10 @@ def make_cluster_client(
     cluster = cast(PartitionedCluster, client)  # from_url is typed as returning the base class
     cluster.settings = settings
     cluster.barrier = Barrier.of(settings)
+    # FT._LIST names no key: redis-py sends it anywhere only until it has read the topology,
+    # then refuses it ("Missing key"), which broke the Query Engine check that re-runs after
+    # an index is re-created (backend.recover). Any primary answers it.
+    cluster.command_flags["FT._LIST"] = RedisCluster.RANDOM
     return cluster
 
 
@@ -203,6 +219,16 @@ async def create_index(client: Any, index: AsyncSearchIndex) -> bool:
     return True
 
 
+async def index_names(client: Any) -> list[str]:
+    """Every index on the server; on a cluster, those of every primary (a node lists only its
+    own: ``FT._LIST`` sent to one of 3 primaries saw a third of the partitions)."""
+    if not isinstance(client, PartitionedCluster):
+        return [text(n) for n in await client.execute_command("FT._LIST")]
+    reply = await client.execute_command("FT._LIST", target_nodes=client.get_primaries())
+    lists = reply.values() if isinstance(reply, dict) else [reply]
+    return sorted({text(n) for names in lists for n in names})
+
+
 async def wait_indexed(client: Any, name: str, timeout: float) -> None:
     """Wait (at most ``timeout`` s) until index ``name`` has no background indexing left."""
     deadline = time.monotonic() + timeout
@@ -210,7 +236,7 @@ async def wait_indexed(client: Any, name: str, timeout: float) -> None:
     while True:
         info = await client.ft(name).info()
         indexing = info.get("indexing", info.get(b"indexing", 0))
-        if float(_text(indexing) or 0) == 0 or time.monotonic() >= deadline:
+        if float(text(indexing) or 0) == 0 or time.monotonic() >= deadline:
             return
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.1)
@@ -228,7 +254,3 @@ def translate_cluster_error(err: BaseException) -> TTAMemoryError | None:
     if isinstance(err, ResponseError) and str(err).startswith(("MOVED", "ASK", "CLUSTERDOWN")):
         return BackendUnavailableError(f"Redis Cluster is reconfiguring: {err}")
     return None  # connection errors and timeouts: the generic translation covers them
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -3,22 +3,44 @@
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from tta_memory.contextual import ContextualIndexing
-from tta_memory.errors import UnsupportedURLError
+from tta_memory.errors import InvalidSettingError, UnsupportedURLError
 from tta_memory.hygiene import HygieneThresholds
+from tta_memory.vectors import VectorDtype
 
 URL_ENV_VARS = ("TTA_MEMORY_REDIS_URL", "REDIS_URL")
+# The settings that also come from the environment (README "Configuration").
+ENV_VARS = {
+    name: f"TTA_MEMORY_{name.upper()}"
+    for name in (
+        "prefix",
+        "socket_timeout",
+        "connect_timeout",
+        "durability",
+        "partition_buckets",
+        "wait_replicas",
+        "wait_timeout_ms",
+        "dedicated_workspaces",
+        "coalesce_writes",
+        "vector_dtype",
+    )
+}
+# What pydantic's message for a refused boolean leaves out.
+_BOOLEANS = "1/0, true/false, yes/no, on/off (any case)"
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class Settings(BaseModel):
     """Engine settings. ``prefix``, the two timeouts, ``durability``, ``partition_buckets``,
-    ``dedicated_workspaces`` and the ``wait_*`` fields also come from ``TTA_MEMORY_<FIELD>``
-    environment variables (README "Configuration"); the others are set in code.
+    ``dedicated_workspaces``, ``coalesce_writes``, ``vector_dtype`` and the ``wait_*`` fields
+    also come from ``TTA_MEMORY_<FIELD>`` environment variables (:data:`ENV_VARS`, README
+    "Configuration") when not given; the others are set in code. A variable whose value its
+    field refuses raises :class:`~tta_memory.errors.InvalidSettingError`, naming it and what
+    it accepts.
 
     Args:
         prefix: Prefix of every key and index the engine writes.
@@ -54,45 +76,25 @@ class Settings(BaseModel):
         coalesce_max_batch: Most single creates written together.
         coalesce_max_wait_ms: How long a batch waits for more creates while writes are
             concurrent (0: it takes what is queued when the previous batch's model call ends).
+        vector_dtype: Element type of the deep index's vectors, ``float32`` or ``float16``
+            (half the vector bytes, same LoCoMo recall; :mod:`tta_memory.vectors`). Recorded by
+            a prefix's first deep-memory call; ``None`` (default) uses the recorded type, or
+            ``float32`` for a new prefix. ``TTA_MEMORY_VECTOR_DTYPE``.
     """
 
-    # Defaults read from the environment are validated like arguments: TTA_MEMORY_DURABILITY=
-    # bogus or TTA_MEMORY_COALESCE_WRITES=maybe used to be taken as given, silently.
-    model_config = ConfigDict(validate_default=True)
-
-    prefix: str = Field(default_factory=lambda: os.environ.get("TTA_MEMORY_PREFIX", "tta"))
-    socket_timeout: float = Field(
-        default_factory=lambda: float(os.environ.get("TTA_MEMORY_SOCKET_TIMEOUT", "4"))
-    )
-    connect_timeout: float = Field(
-        default_factory=lambda: float(os.environ.get("TTA_MEMORY_CONNECT_TIMEOUT", "2"))
-    )
+    prefix: str = "tta"
+    socket_timeout: float = 4.0
+    connect_timeout: float = 2.0
     retries: int = 1
-    durability: Literal["everysec", "strict", "replicated"] = Field(
-        default_factory=lambda: os.environ.get("TTA_MEMORY_DURABILITY", "everysec")  # type: ignore[arg-type]
-    )
+    durability: Literal["everysec", "strict", "replicated"] = "everysec"
     cache_retention_seconds: int = 7 * 24 * 3600
     embedding_cache_ttl: int = 30 * 24 * 3600
     embedding_cache_size: int = 10_000
 
-    partition_buckets: int = Field(
-        default_factory=lambda: int(os.environ.get("TTA_MEMORY_PARTITION_BUCKETS", "16")),
-        ge=1,
-        le=16384,
-    )
-    wait_replicas: int = Field(
-        default_factory=lambda: int(os.environ.get("TTA_MEMORY_WAIT_REPLICAS", "0")), ge=0
-    )
-    wait_timeout_ms: int = Field(
-        default_factory=lambda: int(os.environ.get("TTA_MEMORY_WAIT_TIMEOUT_MS", "1000")), gt=0
-    )
-    dedicated_workspaces: frozenset[str] = Field(
-        default_factory=lambda: frozenset(
-            w.strip()
-            for w in os.environ.get("TTA_MEMORY_DEDICATED_WORKSPACES", "").split(",")
-            if w.strip()
-        )
-    )
+    partition_buckets: int = Field(default=16, ge=1, le=16384)
+    wait_replicas: int = Field(default=0, ge=0)
+    wait_timeout_ms: int = Field(default=1000, gt=0)
+    dedicated_workspaces: frozenset[str] = frozenset()
 
     # Deep memories of a session are indexed with their neighbours and date (contextual.py):
     # LoCoMo hybrid R@10 61.2 -> 67.3 on the tuning split. PLAIN turns it off.
@@ -104,11 +106,32 @@ class Settings(BaseModel):
     # Concurrent single deep-memory creates are written together: one model call, one lookup
     # and one MULTI per partition for all of them (tta_memory.stores.deep.coalesce).
     # pydantic's bool parsing: 1/0, true/false, yes/no, on/off (any case); anything else refused.
-    coalesce_writes: bool = Field(  # type: ignore[assignment]
-        default_factory=lambda: os.environ.get("TTA_MEMORY_COALESCE_WRITES", "").strip() or "1"
-    )
+    coalesce_writes: bool = True
     coalesce_max_batch: int = Field(default=64, ge=1, le=4096)
     coalesce_max_wait_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
+    vector_dtype: VectorDtype | None = None
+
+    def __init__(self, **data: Any) -> None:
+        # A field not given takes its TTA_MEMORY_<FIELD> variable (empty means the default),
+        # validated like an argument: TTA_MEMORY_DURABILITY=bogus or TTA_MEMORY_COALESCE_WRITES=
+        # maybe used to be taken as given, silently, and TTA_MEMORY_SOCKET_TIMEOUT=soon raised
+        # a bare ValueError from float().
+        env = {
+            name: value
+            for name, var in ENV_VARS.items()
+            if name not in data and (value := os.environ.get(var, "").strip())
+        }
+        try:
+            super().__init__(**data, **env)
+        except ValidationError as exc:
+            raise _setting_error(exc, env) or exc from None
+
+    @field_validator("dedicated_workspaces", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):  # TTA_MEMORY_DEDICATED_WORKSPACES=a,b
+            return frozenset(w.strip() for w in value.split(",") if w.strip())
+        return value
 
     @property
     def failure_bound(self) -> float:
@@ -118,6 +141,23 @@ class Settings(BaseModel):
         :class:`~tta_memory.errors.BackendUnavailableError` at most this long after the server
         stops answering (its first unanswered round trip ends it)."""
         return self.connect_timeout + (self.retries + 1) * self.socket_timeout
+
+
+def _setting_error(exc: ValidationError, env: dict[str, str]) -> InvalidSettingError | None:
+    """The error naming the environment variable behind the first refused value, if any."""
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        if name in env:
+            if error["type"] == "bool_parsing":
+                accepted = f"it should be one of {_BOOLEANS}"
+            else:  # pydantic names what it takes: "Input should be 'everysec', 'strict' or …"
+                accepted = error["msg"].replace("Input should be", "it should be", 1)
+            default = Settings.model_fields[name].default
+            return InvalidSettingError(
+                f"invalid setting {ENV_VARS[name]}={env[name]!r}: {accepted} "
+                f"(unset it for the default, {default!r})"
+            )
+    return None
 
 
 def check_redis_url(url: str, source: str | None = None) -> str:

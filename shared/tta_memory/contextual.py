@@ -11,7 +11,11 @@ Neighbours are memories of the same session *and* the same visibility scope (sha
 to one author): a private memory never lends its words to a shared one. "Previous" is input
 order within one ``create_deep_memories`` call, then the session's newest stored memory (its id
 is kept per session in one hash); when a later call continues a session, the stored tail gets
-the new memory as its "next" (one HSET of its ``context``).
+the new memory as its "next" (one HSET of its ``context``). RediSearch re-indexes the whole
+stored memory on that HSET, vector included: with one memory per call (chat stores) it is the
+largest engine cost beside the model (write path alone, 16 coalesced writers at 5-9k memories:
+Redis CPU 2.3-3.1 ms per memory, 1.2-1.3 with ``next=False``; benchmarks/README.md, issue 13
+session 4). Keeping "next" where no vector is re-indexed needs another document layout.
 
 Measured on LoCoMo's tuning split (conversations 0-4, 997 questions; ``python -m
 benchmarks.locomo_lab``), hybrid R@5 / R@10 / R@25: turn text only 51.6 / 61.2 / 72.6; with
@@ -27,6 +31,8 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+from tta_memory import vectors
 
 #: Separates a scope from a session id in the tails hash (refused in ids, as in tags).
 _SEP = "\x1f"
@@ -179,9 +185,7 @@ def decode_neighbour(memory_id: str, key: str, row: Sequence[Any], dims: int) ->
     text, context, embedding = row
     if text is None:
         return None
-    vector = None
-    if isinstance(embedding, bytes) and len(embedding) == 4 * dims:
-        vector = np.frombuffer(embedding, dtype=np.float32).copy()
+    vector = vectors.decode(embedding, dims)
 
     def _s(v: Any) -> str:
         return v.decode() if isinstance(v, bytes) else (v or "")
@@ -194,6 +198,7 @@ async def prepare(
     tails_key: str,
     deep_key: Any,
     docs: Sequence[Mapping[str, Any]],
+    scopes: Sequence[str],
     ids: Sequence[str],
     vectors: Sequence[bytes],
     spec: ContextualIndexing,
@@ -204,8 +209,9 @@ async def prepare(
         client: The async Redis client (bytes replies).
         tails_key: The hash of chain key -> newest memory id, for this workspace.
         deep_key: ``memory_id -> hash key``.
-        docs: The new memories' hash fields (``text``, ``session_id``, ``visibility``,
-            ``author``, optional ``event``), in input order.
+        docs: The new memories' hash fields (``text``, ``session_id``, optional ``event``),
+            in input order.
+        scopes: Their visibility scopes (``records.scope_of``): neighbours share one.
         ids: Their memory ids.
         vectors: Their own embeddings (float32 buffers).
         spec: What to index.
@@ -213,10 +219,10 @@ async def prepare(
     Returns:
         The plan (its vectors are float32 arrays).
     """
-    chains: list[str | None] = []
-    for doc in docs:
-        scope = doc["author"] if doc.get("visibility") == "private" else ""
-        chains.append(chain_key(scope, doc["session_id"]) if doc.get("session_id") else None)
+    chains = [
+        chain_key(scope, doc["session_id"]) if doc.get("session_id") else None
+        for doc, scope in zip(docs, scopes, strict=True)
+    ]
     wanted = sorted({c for c in chains if c is not None}) if spec.neighbours else []
     stored: dict[str, Neighbour] = {}
     if wanted:

@@ -20,6 +20,7 @@ from redis.exceptions import ResponseError
 
 from tta_memory.config import Settings
 from tta_memory.errors import DurabilityError, NotReplicatedError
+from tta_memory.replies import text
 
 # Commands after which no barrier is needed: reads, connection and server commands, and index
 # definitions (the engine re-creates a lost index by itself). Anything else, including a
@@ -43,8 +44,7 @@ NO_BARRIER = frozenset(
 
 def command_name(command: Any) -> str:
     """The upper-case name of a command (``"SCRIPT LOAD"``-style names give ``SCRIPT``)."""
-    text = command.decode() if isinstance(command, bytes) else str(command)
-    return text.split(" ", 1)[0].upper()
+    return text(command).split(" ", 1)[0].upper()
 
 
 def is_write(command: Any) -> bool:

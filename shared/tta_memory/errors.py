@@ -71,3 +71,19 @@ class NotReplicatedError(DurabilityError):
 
 class LayoutMismatchError(TTAMemoryError):
     """The data under this prefix is partitioned with another bucket count than configured."""
+
+
+def causes(exc: BaseException, limit: int = 10) -> list[BaseException]:
+    """``exc`` and what it was raised from or during (``__cause__``, else ``__context__``),
+    innermost last, at most ``limit`` of them."""
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and len(out) < limit:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+class InvalidSettingError(InvalidInputError):
+    """A ``TTA_MEMORY_*`` environment variable holds a value its setting refuses (the message
+    names the variable and what it accepts)."""

@@ -24,7 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from redisvl.query import VectorQuery
 from redisvl.query.filter import FilterExpression
 
+from tta_memory import vectors
 from tta_memory.names import Tag
+from tta_memory.vectors import VectorDtype
 
 Relation = Literal["distinct", "restates", "updates"]
 
@@ -157,8 +159,8 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b) / (na * nb) if na and nb and a.shape == b.shape else 0.0
 
 
-def _vec(buf: Any) -> np.ndarray:
-    return np.frombuffer(buf, dtype=np.float32) if isinstance(buf, bytes) else np.zeros(0)
+def _or_empty(vector: np.ndarray | None) -> np.ndarray:
+    return vector if vector is not None else np.zeros(0)
 
 
 def _scope(doc: Mapping[str, Any]) -> FilterExpression:
@@ -188,6 +190,7 @@ async def supersede(
     payload: list[dict[str, Any]],
     own: Sequence[bytes],
     thresholds: HygieneThresholds,
+    dtype: VectorDtype = "float32",
 ) -> list[tuple[str, dict[str, Any]]]:
     """Link new memories to the stored (or earlier in the batch) ones they restate or update.
 
@@ -203,22 +206,24 @@ async def supersede(
         payload: The new memories' hash fields, in input order.
         own: Their own embeddings (float32 buffers).
         thresholds: When a pair is the same fact.
+        dtype: The index's vector type.
 
     Returns:
         ``(key, fields)`` writes for stored memories that are now superseded.
     """
     queries = [
         VectorQuery(
-            vector=vec,
+            vector=vectors.encode(vec, dtype),
             vector_field_name="embedding",
             filter_expression=_scope(doc),
             return_fields=["memory_id", "text"],
             num_results=thresholds.candidates,
-            dtype="float32",
+            dtype=dtype,
         )
         for doc, vec in zip(payload, own, strict=True)
     ]
     results = await index.batch_query(queries) if queries else []
+    dims = len(own[0]) // 4 if own else 0  # the embedder's float32 buffers
     # Stored vectors may mix in a neighbour (contextual.py): compare the memories' own vectors.
     slack = 0.2
     wanted = sorted(
@@ -236,8 +241,11 @@ async def supersede(
                 pipe.hmget(deep_key(memory_id), ["text", "own_embedding", "embedding"])
             for memory_id, (text, mine, vec) in zip(wanted, await pipe.execute(), strict=True):
                 if text is not None:
-                    stored[memory_id] = (text.decode(), _vec(mine if mine else vec))
-    vectors = [_vec(v) for v in own]
+                    found = vectors.decode(mine, dims)
+                    if found is None:
+                        found = vectors.decode(vec, dims)
+                    stored[memory_id] = (text.decode(), _or_empty(found))
+    new = [_or_empty(vectors.decode(v, dims)) for v in own]
     writes: list[tuple[str, dict[str, Any]]] = []
     taken: set[str] = set()
     for i, doc in enumerate(payload):
@@ -247,11 +255,11 @@ async def supersede(
             memory_id = r["memory_id"]
             if memory_id in stored and memory_id not in taken:
                 text, vec = stored[memory_id]
-                pairs.append((_cos(vectors[i], vec), memory_id, None))
+                pairs.append((_cos(new[i], vec), memory_id, None))
         for j in range(i):  # earlier memories of the batch (one author: same scope if same
             other = payload[j]  # visibility)
             if other.get("visibility") == doc.get("visibility") and not other.get("superseded"):
-                pairs.append((_cos(vectors[i], vectors[j]), other["memory_id"], other))
+                pairs.append((_cos(new[i], new[j]), other["memory_id"], other))
         best = None
         for cos, old_id, old in sorted(pairs, key=lambda p: -p[0]):
             old_text = old["text"] if old is not None else stored[old_id][0]

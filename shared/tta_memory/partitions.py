@@ -32,6 +32,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tta_memory.replies import text
+
 # Index kinds a partition holds.
 INDEX_KINDS = ("deep", "cache", "group")
 MAX_BUCKETS = 16384  # one per cluster slot at most: more buckets would only share slots
@@ -158,10 +160,10 @@ def admits(
         private_only_to_author: Apply the private-visibility rule (rows without a
             ``visibility`` field are never private).
     """
-    if _text(row.get("workspace")) != workspace:
+    if _field(row, "workspace") != workspace:
         return False
-    if private_only_to_author and _text(row.get("visibility")) == "private":
-        return _text(row.get(author_field)) == user_id
+    if private_only_to_author and _field(row, "visibility") == "private":
+        return _field(row, author_field) == user_id
     return True
 
 
@@ -195,7 +197,7 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"unknown index kind {kind!r}; expected one of {INDEX_KINDS}")
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+def _field(row: Mapping[str, Any], name: str) -> str | None:
+    """A stored field as text; ``None`` when the row has no such field (never ``"None"``)."""
+    value = row.get(name)
+    return None if value is None else text(value)

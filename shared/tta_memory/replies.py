@@ -1,4 +1,5 @@
-"""Raw ``FT.SEARCH`` for redisvl queries: the arguments to send and the rows of the reply.
+"""Raw ``FT.SEARCH`` for redisvl queries: the arguments to send and the rows of the reply;
+and the engine's one reading of raw replies (text, map replies, totals, ids, aggregate rows).
 
 redisvl builds the queries; only their execution is ours where a call reads many rows (the
 context loader's cache and deep-search reads). redis-py's generic search parser builds a
@@ -25,8 +26,39 @@ def search_args(index_name: str, query: Any) -> list[Any]:
 
 
 def text(value: Any) -> str:
-    """A reply value as text."""
-    return value.decode() if isinstance(value, bytes) else str(value)
+    """A reply value as text: the one byte-to-text helper of the engine (bytes that are not
+    UTF-8, written by another client, come out with U+FFFD instead of failing the read)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def pairs(reply: Any) -> dict[str, Any]:
+    """A map reply as a dict with text keys (values as they came): RESP3 sends a map, RESP2
+    a flat ``[k1, v1, k2, v2, …]`` list (``MODULE LIST`` entries, ``FT.INFO``, rows)."""
+    if isinstance(reply, Mapping):
+        return {text(k): v for k, v in reply.items()}
+    items = list(reply)
+    return {text(items[i]): items[i + 1] for i in range(0, len(items) - 1, 2)}
+
+
+def total(reply: Any) -> int:
+    """The result count of an ``FT.SEARCH`` reply."""
+    return int(get(reply, "total_results")) if isinstance(reply, Mapping) else int(reply[0])
+
+
+def ids(reply: Any) -> list[str]:
+    """The document keys of an ``FT.SEARCH … NOCONTENT`` reply."""
+    if isinstance(reply, Mapping):
+        return [text(get(hit, "id")) for hit in get(reply, "results") or []]
+    return [text(key) for key in reply[1:]]
+
+
+def aggregate_rows(reply: Any) -> list[dict[str, str]]:
+    """The rows of an ``FT.AGGREGATE`` reply, decoded to text."""
+    if isinstance(reply, Mapping):
+        rows = [get(row, "extra_attributes") or {} for row in get(reply, "results") or []]
+    else:
+        rows = list(reply[1:])
+    return [{k: text(v) for k, v in pairs(row).items()} for row in rows]
 
 
 def get(mapping: Mapping[Any, Any], name: str) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 from redisvl.schema import IndexSchema
 
 from tta_memory.partitions import Partition
+from tta_memory.vectors import VectorDtype
 
 TAG_SEPARATOR = "\x1f"
 # Newest-first listings sort by a sortable numeric field; dialect 4 lets RediSearch stop after
@@ -34,9 +35,9 @@ def numeric_field(name: str, sortable: bool = False) -> dict[str, Any]:
     return {"name": name, "type": "numeric", "attrs": {"sortable": sortable}}
 
 
-def vector_field(dims: int, **hnsw: int) -> dict[str, Any]:
-    """The ``embedding`` field: HNSW, cosine, float32; ``hnsw`` sets graph parameters (``m``,
-    ``ef_construction``) where the defaults do not serve."""
+def vector_field(dims: int, dtype: VectorDtype = "float32", **hnsw: int) -> dict[str, Any]:
+    """The ``embedding`` field: HNSW, cosine, ``dtype`` elements; ``hnsw`` sets graph
+    parameters (``m``, ``ef_construction``) where the defaults do not serve."""
     return {
         "name": "embedding",
         "type": "vector",
@@ -44,13 +45,15 @@ def vector_field(dims: int, **hnsw: int) -> dict[str, Any]:
             "algorithm": "hnsw",
             "dims": dims,
             "distance_metric": "cosine",
-            "datatype": "float32",
+            "datatype": dtype,
             **hnsw,
         },
     }
 
 
-def deep_schema(prefix: str, partition: Partition, dims: int) -> IndexSchema:
+def deep_schema(
+    prefix: str, partition: Partition, dims: int, dtype: VectorDtype = "float32"
+) -> IndexSchema:
     """Deep memories: BM25 over ``text``, HNSW cosine over ``embedding``, filters on the rest."""
     return IndexSchema.from_dict(
         {
@@ -75,7 +78,7 @@ def deep_schema(prefix: str, partition: Partition, dims: int) -> IndexSchema:
                 numeric_field("created_at", sortable=True),
                 numeric_field("updated_at"),
                 numeric_field("event_time"),
-                vector_field(dims, m=16, ef_construction=200),
+                vector_field(dims, dtype, m=16, ef_construction=200),
             ],
         }
     )

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
+from tta_memory import replies
+from tta_memory.cluster import index_names
 from tta_memory.keys import Keys
 from tta_memory.names import escape_tag
 
@@ -117,14 +119,14 @@ async def list_workspaces(scope: ScopedPrimitive) -> list[WorkspaceStats]:
     prefix = scope.settings.prefix
     found: dict[str, WorkspaceStats] = {}
     for raw in await client.zrange(registry_key(prefix), 0, -1):
-        name = _text(raw)
+        name = replies.text(raw)
         found[name] = WorkspaceStats(workspace=name)
     for layer, index in await _indexes(client, prefix):
         reply = await client.execute_command(
             "FT.AGGREGATE", index, "*", "GROUPBY", "1", "@workspace",
             "REDUCE", "COUNT", "0", "AS", "n", "DIALECT", "2",
         )  # fmt: skip
-        for fields in _aggregate_rows(reply):
+        for fields in replies.aggregate_rows(reply):
             ws = fields.get("workspace")
             if ws is None:
                 continue
@@ -137,10 +139,10 @@ async def list_workspaces(scope: ScopedPrimitive) -> list[WorkspaceStats]:
             keys = Keys(prefix, name)
             pipe.zcard(keys.sessions_registry())
             pipe.hlen(keys.pafs())
-        replies = await pipe.execute()
+        counts = await pipe.execute()
     for i, name in enumerate(names):
-        found[name].sessions = int(replies[2 * i])
-        found[name].pafs = int(replies[2 * i + 1])
+        found[name].sessions = int(counts[2 * i])
+        found[name].pafs = int(counts[2 * i + 1])
     empty = [n for n in names if not (found[n].total or found[n].sessions)]
     if empty:
         await client.zrem(registry_key(prefix), *empty)
@@ -158,17 +160,17 @@ async def workspace_stats(scope: ScopedPrimitive) -> WorkspaceStats:
             "FT.SEARCH", index, query, "LIMIT", "0", "0", "DIALECT", "2"
         )
         field = _INDEX_FIELDS[layer]
-        setattr(stats, field, getattr(stats, field) + _search_total(reply))
-    sessions = [_text(s) for s in await client.zrange(keys.sessions_registry(), 0, -1)]
+        setattr(stats, field, getattr(stats, field) + replies.total(reply))
+    sessions = [replies.text(s) for s in await client.zrange(keys.sessions_registry(), 0, -1)]
     async with client.pipeline(transaction=False) as pipe:
         pipe.hlen(keys.pafs())
         for session_id in sessions:
             pipe.zcard(keys.session_active(session_id))
             pipe.zcard(keys.session_archived(session_id))
-        replies = await pipe.execute()
-    stats.pafs = int(replies[0])
+        counts = await pipe.execute()
+    stats.pafs = int(counts[0])
     stats.sessions = len(sessions)
-    stats.messages = sum(int(n) for n in replies[1:])
+    stats.messages = sum(int(n) for n in counts[1:])
     return stats
 
 
@@ -188,7 +190,7 @@ async def delete_workspace(scope: ScopedPrimitive) -> WorkspaceStats:
     query = f"@workspace:{{{escape_tag(scope.workspace)}}}"
     for _layer, index in await _indexes(client, prefix):
         await _delete_matching(client, index, query)
-    sessions = [_text(s) for s in await client.zrange(keys.sessions_registry(), 0, -1)]
+    sessions = [replies.text(s) for s in await client.zrange(keys.sessions_registry(), 0, -1)]
     session_keys = [
         key(s)
         for s in sessions
@@ -197,7 +199,10 @@ async def delete_workspace(scope: ScopedPrimitive) -> WorkspaceStats:
     for start in range(0, len(session_keys), _DELETE_PAGE):
         await client.unlink(*session_keys[start : start + _DELETE_PAGE])
     async with client.pipeline(transaction=False) as pipe:
-        pipe.unlink(keys.sessions_registry(), keys.pafs(), keys.deep_stats())
+        # Not pipe.unlink: on a cluster pipeline it is a coroutine that queues nothing (the
+        # PAFs of a deleted workspace survived there). One slot: the partition's hash tag.
+        own = (keys.sessions_registry(), keys.pafs(), keys.deep_stats(), keys.deep_tails())
+        pipe.execute_command("UNLINK", *own)
         if before.deep_memories:
             pipe.hincrby(keys.deep_total(), "n", -before.deep_memories)
         pipe.zrem(registry_key(prefix), scope.workspace)
@@ -211,8 +216,7 @@ async def _indexes(client: Redis, prefix: str) -> list[tuple[str, str]]:
     """``(kind, name)`` of every deep, cache and group index of ``prefix`` on the server:
     ``<prefix>:idx:<kind>``, or one per partition (``<prefix>:idx:<partition>:<kind>``)."""
     found = []
-    for raw in await client.execute_command("FT._LIST"):
-        name = _text(raw)
+    for name in await index_names(client):
         if not name.startswith(f"{prefix}:idx:"):
             continue
         kind = name.rsplit(":", 1)[-1]
@@ -227,48 +231,7 @@ async def _delete_matching(client: Redis, index: str, query: str) -> None:
         reply = await client.execute_command(
             "FT.SEARCH", index, query, "NOCONTENT", "LIMIT", "0", str(_DELETE_PAGE), "DIALECT", "2"
         )
-        ids = _search_ids(reply)
+        ids = replies.ids(reply)
         if not ids:
             return
         await client.unlink(*ids)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-# FT.SEARCH / FT.AGGREGATE replies come as flat lists (RESP2) or maps (RESP3).
-
-
-def _map(reply: Any) -> dict[str, Any] | None:
-    if isinstance(reply, dict):
-        return {_text(k): v for k, v in reply.items()}
-    return None
-
-
-def _search_total(reply: Any) -> int:
-    mapped = _map(reply)
-    return int(mapped["total_results"]) if mapped is not None else int(reply[0])
-
-
-def _search_ids(reply: Any) -> list[str]:
-    mapped = _map(reply)
-    if mapped is None:
-        return [_text(r) for r in reply[1:]]
-    return [_text((_map(r) or {})["id"]) for r in mapped["results"]]
-
-
-def _aggregate_rows(reply: Any) -> list[dict[str, str]]:
-    mapped = _map(reply)
-    if mapped is None:
-        return [_pairs(row) for row in reply[1:]]
-    rows = []
-    for row in mapped["results"]:
-        attrs = _map((_map(row) or {}).get("extra_attributes", {})) or {}
-        rows.append({k: _text(v) for k, v in attrs.items()})
-    return rows
-
-
-def _pairs(row: Any) -> dict[str, str]:
-    items = list(row)
-    return {_text(items[i]): _text(items[i + 1]) for i in range(0, len(items) - 1, 2)}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from typing import Any
 
 from redis.crc import key_slot
 from redisvl.index import AsyncSearchIndex
@@ -13,6 +15,7 @@ from tta_memory.cluster import index_name_of, is_cluster_url, make_cluster_clien
 from tta_memory.config import Settings
 from tta_memory.local_cluster import LocalCluster
 from tta_memory.partitions import Partition, PartitionLayout
+from tta_memory.replies import text
 
 DOCS = 10
 
@@ -87,3 +90,73 @@ def test_every_partition_index_sees_all_its_rows(local_cluster: LocalCluster) ->
         for tag in tags:
             slot = key_slot(f"{{{tag}}}".encode())
             assert any(a <= slot <= b for a, b in primaries[address])
+
+
+def test_durable_index_writes_and_scripts_route_by_their_index(local_cluster: LocalCluster) -> None:
+    """A write under the durability barrier is routed by the client's one routing
+    (``PartitionedCluster.node_for``): ``FT.SYNUPDATE`` names an index, not a key, and goes to
+    its index's node, where the barrier used to ask redis-py for its keys ("Missing key")."""
+    settings = Settings(durability="replicated", socket_timeout=5, connect_timeout=2, retries=3)
+    p = PartitionLayout(buckets=16).partition_for("synonym-ws")
+    name = p.index_name("syn", "deep")
+
+    async def run() -> tuple[list[str], list[str]]:
+        client = make_cluster_client(local_cluster.url, settings, max_connections=4)
+        try:
+            prefix = p.doc_prefix("syn", "deep")
+            await client.execute_command(
+                "FT.CREATE", name, "ON", "HASH", "PREFIX", 1, prefix, "SCHEMA", "text", "TEXT"
+            )
+            await client.execute_command("FT.SYNUPDATE", name, "g", "car", "automobile")
+            dump = await client.execute_command("FT.SYNDUMP", name)
+            index_node = client.index_node(name).name
+            script_key = p.doc_key("syn", "deep", "synonym-ws", "1")
+            routed = [
+                (await client.node_for("FT.SYNUPDATE", name, "g", "car")).name,
+                (await client.node_for("EVAL_RO", "return 1", 1, script_key)).name,
+                (await client.node_for("HSET", script_key, "text", "x")).name,
+            ]
+            return [index_node] * 3 + routed, [text(t) for t in _flatten(dump)]
+        finally:
+            await client.aclose()
+
+    nodes, dump = asyncio.run(run())
+    assert len(set(nodes)) == 1  # the index, its documents and their scripts: one node
+    assert "automobile" in dump
+
+
+def test_a_pinned_write_stays_pinned_when_redirected(local_cluster: LocalCluster) -> None:
+    """A write pinned to a node (``target_nodes``) that answers ``MOVED`` is re-sent where
+    ``MOVED`` points, still pinned: no barrier of its own, as on the single-command path. From
+    the second round it used to be treated as unpinned (routed by its keys, given a WAIT)."""
+    settings = Settings(durability="replicated", socket_timeout=5, connect_timeout=2, retries=3)
+    key = "pinned:{pin-tag}"
+    owner = local_cluster.node_for_slot(key_slot(key.encode()))
+
+    async def run() -> Any:
+        client = make_cluster_client(local_cluster.url, settings, max_connections=4)
+        try:
+            await client.initialize()
+            wrong = next(n for n in client.get_primaries() if n.name != owner.address)
+            with contextlib.closing(owner.client()) as c:
+                c.execute_command("CONFIG", "RESETSTAT")
+            async with client.pipeline() as pipe:
+                pipe.execute_command("HSET", key, "f", "v", target_nodes=wrong)
+                return await pipe.execute()
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(run()) == [1]
+    with contextlib.closing(owner.client()) as c:
+        assert c.hget(key, "f") == "v"
+        stats = c.info("commandstats")
+    assert "cmdstat_hset" in stats
+    assert "cmdstat_wait" not in stats
+
+
+def _flatten(reply: Any) -> list[Any]:
+    if isinstance(reply, dict):
+        return [x for k, v in reply.items() for x in (k, *_flatten(v))]
+    if isinstance(reply, list | tuple):
+        return [x for item in reply for x in _flatten(item)]
+    return [reply]

@@ -192,3 +192,103 @@ def test_a_forked_child_gets_its_own_worker() -> None:
     child.join(60)
     assert child.exitcode == 0
     assert out.get(timeout=5) == _expected("in the child")
+
+
+class CountingModel(SlowModel):
+    """SlowModel that refuses one text (as a service refuses an over-long input) or, when
+    ``down``, fails every call the way a client fails when the service is unreachable."""
+
+    def __init__(self, refuse: str = "poison", down: BaseException | None = None) -> None:
+        super().__init__()
+        self.refuse = refuse
+        self.down = down
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        if self.down is not None:
+            self.calls.append(list(texts))
+            raise self.down
+        if self.refuse in texts:
+            self.calls.append(list(texts))
+            raise RuntimeError("model refused a text")
+        return super().__call__(texts)
+
+
+async def test_parts_of_one_request_share_a_call_and_fail_alone() -> None:
+    model = CountingModel()
+    batcher = MicroBatcher(model, max_wait=0.005)
+    texts = ["first", "poison", "third", "fourth"]
+    futures = [asyncio.wrap_future(f) for f in batcher.submit_each(texts)]
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    assert isinstance(results[1], RuntimeError)
+    for text, vec in zip(texts, results, strict=True):
+        if text != "poison":
+            assert isinstance(vec, np.ndarray) and vec.tolist() == [_expected(text)]
+    assert model.calls[0] == texts  # one model call for the request's parts
+    # The refused text went to the model twice in all: in the batch, then alone.
+    assert sum(c.count("poison") for c in model.calls) == 2
+
+
+class ConnectError(Exception):
+    """Named like httpx's: not a builtin ConnectionError."""
+
+
+@pytest.mark.parametrize(
+    "down",
+    [ConnectionRefusedError("connection refused"), TimeoutError("read timed out"), ConnectError()],
+)
+async def test_an_unreachable_service_is_not_sent_each_text_again(down: BaseException) -> None:
+    model = CountingModel(down=down)
+    batcher = MicroBatcher(model, max_wait=0.005)
+    futures = [asyncio.wrap_future(f) for f in batcher.submit_each(["a", "b", "c"])]
+    futures.append(asyncio.wrap_future(batcher.submit(["d", "e"])))
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    assert all(isinstance(r, type(down)) for r in results)
+    assert model.calls == [["a", "b", "c", "d", "e"]]  # one call; nothing sent again
+
+
+async def test_embed_each_gives_each_text_its_vector_or_its_own_typed_error() -> None:
+    model = CountingModel()
+    embedder = Embedder(None, "counting", 2, loader=lambda: None)
+    embedder.batcher = MicroBatcher(model, max_wait=0.005)
+    out = await embedder.embed_each(["one", "poison", "one", "three"])
+    assert isinstance(out[1], TTAMemoryError) and "counting" in str(out[1])
+    assert isinstance(out[1].__cause__, RuntimeError)
+    for i, text in ((0, "one"), (2, "one"), (3, "three")):
+        assert np.frombuffer(out[i], dtype=np.float32).tolist() == _expected(text)  # type: ignore[arg-type]
+    assert model.calls[0] == ["one", "poison", "three"]  # a repeated text is embedded once
+
+
+async def test_embed_each_with_a_remote_service() -> None:
+    from redisvl.utils.vectorize import CustomVectorizer
+
+    calls: list[list[str]] = []
+    down = False
+
+    async def aembed_many(texts: list[str], **_: object) -> list[list[float]]:
+        calls.append(list(texts))
+        if down:
+            raise ConnectError("service unreachable")
+        if "poison" in texts:
+            raise RuntimeError("input too long")
+        return [_expected(t) for t in texts]
+
+    service = CustomVectorizer(
+        embed=lambda t, **_: _expected(t),
+        embed_many=lambda ts, **_: [_expected(t) for t in ts],
+        aembed_many=aembed_many,
+    )
+    embedder = Embedder(service, "remote", 2)
+    assert embedder.batcher is None  # a native async service is awaited directly
+    out = await embedder.embed_each(["a", "poison", "b"])
+    assert isinstance(out[1], TTAMemoryError) and "input too long" in str(out[1])
+    assert [np.frombuffer(out[i], dtype=np.float32).tolist() for i in (0, 2)] == [  # type: ignore[arg-type]
+        _expected("a"),
+        _expected("b"),
+    ]
+    assert sum(c.count("poison") for c in calls) == 2  # in the batch, then alone
+    calls.clear()
+    down = True
+    out = await embedder.embed_each(["a", "b", "c"])
+    assert all(isinstance(o, TTAMemoryError) and "service unreachable" in str(o) for o in out)
+    assert len({id(o) for o in out}) == 3  # each caller its own error instance
+    assert calls == [["a", "b", "c"]]  # an unreachable service is not asked again

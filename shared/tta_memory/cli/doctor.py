@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tta_memory.cli.common import add_url_arg, resolve_url
-from tta_memory.cli.errors import EXIT_ERROR, EXIT_OK
+from tta_memory.cli.errors import EXIT_ERROR, EXIT_OK, first_line
 from tta_memory.errors import TTAMemoryError
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def run_doctor(url: str | None = None, *, check_model: bool = True) -> list[Chec
     try:
         target = resolve_url(url)
     except TTAMemoryError as exc:
-        return [Check("redis url", "fail", str(exc).split("\n--- ")[0])]
+        return [Check("redis url", "fail", first_line(exc))]
     resolved = target.url
     shown = redact_url(resolved)
     source = "embedded server, " + target.detail if target.embedded else target.source
@@ -93,19 +93,18 @@ def run_doctor(url: str | None = None, *, check_model: bool = True) -> list[Chec
 def _module_checks(client: Any) -> list[Check]:
     import redis
 
-    modules: dict[str, str] = {}
-    try:
-        for entry in client.execute_command("MODULE", "LIST") or []:
-            item = entry if isinstance(entry, dict) else _pairs(entry)
-            modules[str(item.get("name"))] = str(item.get("ver"))
-    except redis.RedisError:
-        pass  # managed services may refuse MODULE LIST; fall back to probing commands
+    from tta_memory.server.process import format_module_version, loaded_modules
+
+    modules: dict[str, Any] = {}
+    with contextlib.suppress(redis.RedisError):
+        # Managed services may refuse MODULE LIST: the commands are probed instead.
+        modules = loaded_modules(client)
     search = "search" in modules or _has_command(client, "FT._LIST")
     json_ok = "ReJSON" in modules or _has_command(client, "JSON.TYPE", "tta-memory:doctor:probe")
     out = []
     if search:
         ver = modules.get("search")
-        version = f" {_module_version(ver)}" if ver else ""
+        version = f" {format_module_version(ver)}" if ver else ""
         ok_version = ver is None or int(ver) >= 20600
         out.append(
             Check(
@@ -127,7 +126,7 @@ def _module_checks(client: Any) -> list[Check]:
         )
     if json_ok:
         ver = modules.get("ReJSON")
-        out.append(Check("json", "ok", f"ReJSON {_module_version(ver)}" if ver else "JSON"))
+        out.append(Check("json", "ok", f"ReJSON {format_module_version(ver)}" if ver else "JSON"))
     else:
         out.append(
             Check(
@@ -138,11 +137,6 @@ def _module_checks(client: Any) -> list[Check]:
             )
         )
     return out  # the Query Engine check first: run_doctor reads it
-
-
-def _pairs(flat: Sequence[Any]) -> dict[Any, Any]:
-    """``[k1, v1, k2, v2, …]`` (RESP2 replies) as a dict."""
-    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _has_command(client: Any, *command: str) -> bool:
@@ -158,17 +152,10 @@ def _has_command(client: Any, *command: str) -> bool:
     return True
 
 
-def _module_version(ver: str | None) -> str:
-    try:
-        n = int(ver or "")
-    except ValueError:
-        return str(ver)
-    return f"{n // 10000}.{n // 100 % 100}.{n % 100}"
-
-
 def _index_checks(client: Any, settings: Settings) -> list[Check]:
     import redis
 
+    from tta_memory import replies
     from tta_memory.context import DEFAULT_WORKSPACE
     from tta_memory.partitions import INDEX_KINDS, PartitionLayout
 
@@ -189,7 +176,7 @@ def _index_checks(client: Any, settings: Settings) -> list[Check]:
             continue
         try:
             raw = client.execute_command("FT.INFO", name)
-            info = raw if isinstance(raw, dict) else _pairs(raw)
+            info = replies.pairs(raw)
             parts.append(f"{layer} ({name}): {info.get('num_docs')} docs")
         except redis.RedisError as exc:
             return [Check("indexes", "fail", f"FT.INFO {name} failed: {exc}")]

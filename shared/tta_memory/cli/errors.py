@@ -7,7 +7,8 @@ Exit codes (documented in the README's CLI section):
 1     the engine refused the call (a conflict, an unknown id), or a check found a problem
       (``doctor``, ``server status`` of a stopped server)
 2     usage: unknown command or option, missing argument
-3     bad input: a file that cannot be read, is not UTF-8, or holds invalid records
+3     bad input: a file that cannot be read, is not UTF-8, or holds invalid records; a
+      malformed URL; an invalid ``TTA_MEMORY_*`` setting (the message names the variable)
 4     cannot write the output (``-o`` into a missing directory, a full disk)
 5     Redis is unreachable, refused the password, or the embedded server could not start
 70    internal error: a bug; ``--debug`` prints the traceback
@@ -26,6 +27,7 @@ from tta_memory.errors import (
     QueryEngineMissingError,
     ServerNotFoundError,
     TTAMemoryError,
+    causes,
 )
 
 if TYPE_CHECKING:
@@ -83,32 +85,24 @@ def describe(exc: BaseException, target: Target | None) -> tuple[str, int]:
     if _is_unreachable(exc):
         return _unreachable(exc, target), EXIT_UNAVAILABLE
     if isinstance(exc, ServerNotFoundError | QueryEngineMissingError):
-        return _first_line(exc), EXIT_UNAVAILABLE
+        return first_line(exc), EXIT_UNAVAILABLE
     if isinstance(exc, InvalidInputError):
-        return _first_line(exc), EXIT_INPUT
+        return first_line(exc), EXIT_INPUT
     if isinstance(exc, TTAMemoryError):
-        return _first_line(exc), EXIT_ERROR
+        return first_line(exc), EXIT_ERROR
     if _is_validation_error(exc):
         return _validation(exc), EXIT_INPUT
     return (
-        f"internal error: {type(exc).__name__}: {_first_line(exc)} "
+        f"internal error: {type(exc).__name__}: {first_line(exc)} "
         "(run again with --debug for the traceback, and please report it)",
         EXIT_INTERNAL,
     )
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """An error's message without what follows it: more lines, or a server log's tail."""
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0] if "\n--- " not in text else text.split("\n--- ")[0]
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    out: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and len(out) < 10:
-        out.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    return out
 
 
 def _is_unreachable(exc: BaseException) -> bool:
@@ -127,7 +121,7 @@ def _is_unreachable(exc: BaseException) -> bool:
             | socket.gaierror
             | ConnectionRefusedError,
         )
-        for e in _chain(exc)
+        for e in causes(exc)
     )
 
 
@@ -136,12 +130,12 @@ def _unreachable(exc: BaseException, target: Target | None) -> str:
 
     import redis
 
-    chain = _chain(exc)
+    chain = causes(exc)
     if isinstance(exc, BackendUnavailableError) and not any(
         isinstance(e, redis.RedisError | OSError) for e in chain[1:]
     ):
         # Raised by the engine or the server launcher with its own full explanation.
-        detail = _first_line(exc)
+        detail = first_line(exc)
         return detail if target is None else f"{detail} [{target.describe()}]"
     root = chain[-1]
     if any(isinstance(e, redis.AuthenticationError) for e in chain):
@@ -149,7 +143,7 @@ def _unreachable(exc: BaseException, target: Target | None) -> str:
     elif any(isinstance(e, socket.gaierror) for e in chain) or "Name or service" in str(root):
         reason = "unknown host"
     else:
-        reason = _first_line(root)
+        reason = first_line(root)
     where = target.describe() if target is not None else "the configured Redis"
     hint = target.unreachable_hint() if target is not None else ""
     return f"cannot reach Redis at {where}: {reason}. {hint}".rstrip()
@@ -162,6 +156,9 @@ def _is_validation_error(exc: BaseException) -> bool:
 def _validation(exc: BaseException) -> str:
     errors = exc.errors()  # type: ignore[attr-defined]
     first = errors[0] if errors else {}
-    field = ".".join(str(p) for p in first.get("loc", ())) or "record"
+    field = ".".join(str(p) for p in first.get("loc", ())) or "value"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"invalid record: {field}: {first.get('msg', 'invalid value')}{more}"
+    # The model's name: an import's records are checked, with their line, in cli/transfer.py;
+    # a bad TTA_MEMORY_* setting is an InvalidSettingError naming its variable.
+    title = getattr(exc, "title", "") or "value"
+    return f"invalid {title}: {field}: {first.get('msg', 'invalid value')}{more}"

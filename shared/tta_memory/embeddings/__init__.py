@@ -7,6 +7,7 @@ text, in a bounded cache (:mod:`tta_memory.embeddings.cache`)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 from redisvl.utils.vectorize import BaseVectorizer, CustomVectorizer
 
-from tta_memory.embeddings.batching import MicroBatcher
+from tta_memory.embeddings.batching import MicroBatcher, unreachable
 from tta_memory.embeddings.cache import QueryVectorCache
 from tta_memory.embeddings.onnx import DIMS, MODEL_NAME, OnnxMiniLM
 from tta_memory.errors import InvalidInputError, TTAMemoryError
@@ -142,17 +143,73 @@ class Embedder:
             except TTAMemoryError:
                 raise
             except Exception as exc:  # a model or provider failure, surfaced with its cause
-                raise TTAMemoryError(f"embedding with {self.model_name} failed: {exc}") from exc
-            if vectors.shape[0] != len(unique):
-                raise TTAMemoryError(
-                    f"{self.model_name} returned {vectors.shape[0]} vectors for {len(unique)} texts"
-                )
+                raise self._failure(exc) from exc
+            self._check_rows(vectors, len(unique))
             by_text = {t: _to_buffer(v) for t, v in zip(unique, vectors, strict=True)}
             for i in misses:
                 out[i] = by_text[texts[i]]
             if cache is not None:
                 await cache.amset(list(by_text.items()), self.model_name)
         return [b for b in out if b is not None]
+
+    async def embed_each(self, texts: list[str]) -> list[bytes | TTAMemoryError]:
+        """Embed the texts of different callers together (no cache): each text's vector, or the
+        typed error of that text alone.
+
+        A local model gets them in one model call, each text its own part of one micro-batcher
+        request (which encodes each part alone only when the call fails). A remote service gets
+        one call, then each text alone if that call failed for a reason that may be one text's
+        (not an unreachable service). Either way a refused text is encoded at most twice.
+        """
+        unique = list(dict.fromkeys(texts))
+        outcomes: list[np.ndarray | BaseException]
+        if self.batcher is not None:
+            futures = [asyncio.wrap_future(f) for f in self.batcher.submit_each(unique)]
+            outcomes = list(await asyncio.gather(*futures, return_exceptions=True))
+        else:
+            try:
+                vectors = await self._embed_uncached(unique)
+                self._check_rows(vectors, len(unique))
+                outcomes = list(vectors)
+            except Exception as exc:
+                if len(unique) == 1 or unreachable(exc):
+                    outcomes = [exc] * len(unique)
+                else:
+                    outcomes = list(
+                        await asyncio.gather(
+                            *(self._embed_uncached([t]) for t in unique), return_exceptions=True
+                        )
+                    )
+        by_text: dict[str, bytes | TTAMemoryError] = {}
+        for text, outcome in zip(unique, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):  # cancelled, or the loop shutting down
+                    raise outcome
+                error = self._failure(outcome)
+                error.__cause__ = outcome
+                by_text[text] = error
+                continue
+            rows = np.asarray(outcome, dtype=np.float32)
+            try:
+                self._check_rows(rows.reshape(1, -1) if rows.ndim == 1 else rows, 1)
+            except TTAMemoryError as exc:
+                by_text[text] = exc
+                continue
+            by_text[text] = _to_buffer(rows.reshape(-1))
+        return [by_text[t] for t in texts]
+
+    def _failure(self, exc: Exception) -> TTAMemoryError:
+        """A new typed error for a model or provider failure, naming the model (a typed one
+        keeps its type: each caller raises an instance of its own)."""
+        if isinstance(exc, TTAMemoryError):
+            return type(exc)(*exc.args)
+        return TTAMemoryError(f"embedding with {self.model_name} failed: {exc}")
+
+    def _check_rows(self, vectors: np.ndarray, expected: int) -> None:
+        if vectors.shape[0] != expected:
+            raise TTAMemoryError(
+                f"{self.model_name} returned {vectors.shape[0]} vectors for {expected} texts"
+            )
 
     async def embed(self, text: str, cache: QueryVectorCache | None) -> bytes:
         """Embed one query text: from this process's memo, else the Redis cache, else the model.

@@ -5,9 +5,15 @@ agents and chat stores write one memory per call. One worker thread owns the mod
 queue their texts and await a future, so no event loop ever blocks on inference. The worker
 takes every request already queued; when the previous batch had several callers (concurrency
 is going on) it also waits up to ``max_wait`` for more, until ``max_batch`` texts. A lone caller
-therefore never waits for company: its cost is one thread hand-off. When a batch fails, each
-caller's texts are encoded again alone, so a text the model (or service) refuses fails only
-its own caller.
+therefore never waits for company: its cost is one thread hand-off.
+
+A request may hold several parts, each with its own future (:meth:`MicroBatcher.submit_each`:
+the write coalescer's texts, one per caller): the parts share the model call, and each gets
+its own outcome. When a model call of several parts fails, each part is encoded once more
+alone, so a text the model (or service) refuses fails only its own part; this is the one place
+a refused text is retried (at most twice encoded in all). A failure that says the model cannot
+be reached (a remote service's connection error or timeout) is everyone's: no part is sent
+again.
 """
 
 from __future__ import annotations
@@ -30,9 +36,34 @@ MAX_WAIT = 0.004
 
 
 @dataclass
-class _Request:
+class _Part:
     texts: list[str]
     future: concurrent.futures.Future[np.ndarray] = field(default_factory=concurrent.futures.Future)
+
+
+#: What one ``put`` queues: parts that arrive together (so they are batched together).
+_Request = list[_Part]
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether a model failure says the model (a remote service) could not be reached or did not
+    answer in time: no single text's fault, so sending each text again would fail again, slower.
+
+    Recognised by type: the builtin ``ConnectionError`` and ``TimeoutError`` and, for client
+    libraries whose errors do not derive from them (httpx ``ConnectError``/``ReadTimeout``,
+    openai ``APIConnectionError``/``APITimeoutError``), any class of the error's type, cause or
+    context named ``*Connect*`` or ``*Timeout*``.
+    """
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, ConnectionError | TimeoutError):
+            return True
+        if any("Connect" in c.__name__ or "Timeout" in c.__name__ for c in type(error).__mro__):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 class MicroBatcher:
@@ -63,7 +94,15 @@ class MicroBatcher:
 
     def submit(self, texts: list[str]) -> concurrent.futures.Future[np.ndarray]:
         """Queue ``texts``; the future resolves to their vectors, in order."""
-        request = _Request(list(texts))
+        (future,) = self._put([_Part(list(texts))])
+        return future
+
+    def submit_each(self, texts: list[str]) -> list[concurrent.futures.Future[np.ndarray]]:
+        """Queue ``texts`` together, each with its own future (its vector, shape ``(1, dims)``,
+        or its own failure)."""
+        return self._put([_Part([t]) for t in texts])
+
+    def _put(self, request: _Request) -> list[concurrent.futures.Future[np.ndarray]]:
         # A forked child inherits no worker thread: it starts its own (with a fresh queue).
         if self._thread is None or self._pid != os.getpid():
             with self._lock:
@@ -75,14 +114,14 @@ class MicroBatcher:
                     )
                     self._thread.start()
         self._queue.put(request)
-        return request.future
+        return [part.future for part in request]
 
     async def embed(self, texts: list[str]) -> np.ndarray:
         """Embed ``texts`` together with whatever other callers queue meanwhile."""
         return await asyncio.wrap_future(self.submit(texts))
 
     def _gather(self, pending: queue.SimpleQueue[_Request], first: _Request) -> list[_Request]:
-        batch, size = [first], len(first.texts)
+        batch, size = [first], _size(first)
         deadline = time.monotonic() + self.max_wait if self._concurrent else 0.0
         while size < self.max_batch:
             try:
@@ -96,7 +135,7 @@ class MicroBatcher:
                 except queue.Empty:
                     break
             batch.append(request)
-            size += len(request.texts)
+            size += _size(request)
         return batch
 
     def _run(self, pending: queue.SimpleQueue[_Request]) -> None:
@@ -104,33 +143,37 @@ class MicroBatcher:
             gathered = self._gather(pending, pending.get())
             self._concurrent = len(gathered) > 1
             # A caller cancelled meanwhile (its task was cancelled) needs no vectors.
-            batch = [r for r in gathered if r.future.set_running_or_notify_cancel()]
-            if not batch:
+            parts = [p for r in gathered for p in r if p.future.set_running_or_notify_cancel()]
+            if not parts:
                 continue
-            texts = [t for request in batch for t in request.texts]
-            try:
-                vectors = self._encode(texts)
-            except BaseException as exc:  # the worker lives on
-                if len(batch) == 1:
-                    batch[0].future.set_exception(exc)
-                else:  # maybe one caller's text: each caller's texts alone, each its outcome
-                    for request in batch:
-                        self._alone(request)
+            failure = self._try(parts)  # the worker lives on, whatever the model raises
+            if failure is None:
                 continue
-            self.batches += 1
-            self.texts += len(texts)
-            lo = 0
-            for request in batch:
-                hi = lo + len(request.texts)
-                request.future.set_result(vectors[lo:hi])
-                lo = hi
+            if len(parts) == 1 or unreachable(failure):
+                for part in parts:
+                    part.future.set_exception(failure)
+                continue
+            for part in parts:  # maybe one part's text: each part alone, each its outcome
+                alone = self._try([part])
+                if alone is not None:
+                    part.future.set_exception(alone)
 
-    def _alone(self, request: _Request) -> None:
+    def _try(self, parts: list[_Part]) -> BaseException | None:
+        """Encode ``parts`` in one model call and give each its rows; else return the failure."""
+        texts = [t for part in parts for t in part.texts]
         try:
-            vectors = self._encode(request.texts)
+            vectors = self._encode(texts)
         except BaseException as exc:
-            request.future.set_exception(exc)
-            return
+            return exc
         self.batches += 1
-        self.texts += len(request.texts)
-        request.future.set_result(vectors)
+        self.texts += len(texts)
+        lo = 0
+        for part in parts:
+            hi = lo + len(part.texts)
+            part.future.set_result(vectors[lo:hi])
+            lo = hi
+        return None
+
+
+def _size(request: _Request) -> int:
+    return sum(len(part.texts) for part in request)

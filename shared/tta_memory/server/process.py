@@ -17,6 +17,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from tta_memory import replies
 from tta_memory.errors import BackendUnavailableError
 
 
@@ -81,24 +82,18 @@ def probe(socket_path: Path, password: str | None) -> str:
         conn.close()
 
 
+def loaded_modules(conn: redis.Redis) -> dict[str, Any]:
+    """Loaded module name -> its version as the server encodes it (``{"search": 21005}``)."""
+    out: dict[str, Any] = {}
+    for entry in conn.execute_command("MODULE", "LIST") or []:
+        info = replies.pairs(entry)
+        out[replies.text(info.get("name", ""))] = info.get("ver")
+    return out
+
+
 def module_versions(conn: redis.Redis) -> dict[str, str]:
     """Loaded module name -> version string (``{"search": "2.10.5"}``)."""
-    versions: dict[str, str] = {}
-    for entry in conn.execute_command("MODULE", "LIST") or []:
-        info = _pairs(entry)
-        versions[str(info.get("name", ""))] = format_module_version(info.get("ver"))
-    return versions
-
-
-def _pairs(entry: Any) -> dict[str, Any]:
-    if isinstance(entry, dict):
-        return {_text(k): _text(v) for k, v in entry.items()}
-    items = list(entry)
-    return {_text(items[i]): _text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
-
-
-def _text(value: Any) -> Any:
-    return value.decode() if isinstance(value, bytes) else value
+    return {name: format_module_version(v) for name, v in loaded_modules(conn).items()}
 
 
 def format_module_version(ver: Any) -> str:

@@ -19,7 +19,6 @@ from redisvl.query import FilterQuery
 from redisvl.query.filter import FilterExpression, Num
 
 from tta_memory import replies
-from tta_memory.cluster import is_missing_index
 from tta_memory.context import ReadSpec, Store
 from tta_memory.errors import InvalidInputError
 from tta_memory.limits import (
@@ -221,11 +220,10 @@ class CacheStore(Store):
         try:
             reply = await client.execute_command("FT.SEARCH", *replies.search_args(index.name, q))
         except ResponseError as exc:
-            if not is_missing_index(exc):
+            if not await self._ctx.backend.recover(index, exc):
                 raise
-            # The server lost the index: redisvl's path re-creates it (backend.RecoveringIndex).
-            return self._decode(await index.query(q))
-        return self._decode(replies.documents(reply))
+            reply = await client.execute_command("FT.SEARCH", *replies.search_args(index.name, q))
+        return self._decode_reply(reply)
 
     def recent_spec(
         self,

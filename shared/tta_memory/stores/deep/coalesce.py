@@ -20,9 +20,11 @@ nearest stored memories) are serialised by a lock, so each batch sees the previo
 
 Each caller gets its own result and its own error: validation happens in the caller before
 anything is queued; identical concurrent creates (same workspace, scope and text) wait for the
-first one and share its memory; when a batch step fails for a reason that may be one request's
-(anything but an unreachable server), the batch's requests are written again one by one, so
-only the culprit fails. A ``MULTI`` is all or nothing, so a failed batch stores nothing.
+first one and share its memory; a text the model refuses fails its own caller only (the
+embedder isolates it: ``Embedder.embed_each``), and the others are written; when a Redis step
+fails for a reason that may be one request's (anything but an unreachable server), the batch's
+requests are written again one by one, with the vectors already computed, so only the culprit
+fails. A ``MULTI`` is all or nothing, so a failed batch stores nothing.
 """
 
 from __future__ import annotations
@@ -31,14 +33,15 @@ import asyncio
 import functools
 import weakref
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tta_memory.backend import translate
 from tta_memory.errors import BackendFullError, BackendUnavailableError, InternalError
 from tta_memory.models import DeepMemory
-from tta_memory.stores.deep.dedup import CreatePlan, scope_of
+from tta_memory.stores.deep.dedup import CreatePlan
+from tta_memory.stores.deep.records import scope_of
 
 if TYPE_CHECKING:
     from tta_memory.stores.deep.storage import ContextWrites, DeepStorage
@@ -60,11 +63,11 @@ class _Request:
 
 @dataclass(eq=False)
 class _Group:
-    """Requests of one workspace written with the same settings and model."""
+    """Requests of one workspace written with the same settings and model, once planned."""
 
     store: DeepStorage
     requests: list[_Request]
-    plan: CreatePlan | None = None
+    plan: CreatePlan
     own: list[bytes] = field(default_factory=list)
     payload: list[dict[str, Any]] = field(default_factory=list)
     writes: ContextWrites | None = None
@@ -192,25 +195,22 @@ class WriteCoalescer:
 
     async def _flush(self, batch: list[_Request], queued: asyncio.Event) -> None:
         groups: list[_Group] = []
+        unplanned: list[tuple[list[_Request], Exception]] = []
         try:
             try:
-                by_key: dict[Hashable, _Group] = {}
-                for request in self._lead(batch):
-                    key = _group_key(request.store)
-                    if key not in by_key:
-                        by_key[key] = _Group(request.store, [])
-                    by_key[key].requests.append(request)
-                groups = list(by_key.values())
-                await asyncio.gather(*(self._plan(g) for g in groups))
-                await self._embed([g for g in groups if g.error is None], queued)
+                groups, unplanned = await self._plan(self._lead(batch))
+                await self._embed(groups, queued)
             finally:
                 queued.set()
             parts: dict[str, list[_Group]] = {}
             for g in groups:
-                if g.error is None:
+                if g.error is None and g.requests:
                     parts.setdefault(g.store._ctx.keys.partition.hashtag, []).append(g)
             await asyncio.gather(*(self._write(tag, gs) for tag, gs in parts.items()))
-            await asyncio.gather(*(self._settle(g) for g in groups))
+            await asyncio.gather(
+                *(self._settle(g) for g in groups),
+                *(self._fail(rs, error, {}) for rs, error in unplanned),
+            )
         except BaseException as exc:  # a bug or the loop shutting down: no caller hangs
             for request in batch:
                 if not request.future.done():
@@ -220,33 +220,56 @@ class WriteCoalescer:
         finally:
             self._in_flight -= len(batch)
 
-    async def _plan(self, group: _Group) -> None:
-        try:
-            group.plan = await group.store._plan([r.doc for r in group.requests])
-        except Exception as exc:
-            group.error = exc
+    async def _plan(
+        self, requests: list[_Request]
+    ) -> tuple[list[_Group], list[tuple[list[_Request], Exception]]]:
+        """Dedup lookups, one per workspace: the planned groups, and the requests of the
+        workspaces whose lookup failed, with the failure."""
+        by_key: dict[Hashable, list[_Request]] = {}
+        for request in requests:
+            by_key.setdefault(_group_key(request.store), []).append(request)
+        todo = list(by_key.values())
+        plans = await asyncio.gather(
+            *(rs[0].store._plan([r.doc for r in rs]) for rs in todo), return_exceptions=True
+        )
+        groups: list[_Group] = []
+        failed: list[tuple[list[_Request], Exception]] = []
+        for rs, plan in zip(todo, plans, strict=True):
+            if isinstance(plan, Exception):
+                failed.append((rs, plan))
+            elif isinstance(plan, BaseException):
+                raise plan
+            else:
+                groups.append(_Group(rs[0].store, rs, plan))
+        return groups, failed
 
     async def _embed(self, groups: list[_Group], queued: asyncio.Event) -> None:
         """One model call per embedder for every new memory of the batch; ``queued`` is set
-        once the texts are handed to the model."""
+        once the texts are handed to the model. A text the model refuses fails its caller (the
+        embedder already tried it alone) and leaves its group."""
         by_model: dict[int, list[_Group]] = {}
         for g in groups:
             by_model.setdefault(id(g.store._ctx.embedder), []).append(g)
 
         async def run(gs: list[_Group]) -> None:
-            texts = [t for g in gs if g.plan is not None for t in g.plan.texts]
+            texts = [t for g in gs for t in g.plan.texts]
             if not texts:
                 return
             try:
-                vectors = await gs[0].store._ctx.embedder.embed_many(texts, None)
+                outcomes = await gs[0].store._ctx.embedder.embed_each(texts)
             except Exception as exc:
                 for g in gs:
                     g.error = exc
                 return
             lo = 0
             for g in gs:
-                n = len(g.plan.new) if g.plan is not None else 0
-                g.own, lo = vectors[lo : lo + n], lo + n
+                mine, lo = outcomes[lo : lo + len(g.plan.new)], lo + len(g.plan.new)
+                refused = {
+                    i: o for i, o in zip(g.plan.new, mine, strict=True) if not isinstance(o, bytes)
+                }
+                g.own = [o for o in mine if isinstance(o, bytes)]
+                if refused:
+                    self._refuse(g, refused)
 
         jobs = [asyncio.ensure_future(run(gs)) for gs in by_model.values()]
         if jobs:
@@ -254,6 +277,17 @@ class WriteCoalescer:
             await asyncio.sleep(0)
         queued.set()
         await asyncio.gather(*jobs)
+
+    def _refuse(self, group: _Group, refused: Mapping[int, Exception]) -> None:
+        """Fail the requests whose text was refused; the group keeps the others."""
+        plan, keep = group.plan, []
+        for i, request in enumerate(group.requests):
+            error = refused.get(plan.source(i))
+            if error is None:
+                keep.append(request)
+            elif not request.future.done():
+                request.future.set_exception(_own_error(error))
+        group.requests, group.plan = keep, plan.without(set(refused))
 
     async def _write(self, tag: str, groups: list[_Group]) -> None:
         """Contextual indexing and hygiene, then one ``MULTI`` for the partition's groups."""
@@ -274,7 +308,7 @@ class WriteCoalescer:
                     g.error = exc
 
     async def _prepare(self, group: _Group) -> None:
-        if group.plan is None or not group.plan.new:
+        if not group.plan.new:
             return
         try:
             group.payload = group.plan.payload(group.own)
@@ -284,26 +318,33 @@ class WriteCoalescer:
 
     async def _settle(self, group: _Group) -> None:
         """Give each request of the group its memory or its own error."""
-        requests = group.requests
-        if group.error is None and group.plan is not None:
-            for request, memory in zip(requests, group.plan.results(group.payload), strict=True):
+        if group.error is None:
+            memories = group.plan.results(group.payload)
+            for request, memory in zip(group.requests, memories, strict=True):
                 if not request.future.done():
                     request.future.set_result(memory)
             return
-        error = group.error or InternalError("a coalesced write ended without a plan")
+        known = dict(zip(group.plan.texts, group.own, strict=False))
+        await self._fail(group.requests, group.error, known)
+
+    async def _fail(
+        self, requests: list[_Request], error: Exception, known: dict[str, bytes]
+    ) -> None:
+        """A batch step failed for ``requests``: one by one again if it may be one request's
+        (with the vectors already computed: ``known``), else each its own copy of the error."""
         if len(requests) > 1 and _isolatable(error):
             # One by one, as the module says: each retry reads the session tail the previous
             # one wrote (run together, they all chained to the same predecessor).
             for request in requests:
-                await self._alone(request)
+                await self._alone(request, known)
             return
         for request in requests:
             if not request.future.done():
                 request.future.set_exception(_own_error(error))
 
-    async def _alone(self, request: _Request) -> None:
+    async def _alone(self, request: _Request, known: dict[str, bytes]) -> None:
         try:
-            (memory,) = await request.store._create_batch([request.doc])
+            (memory,) = await request.store._create_batch([request.doc], known)
         except Exception as exc:
             if not request.future.done():
                 request.future.set_exception(exc)

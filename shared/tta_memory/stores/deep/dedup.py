@@ -19,14 +19,9 @@ from redisvl.query import FilterQuery
 
 from tta_memory.models import DeepMemory
 from tta_memory.names import Tag
-from tta_memory.stores.deep.records import DEEP_FIELDS, content_hash, decode_memory
+from tta_memory.stores.deep.records import DEEP_FIELDS, content_hash, decode_memory, scope_of
 
 MAX_DEDUP = 10_000
-
-
-def scope_of(doc: Mapping[str, Any]) -> str:
-    """The dedup scope of a memory's hash fields: its author if private, else ``""``."""
-    return str(doc["author"]) if doc["visibility"] == "private" else ""
 
 
 @dataclass
@@ -61,15 +56,31 @@ class CreatePlan:
             for i, vec in zip(self.new, own, strict=True)
         ]
 
+    def source(self, i: int) -> int:
+        """The position whose memory request ``i`` gets (``i`` itself unless it repeats a text
+        of the batch)."""
+        return self.first.get((self.docs[i]["content_hash"], self.scopes[i]), i)
+
+    def without(self, dropped: set[int]) -> CreatePlan:
+        """The plan of the other requests (``dropped``: new memories' positions that failed
+        before anything was written; their repeats go with them)."""
+        keep = [i for i in range(len(self.docs)) if self.source(i) not in dropped]
+        at = {old: new for new, old in enumerate(keep)}
+        return CreatePlan(
+            docs=[self.docs[i] for i in keep],
+            scopes=[self.scopes[i] for i in keep],
+            ids=[self.ids[i] for i in keep],
+            found={at[i]: m for i, m in self.found.items() if i in at},
+            new=[at[i] for i in self.new if i in at],
+            first={k: at[i] for k, i in self.first.items() if i in at},
+        )
+
     def results(self, payload: Sequence[Mapping[str, Any]]) -> list[DeepMemory]:
         """Every request's memory, in input order, once ``payload`` is stored."""
         result = dict(self.found)
         for i, p in zip(self.new, payload, strict=True):
             result[i] = decode_memory(p)
-        return [
-            result[i] if i in result else result[self.first[(d["content_hash"], self.scopes[i])]]
-            for i, d in enumerate(self.docs)
-        ]
+        return [result[i] if i in result else result[self.source(i)] for i in range(len(self.docs))]
 
 
 async def plan_create(
@@ -104,7 +115,7 @@ async def plan_create(
 
     rows, exists = await asyncio.gather(index.query(lookup), taken())
     stored = {
-        (row["content_hash"], row["author"] if row.get("visibility") == "private" else ""): row
+        (row["content_hash"], scope_of(row)): row
         for row in rows
         # Dedup never returns another workspace's memory, whatever the tag matching does.
         if "content_hash" in row and row.get("workspace") == workspace

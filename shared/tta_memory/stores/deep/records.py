@@ -40,6 +40,13 @@ def content_hash(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
 
 
+def scope_of(doc: Mapping[str, Any]) -> str:
+    """A memory's visibility scope (its hash fields or a stored row): its author if private,
+    else ``""``. Dedup (same text in the same scope is the same memory), contextual indexing
+    (neighbours share a scope) and the write coalescer all key on it."""
+    return str(doc.get("author") or "") if doc.get("visibility") == "private" else ""
+
+
 def _ts(value: Any) -> datetime | None:
     # Tolerant: a stored time that does not decode is read as missing, never raises.
     return read_time(value)

@@ -18,8 +18,7 @@ from redisvl.index import AsyncSearchIndex
 from redisvl.query import FilterQuery, TextQuery, VectorQuery
 from redisvl.query.filter import FilterExpression
 
-from tta_memory import recency, replies
-from tta_memory.cluster import is_missing_index
+from tta_memory import recency, replies, vectors
 from tta_memory.context import ReadSpec, Store
 from tta_memory.errors import InternalError, InvalidInputError
 from tta_memory.literals import SEARCH_MODES, SearchMode
@@ -299,12 +298,12 @@ class DeepSearch(Store):
             vector = await ctx.embedder.embed(query, st.embedding_cache)
             queries.append(
                 VectorQuery(
-                    vector=vector,
+                    vector=vectors.encode(vector, ctx.backend.vector_dtype),
                     vector_field_name="embedding",
                     filter_expression=knn_f,
                     return_fields=RANK_FIELDS,
                     num_results=depth,
-                    dtype="float32",
+                    dtype=ctx.backend.vector_dtype,
                     # No filter, no hybrid query: RediSearch refuses a policy for plain KNN.
                     hybrid_policy=policy if knn_f is not None else None,
                 )
@@ -338,10 +337,8 @@ class DeepSearch(Store):
         try:
             replies = await self._send(index.name, queries)
         except ResponseError as exc:
-            if not is_missing_index(exc):
+            if not await self._ctx.backend.recover(index, exc):
                 raise
-            # The server lost the index: redisvl's path re-creates it (backend.RecoveringIndex).
-            await index.batch_query(queries)
             replies = await self._send(index.name, queries)
         return [ranking(q, reply) for q, reply in zip(queries, replies, strict=True)]
 

@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 from redisvl.query import FilterQuery
-from redisvl.redis.utils import array_to_buffer
 
-from tta_memory import contextual, hygiene, progress
+from tta_memory import contextual, hygiene, progress, vectors
 from tta_memory.context import Store
 from tta_memory.errors import InvalidInputError, NotFoundError
 from tta_memory.models import DeepMemory
@@ -21,7 +20,13 @@ from tta_memory.names import Tag, check_name, check_tags
 from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
 from tta_memory.stores.deep.coalesce import coalescer_for
 from tta_memory.stores.deep.dedup import CreatePlan, plan_create
-from tta_memory.stores.deep.records import DEEP_FIELDS, content_hash, decode_memory, decode_row
+from tta_memory.stores.deep.records import (
+    DEEP_FIELDS,
+    content_hash,
+    decode_memory,
+    decode_row,
+    scope_of,
+)
 from tta_memory.validation import check_datetime, check_metadata, check_positive, check_text
 
 EXPORT_PAGE = 500
@@ -112,12 +117,19 @@ class DeepStorage(Store):
                 step(len(batch))
         return out
 
-    async def _create_batch(self, docs: list[dict[str, Any]]) -> list[DeepMemory]:
+    async def _create_batch(
+        self, docs: list[dict[str, Any]], known: Mapping[str, bytes] | None = None
+    ) -> list[DeepMemory]:
+        """Create ``docs`` (vectors of ``known`` texts are not computed again)."""
         ctx = self._ctx
         plan = await self._plan(docs)
         payload: list[dict[str, Any]] = []
         if plan.new:
-            own = await ctx.embedder.embed_many(plan.texts, None)
+            texts = plan.texts
+            if known and all(t in known for t in texts):
+                own = [known[t] for t in texts]
+            else:
+                own = await ctx.embedder.embed_many(texts, None)
             payload = plan.payload(own)
             extra = await self._index_in_context(payload, own)
             await self._write_all(payload, extra)
@@ -148,11 +160,11 @@ class DeepStorage(Store):
         """Queue the commands of :meth:`_write_all` into ``pipe`` (a ``MULTI`` of the
         workspace's partition, maybe shared with other workspaces of that partition)."""
         ctx = self._ctx
+        dtype = ctx.backend.vector_dtype
         for p in payload:
-            vector = p["embedding"]  # the embedder's float32 bytes (or a list of floats)
-            if not isinstance(vector, bytes):
-                vector = array_to_buffer(vector, "float32")
-            pipe.hset(ctx.keys.deep(p["memory_id"]), mapping={**p, "embedding": vector})
+            # The embedder's float32 bytes (or a list of floats), stored as the index's type.
+            stored = {f: vectors.encode(p[f], dtype) for f in vectors.FIELDS if f in p}
+            pipe.hset(ctx.keys.deep(p["memory_id"]), mapping={**p, **stored})
         if extra is not None:
             for target, mapping in extra.fields:
                 pipe.hset(target, mapping=dict(mapping))
@@ -183,8 +195,9 @@ class DeepStorage(Store):
         spec = ctx.settings.contextual
         if spec.enabled:
             ids = [p["memory_id"] for p in payload]
+            scopes = [scope_of(p) for p in payload]
             plan = await contextual.prepare(
-                client, ctx.keys.deep_tails(), ctx.keys.deep, payload, ids, own, spec
+                client, ctx.keys.deep_tails(), ctx.keys.deep, payload, scopes, ids, own, spec
             )
             for doc, text, vec, mine in zip(payload, plan.contexts, plan.vectors, own, strict=True):
                 doc["search_text"] = contextual.indexed_text(doc["text"], text)
@@ -197,7 +210,13 @@ class DeepStorage(Store):
         if ctx.settings.hygiene is not None:
             index = await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)
             links = await hygiene.supersede(
-                index, client, ctx.keys.deep, payload, own, ctx.settings.hygiene
+                index,
+                client,
+                ctx.keys.deep,
+                payload,
+                own,
+                ctx.settings.hygiene,
+                ctx.backend.vector_dtype,
             )
             writes += links
             # Counted in the batch's MULTI (it was a separate HINCRBY before it: one more round
@@ -256,12 +275,18 @@ class DeepStorage(Store):
         await ctx.backend.deep_index(ctx.embedder, ctx.keys.partition)  # checks the model
         if text is not None:
             st = await ctx.backend.state()
-            changes["embedding"] = await ctx.embedder.embed(text, st.embedding_cache)
+            own = await ctx.embedder.embed(text, st.embedding_cache)
+            # The new text's own vector, indexed and kept as the memory's own (an older
+            # own_embedding would describe the old text to hygiene's comparisons).
+            changes["embedding"] = changes["own_embedding"] = vectors.encode(
+                own, ctx.backend.vector_dtype
+            )
         await (await ctx.client()).hset(ctx.keys.deep(memory_id), mapping=changes)
         if "tags" in changes:
             await self.count_changes([row], -1)
             await self.count_changes([changes], +1)
-        changes.pop("embedding", None)
+        for name in vectors.FIELDS:
+            changes.pop(name, None)
         return decode_memory({**row, **changes})
 
     async def delete(self, memory_id: str) -> None:

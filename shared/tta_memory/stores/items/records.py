@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redisvl.query import VectorQuery
 from redisvl.schema import IndexSchema
 
+from tta_memory import replies
 from tta_memory.errors import InvalidInputError
 from tta_memory.names import MAX_NAME_CHARS
 from tta_memory.schema import TAG_SEPARATOR, numeric_field, tag_field, vector_field
@@ -212,10 +213,6 @@ def items_schema(prefix: str, dims: int) -> IndexSchema:
     )
 
 
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def fuse(
     results: list[list[dict[str, Any]]], queries: list[Any]
 ) -> list[tuple[str, str, float | None]]:
@@ -230,7 +227,7 @@ def fuse(
         seen: set[str] = set()
         ranking: list[tuple[str, str, float | None]] = []
         for row in rows:
-            item = _s(row.get("item", ""))
+            item = replies.text(row.get("item", ""))
             if not item or item in seen or row.get("workspace") is None:
                 continue
             seen.add(item)
@@ -238,7 +235,7 @@ def fuse(
                 score: float | None = 1.0 - float(row.get("vector_distance", 1.0))
             else:
                 score = float(row["score"]) if "score" in row else None
-            ranking.append((item, _s(row.get("ver", "")), score))
+            ranking.append((item, replies.text(row.get("ver", "")), score))
         per_query.append(ranking)
     if len(per_query) == 1:
         return per_query[0]

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from redis.commands.search.aggregation import AggregateRequest
 from redisvl.query import FilterQuery, TextQuery, VectorQuery
 
+from tta_memory import replies
 from tta_memory.errors import InvalidInputError
 from tta_memory.names import Tag
 from tta_memory.schema import SORTED_DIALECT
@@ -23,7 +24,7 @@ from tta_memory.stores.items.records import (
     fuse,
     namespace_matches,
 )
-from tta_memory.stores.items.storage import ITEM_FIELDS, VEC_FIELDS, ItemStorage, _s
+from tta_memory.stores.items.storage import ITEM_FIELDS, VEC_FIELDS, ItemStorage
 from tta_memory.validation import check_choice, check_positive
 
 ItemSearchMode = Literal["hybrid", "vector", "text"]
@@ -116,10 +117,10 @@ class ItemStore(ItemStorage):
             q.dialect(SORTED_DIALECT)
             found = await index.query(q)
             for doc in found:
-                row = {k: _s(v) for k, v in doc.items() if k in ITEM_FIELDS}
+                row = {k: replies.text(v) for k, v in doc.items() if k in ITEM_FIELDS}
                 if row.get("workspace") != self.workspace or "value" not in row:
                     continue
-                row["_key"] = _s(doc["id"])
+                row["_key"] = replies.text(doc["id"])
                 if not filter or matches(json.loads(row["value"]), filter):
                     out.append(row)
             if len(found) < size:
@@ -228,7 +229,7 @@ class ItemStore(ItemStorage):
             .dialect(2)
         )
         result = await index.aggregate(request)
-        names = {decode_path(_s(row[1])) for row in result.rows if len(row) >= 2}
+        names = {decode_path(replies.text(row[1])) for row in result.rows if len(row) >= 2}
         found = [n for n in names if namespace_matches(n, pre, suf)]
         if max_depth is not None:
             found = list({n[:max_depth] for n in found})

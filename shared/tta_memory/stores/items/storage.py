@@ -24,13 +24,13 @@ from typing import Any
 from urllib.parse import quote
 
 from redis.exceptions import WatchError
-from redisvl.index import AsyncSearchIndex
 from redisvl.query.filter import FilterExpression
 
-from tta_memory.backend import _create
+from tta_memory import replies
 from tta_memory.context import MAX_WATCH_ATTEMPTS, EngineContext, Store
 from tta_memory.embeddings import Embedder
 from tta_memory.errors import ConflictError, EmbeddingMismatchError
+from tta_memory.indexes import RecoveringIndex, create
 from tta_memory.names import Tag
 from tta_memory.stores.items.records import (
     ItemWrite,
@@ -49,10 +49,6 @@ ITEM_FIELDS = ["workspace", "ns", "key", "value", "created", "updated", "ttl", "
 VEC_FIELDS = ["workspace", "item", "ver"]
 
 
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _ts(value: Any) -> datetime:
     return datetime.fromtimestamp(float(value), UTC)
 
@@ -68,7 +64,7 @@ class ItemStorage(Store):
     def __init__(self, ctx: EngineContext, embedder: Embedder | None = None) -> None:
         super().__init__(ctx)
         self._embedder = embedder
-        self._indexes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncSearchIndex] = (
+        self._indexes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RecoveringIndex] = (
             weakref.WeakKeyDictionary()
         )
         self._checked = False
@@ -96,7 +92,7 @@ class ItemStorage(Store):
         ws = quote(self.workspace, safe="")
         return f"{self._ctx.settings.prefix}:item{self.embedder.dims}:{ws}:{digest}"
 
-    async def index(self) -> AsyncSearchIndex:
+    async def index(self) -> RecoveringIndex:
         """The items index for this loop (created, and its model checked, on first use)."""
         loop = asyncio.get_running_loop()
         found = self._indexes.get(loop)
@@ -107,8 +103,10 @@ class ItemStorage(Store):
         if not self._checked:
             meta = f"{self._ctx.settings.prefix}:meta:items{dims}"
             model = self.embedder.model_name
-            await client.hsetnx(meta, "embedding_model", model)
-            recorded = _s(await client.hget(meta, "embedding_model"))
+            record = {"embedding_model": model}
+            recorded = (await self._ctx.backend.record_once(client, meta, record))[
+                "embedding_model"
+            ]
             if recorded != model:
                 raise EmbeddingMismatchError(
                     f"the items index of {dims}-dimension vectors under prefix "
@@ -117,9 +115,11 @@ class ItemStorage(Store):
                     "(TTA_MEMORY_PREFIX)."
                 )
             self._checked = True
-        index = AsyncSearchIndex(items_schema(self._ctx.settings.prefix, dims), redis_client=client)
-        if not await index.exists():
-            await _create(index)
+        # Re-created by its next query if the server loses it (Backend.recover).
+        index = RecoveringIndex(
+            items_schema(self._ctx.settings.prefix, dims), client, self._ctx.backend
+        )
+        await create(index)
         self._indexes[loop] = index
         return index
 
@@ -197,7 +197,7 @@ class ItemStorage(Store):
         pipe.delete(base, *(f"{base}:v{i}" for i in range(int(nvec or 0))))
         if w.value is None:
             return
-        keep_created = created is not None and _s(ws) == self.workspace
+        keep_created = created is not None and replies.text(ws) == self.workspace
         ver = uuid.uuid4().hex
         # Fields both the item and its texts carry, for the namespace filters.
         scope: dict[Any, Any] = {
@@ -212,7 +212,7 @@ class ItemStorage(Store):
                 "doc": "item",
                 "key": w.key,
                 "value": value or "{}",
-                "created": _s(created) if keep_created else repr(now),
+                "created": replies.text(created) if keep_created else repr(now),
                 "updated": repr(now),
                 "updated_at": repr(now),
                 "ttl": repr(w.ttl_seconds) if w.ttl_seconds else "",
@@ -264,7 +264,11 @@ class ItemStorage(Store):
             raw = await pipe.execute()
         rows: list[dict[str, Any] | None] = []
         for k, values in zip(keys, raw, strict=True):
-            row = {f: _s(v) for f, v in zip(ITEM_FIELDS, values, strict=True) if v is not None}
+            row = {
+                f: replies.text(v)
+                for f, v in zip(ITEM_FIELDS, values, strict=True)
+                if v is not None
+            }
             # The key layout isolates workspaces; the re-check guards against anything else.
             rows.append({**row, "_key": k} if row.get("workspace") == self.workspace else None)
         return rows
