@@ -90,35 +90,35 @@ def hits(reply: Any, *, with_scores: bool = False) -> list[tuple[float | None, d
     return out
 
 
+def raw_rows(reply: Any) -> list[tuple[tuple[Any, Any], ...]]:
+    """The rows of a reply as returned: each hit's ``(name, value)`` pairs, not decoded
+    (hashable, so a caller can reuse what it decoded from the same row before)."""
+    if isinstance(reply, Mapping):  # RESP3
+        return [
+            tuple((get(hit, "extra_attributes") or {}).items())
+            for hit in get(reply, "results") or []
+        ]
+    rows: Sequence[Any] = reply[1:] if reply else []
+    return [
+        tuple(zip(flat[0::2], flat[1::2], strict=False))
+        for flat in (rows[i] or () for i in range(1, len(rows), 2))
+    ]
+
+
+def row_text(row: Sequence[tuple[Any, Any]]) -> dict[str, str]:
+    """One raw row (see :func:`raw_rows`) with every name and value decoded to text."""
+    return {
+        (k.decode() if k.__class__ is bytes else str(k)): (
+            v.decode() if v.__class__ is bytes else str(v)
+        )
+        for k, v in row
+    }
+
+
 def documents(reply: Any) -> list[dict[str, str]]:
     """The rows of a reply, every field decoded to text.
 
     Names and values are decoded inline, without :func:`text` per field: for the context
     loader's 100 cache rows of 12 fields this took 1.2 ms through :func:`hits` and 0.4 ms so.
     """
-    out: list[dict[str, str]] = []
-    if isinstance(reply, Mapping):  # RESP3
-        for hit in get(reply, "results") or []:
-            attrs = get(hit, "extra_attributes") or {}
-            out.append(
-                {
-                    (k.decode() if k.__class__ is bytes else str(k)): (
-                        v.decode() if v.__class__ is bytes else str(v)
-                    )
-                    for k, v in attrs.items()
-                }
-            )
-        return out
-    rows: Sequence[Any] = reply[1:] if reply else []
-    for i in range(1, len(rows), 2):
-        flat = rows[i] or []
-        names, values = flat[0::2], flat[1::2]
-        out.append(
-            {
-                (k.decode() if k.__class__ is bytes else str(k)): (
-                    v.decode() if v.__class__ is bytes else str(v)
-                )
-                for k, v in zip(names, values, strict=False)
-            }
-        )
-    return out
+    return [row_text(row) for row in raw_rows(reply)]

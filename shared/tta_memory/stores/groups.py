@@ -16,6 +16,7 @@ from typing import Any
 from redisvl.query import FilterQuery
 from redisvl.query.filter import FilterExpression
 
+from tta_memory import replies
 from tta_memory.context import ReadSpec, Store, watched
 from tta_memory.errors import GroupClosedError, NotFoundError
 from tta_memory.limits import read_json, read_time
@@ -268,11 +269,26 @@ class GroupStore(Store):
             f &= Tag("status") == check_choice("status", status, STATUSES)
         return await self._search(f)
 
+    def _of_session_filter(self, session_id: str) -> FilterExpression:
+        check_name("session_id", session_id)
+        return (Tag("workspace") == self._ctx.workspace) & (Tag("session_ids") == session_id)
+
     async def of_session(self, session_id: str) -> list[SessionGroup]:
         """The groups a session belongs to, newest first."""
-        check_name("session_id", session_id)
-        f = (Tag("workspace") == self._ctx.workspace) & (Tag("session_ids") == session_id)
-        return await self._search(f)
+        return await self._search(self._of_session_filter(session_id))
+
+    def of_session_spec(self, session_id: str) -> ReadSpec[list[SessionGroup]]:
+        """:meth:`of_session` as a batched read (a raw ``FT.SEARCH``, see replies.py), so the
+        context loader sends it in its first pipeline. A server without the index (it lost it,
+        or nothing created it yet) fails the pipeline: the caller then reads through
+        :meth:`of_session`, which creates it."""
+        f = self._of_session_filter(session_id)
+        args = replies.search_args(self._ctx.keys.index_name("group"), self._query(f))
+
+        def decode(reply: Sequence[Any]) -> list[SessionGroup]:
+            return [decode_group(d) for d in replies.documents(reply[0]) if self._mine(d)]
+
+        return ReadSpec(lambda pipe: pipe.execute_command("FT.SEARCH", *args), 1, decode)
 
     async def delete(self, group_id: str) -> None:
         """Delete a group (its sessions and their messages stay)."""

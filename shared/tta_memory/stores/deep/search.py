@@ -8,7 +8,8 @@ planning and the fusion are the pure functions of :mod:`.planning`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -36,12 +37,40 @@ from tta_memory.stores.deep.planning import (
 from tta_memory.stores.deep.rankings import ranking
 from tta_memory.stores.deep.records import DEEP_FIELDS, decode_memory, decode_row
 from tta_memory.stores.deep.scope import FULL_SCOPE, DeepFilter, Scope, knn_scope
-from tta_memory.stores.deep.stats import STATS, Plan, read_plan
+from tta_memory.stores.deep.stats import Plan, forget_counts, read_plan
 from tta_memory.validation import check_choice, check_datetime, check_positive, check_text
 
 # Rankings carry ids only; the winners' fields are read afterwards (less for Redis to load).
 RANK_FIELDS = ["memory_id"]
 MAX_LIMIT = 1000
+
+
+class Alongside:
+    """A batched read sent in the pipeline of a search's rankings, sent at most once; its
+    decoded result lands in ``result`` (``done``). The context loader sends the cache read of
+    the group's sessions so: one round trip fewer per load (5 -> 3 with round 1's merge)."""
+
+    def __init__(self, spec: ReadSpec[Any]) -> None:
+        self.spec: ReadSpec[Any] | None = spec
+        self.result: Any = None
+        self.done = False
+
+
+# The read riding with the rankings of the search running in this task (see :func:`carrying`):
+# a context variable, so that concurrent searches of one store never carry each other's.
+_ALONGSIDE: ContextVar[Alongside | None] = ContextVar("tta_memory_alongside", default=None)
+
+
+@contextlib.contextmanager
+def carrying(alongside: Alongside) -> Iterator[None]:
+    """Within the block, the rankings pipeline of this task's next search carries
+    ``alongside``; a search that sends no ranking (or whose pipeline failed) leaves it not
+    ``done``, and the caller reads it on its own."""
+    token = _ALONGSIDE.set(alongside)
+    try:
+        yield
+    finally:
+        _ALONGSIDE.reset(token)
 
 
 class DeepSearch(Store):
@@ -197,7 +226,7 @@ class DeepSearch(Store):
         scope = plan.scope if isinstance(f, DeepFilter) else FULL_SCOPE
         found = await self._run(query, limit, f, scope, mode, plan, words, recency_half_life_days)
         if found is None:  # the lean filter let a row through that the full one excludes
-            STATS.clear()
+            forget_counts(self._ctx)
             found = await self._run(
                 query, limit, f, FULL_SCOPE, mode, plan, words, recency_half_life_days
             )
@@ -315,7 +344,9 @@ class DeepSearch(Store):
 
     async def _send(self, index_name: str, queries: list[Any]) -> list[Any]:
         client = await self._ctx.client()
-        if len(queries) == 1:  # one command: no pipeline (less client time)
+        along = _ALONGSIDE.get()
+        spec = along.spec if along is not None else None
+        if len(queries) == 1 and spec is None:  # one command: no pipeline (less client time)
             return [
                 await client.execute_command(
                     "FT.SEARCH", *replies.search_args(index_name, queries[0])
@@ -324,7 +355,13 @@ class DeepSearch(Store):
         async with client.pipeline(transaction=False) as pipe:
             for q in queries:
                 pipe.execute_command("FT.SEARCH", *replies.search_args(index_name, q))
-            return list(await pipe.execute())
+            if along is not None and spec is not None:
+                along.spec = None  # at most once, even if this pipeline fails
+                spec.queue(pipe)
+            out = list(await pipe.execute())
+        if along is not None and spec is not None:
+            along.result, along.done = spec.decode(out[len(queries) :]), True
+        return out[: len(queries)]
 
     async def _hydrate(
         self, ranked: list[tuple[str, float | None]], scope: Scope, include_superseded: bool

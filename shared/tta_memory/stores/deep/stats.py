@@ -9,6 +9,7 @@ quality for that long, never a wrong or foreign result.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -16,6 +17,7 @@ from tta_memory.stores.deep.planning import knn_policy
 from tta_memory.stores.deep.scope import FULL_SCOPE, Scope, needed_scope
 
 if TYPE_CHECKING:
+    from tta_memory.backend import Backend
     from tta_memory.context import EngineContext
 
 # A term's document frequency is read once and reused this long (it only steers which terms
@@ -28,30 +30,73 @@ CACHE_SIZE = 10_000
 
 
 class StatsCache:
-    """A small TTL cache (monotonic clock), emptied whole when it grows past ``size``."""
+    """A small TTL cache (monotonic clock) of one backend's counts, grouped by partition so
+    that one partition's counts can be dropped alone; emptied whole past ``size`` entries."""
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self._size = size
-        self._items: dict[Hashable, tuple[Any, float]] = {}
+        self._count = 0
+        self._groups: dict[Hashable, dict[Hashable, tuple[Any, float]]] = {}
 
-    def get(self, key: Hashable) -> Any | None:
+    def get(self, group: Hashable, key: Hashable) -> Any | None:
         """The cached value, or ``None`` when absent or expired."""
-        hit = self._items.get(key)
+        hit = self._groups.get(group, {}).get(key)
         if hit is None or hit[1] <= time.monotonic():
             return None
         return hit[0]
 
-    def put(self, key: Hashable, value: Any, ttl: float) -> None:
-        if len(self._items) >= self._size:
-            self._items.clear()
-        self._items[key] = (value, time.monotonic() + ttl)
+    def put(self, group: Hashable, key: Hashable, value: Any, ttl: float) -> None:
+        if self._count >= self._size:
+            self.clear()
+        items = self._groups.setdefault(group, {})
+        self._count += key not in items
+        items[key] = (value, time.monotonic() + ttl)
+
+    def drop(self, group: Hashable) -> None:
+        """Forget one group's entries (the others stay)."""
+        self._count -= len(self._groups.pop(group, {}))
 
     def clear(self) -> None:
-        self._items.clear()
+        self._groups.clear()
+        self._count = 0
 
 
-# One cache per process: every primitive on the same server and partition shares the counts.
-STATS = StatsCache()
+class PlannerStats:
+    """The planner's counts per backend object.
+
+    Weakly keyed by the backend itself, not by ``id(backend)``: Python reuses the id of a
+    collected object, and a new backend (another server, say) would then have read the old
+    one's counts.
+    """
+
+    def __init__(self) -> None:
+        self._caches: weakref.WeakKeyDictionary[Backend, StatsCache] = weakref.WeakKeyDictionary()
+
+    def of(self, backend: Backend) -> StatsCache:
+        """The counts cached for ``backend``."""
+        cache = self._caches.get(backend)
+        if cache is None:
+            cache = self._caches[backend] = StatsCache()
+        return cache
+
+    def clear(self) -> None:
+        """Forget every backend's counts."""
+        self._caches.clear()
+
+
+# One registry per process: every primitive on the same backend and partition shares the counts.
+STATS = PlannerStats()
+
+
+def counts_group(ctx: EngineContext) -> tuple[str, str]:
+    """The cache group of a partition's counts (scope clauses and KNN policy)."""
+    return ("p", ctx.keys.deep_stats())
+
+
+def forget_counts(ctx: EngineContext) -> None:
+    """Drop the cached counts of ``ctx``'s partition (a lean search found a row its scope
+    should have excluded): its next search reads them again; other partitions keep theirs."""
+    STATS.of(ctx.backend).drop(counts_group(ctx))
 
 
 def result_total(reply: Any) -> int:
@@ -89,18 +134,19 @@ async def read_plan(
     Frequencies are counted in the partition's index (every workspace it holds): BM25
     walks those posting lists whole, whatever the filter.
     """
-    backend = id(ctx.backend)
+    cache = STATS.of(ctx.backend)
     index_name = ctx.keys.index_name("deep")
+    terms_group = ("t", index_name)
     doc_freq: dict[str, int] = {}
     missing: list[str] = []
     for term in terms:
-        df = STATS.get((backend, index_name, "t", term))
+        df = cache.get(terms_group, term)
         if df is None:
             missing.append(term)
         else:
             doc_freq[term] = df
-    counts_key = (backend, ctx.keys.deep_stats(), "p", *tags)
-    counts = STATS.get(counts_key) if (with_policy or with_scope) else None
+    group, counts_key = counts_group(ctx), tuple(tags)
+    counts = cache.get(group, counts_key) if (with_policy or with_scope) else None
     read_counts = (with_policy or with_scope) and counts is None
     if read_counts or missing:
         client = await ctx.client()
@@ -131,10 +177,10 @@ async def read_plan(
                 private,
                 superseded,
             )
-            STATS.put(counts_key, counts, POLICY_STATS_TTL)
+            cache.put(group, counts_key, counts, POLICY_STATS_TTL)
         for term, reply in zip(missing, replies, strict=True):
             df = doc_freq[term] = result_total(reply)
-            STATS.put((backend, index_name, "t", term), df, DOC_FREQ_TTL)
+            cache.put(terms_group, term, df, DOC_FREQ_TTL)
     if counts is None:
         return Plan(None, doc_freq, FULL_SCOPE, 0)
     stats, total, private, superseded = counts
