@@ -4,7 +4,6 @@ fresh workspace per test so that tests never see each other's data."""
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from hypothesis import settings as hypothesis_settings
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from servers import throwaway_server
 from tta_memory import EmbeddedRedis, MemoryWorkflowPrimitive, SessionGroupPrimitive
 
 # Property tests draw the same examples on every run (CI and here alike), so a run is
@@ -31,13 +31,8 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[EmbeddedRedis]:
     """A real Redis 8 + RediSearch + JSON server in a temporary directory."""
-    with tempfile.TemporaryDirectory(prefix="tta-test-") as tmp:
-        server = EmbeddedRedis(data_dir=Path(tmp) / "data", socket_dir=Path(tmp) / "run")
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+    with throwaway_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,11 @@ only, and a new backend never starts from the counts of a collected one."""
 
 from __future__ import annotations
 
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from servers import throwaway_server
 from tta_memory import EmbeddedRedis, MemoryWorkflowPrimitive
 from tta_memory.config import Settings
 from tta_memory.partitions import bucket_of
@@ -30,13 +29,8 @@ def settings() -> Settings:
 @pytest.fixture(scope="module")
 def second_server() -> Iterator[EmbeddedRedis]:
     """Another server: the same keys there hold other data."""
-    with tempfile.TemporaryDirectory(prefix="tta-test2-") as tmp:
-        server = EmbeddedRedis(data_dir=Path(tmp) / "data", socket_dir=Path(tmp) / "run")
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+    with throwaway_server("tta-test2-") as server:
+        yield server
 
 
 def other_bucket(name: str, buckets: int) -> str:
