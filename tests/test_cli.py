@@ -119,6 +119,7 @@ def test_doctor_reports_modules_indexes_and_model(
     assert "search 2." in out and "ReJSON 2." in out
     assert "deep (tta:idx:{b." in out and "docs" in out
     assert "all-MiniLM-L6-v2 (384 dims) loads offline" in out
+    assert "(384 dims, float32 vectors)" in out
     assert "[FAIL]" not in out and out.rstrip().endswith("all good")
 
     code, out, _ = _run(capsys, "doctor", "--url", redis_url, "--json", "--no-model")
@@ -127,6 +128,19 @@ def test_doctor_reports_modules_indexes_and_model(
     assert [c["name"] for c in report["checks"]][:4] == [
         "redis url", "server", "query engine", "json",
     ]  # fmt: skip
+
+
+def test_doctor_fails_a_vector_type_the_prefix_did_not_record(
+    redis_url: str,
+    memory: MemoryWorkflowPrimitive,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    memory.sync.create_deep_memory("the prefix records float32 vectors")
+    monkeypatch.setenv("TTA_MEMORY_VECTOR_DTYPE", "float16")
+    code, out, _ = _run(capsys, "doctor", "--url", redis_url, "--no-model")
+    assert code == 1, out
+    assert "[FAIL]" in out and "TTA_MEMORY_VECTOR_DTYPE asks for float16" in out
 
 
 def test_doctor_explains_the_url_source(

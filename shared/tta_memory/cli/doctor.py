@@ -224,18 +224,26 @@ def _model_check(client: Any, settings: Settings, *, load: bool) -> list[Check]:
         out.append(Check("embedding model", "warn", f"{name}, not loaded (--no-model)"))
     if recorded:
         r_model, r_dims = recorded.get("embedding_model"), recorded.get("dims")
+        # A record from before vector types were recorded means float32 (backend.deep_index).
+        r_dtype = recorded.get("vector_dtype") or "float32"
         same = r_model == name and (dims is None or str(dims) == str(r_dims))
+        wanted = settings.vector_dtype
+        why = ""
+        if not same:
+            why = (
+                f" but this process embeds with {name} ({dims} dims): use the same "
+                "model, another TTA_MEMORY_PREFIX, or re-embed via export/import"
+            )
+        elif wanted is not None and wanted != r_dtype:
+            why = (
+                f" but TTA_MEMORY_VECTOR_DTYPE asks for {wanted}: unset it, use another "
+                "TTA_MEMORY_PREFIX, or move the data via export/import"
+            )
         out.append(
             Check(
                 "index embeddings",
-                "ok" if same else "fail",
-                f"deep index built with {r_model} ({r_dims} dims)"
-                + (
-                    ""
-                    if same
-                    else f" but this process embeds with {name} ({dims} dims): use the same "
-                    "model, another TTA_MEMORY_PREFIX, or re-embed via export/import"
-                ),
+                "fail" if why else "ok",
+                f"deep index built with {r_model} ({r_dims} dims, {r_dtype} vectors){why}",
             )
         )
     return out
