@@ -64,20 +64,38 @@ def test_search_depth_looks_deeper_for_hybrid():
     ("counts", "tags", "all_tags", "total", "expected"),
     [
         (10_000, [], False, 100_000, "BATCHES"),  # a large workspace, no tags: wide
-        (100, [], False, 100_000, None),  # a small workspace: brute force
-        (10_000, [50, 60], False, 100_000, None),  # rare tags
+        (100, [], False, 100_000, "ADHOC_BF"),  # a small workspace: brute force
+        (10_000, [50, 60], False, 100_000, "ADHOC_BF"),  # rare tags
         (20_000, [19_000, 18_000], True, 100_000, "BATCHES"),  # common tags, all required
-        (9_000, [], False, 10_000, None),  # most of a small partition: exact brute force
-        (10_000, [3_400, 3_300], False, 100_000, "BATCHES"),  # 6.7 % of a large index
-        (40_000, [1_500, 1_500], False, 40_000, None),  # a mid-size index: brute force
-        (10_000, [2_000, 2_000], False, 100_000, None),  # under 5 % of a large index
-        (10_000, [9_000, 10], True, 100_000, None),  # one rare tag, all required
-        (0, [], False, 0, None),  # empty index
+        (9_000, [], False, 10_000, "ADHOC_BF"),  # most of a small partition: exact brute force
+        # 6.7 % of 100k (the context benchmark's focused search): brute force took 6.8 ms of
+        # server CPU, HNSW batches 10.7 ms (planning.py)
+        (10_000, [3_400, 3_300], False, 100_000, "ADHOC_BF"),
+        (40_000, [1_500, 1_500], False, 40_000, "ADHOC_BF"),  # a mid-size index: brute force
+        (10_000, [2_000, 2_000], False, 100_000, "ADHOC_BF"),  # under 5 % of a large index
+        (10_000, [9_000, 10], True, 100_000, "ADHOC_BF"),  # one rare tag, all required
+        (0, [], False, 0, None),  # empty index (or counts not read): RediSearch decides
     ],
 )
 def test_knn_policy(counts, tags, all_tags, total, expected):
     got = knn_policy(
         workspace_count=counts, tag_counts=tags, match_all_tags=all_tags, total=total, depth=30
+    )
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("rows", "total", "expected"),
+    [
+        (6_700, 100_000, "ADHOC_BF"),  # measured: 6.8 ms brute force, 10.7 ms batches
+        (13_400, 100_000, "BATCHES"),  # measured: 12.9 ms brute force, 8.1 ms batches
+        (20_000, 1_000_000, "ADHOC_BF"),  # 2 % of 1M: a batch would be ~3,000 wide
+        (67_000, 1_000_000, "BATCHES"),  # 6.7 % of 1M: brute force over 67k rows
+    ],
+)
+def test_knn_policy_picks_the_cheaper_way_for_the_filter_size(rows, total, expected):
+    got = knn_policy(
+        workspace_count=total, tag_counts=[rows], match_all_tags=False, total=total, depth=60
     )
     assert got == expected
 

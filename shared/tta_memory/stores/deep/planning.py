@@ -14,18 +14,24 @@ from collections.abc import Mapping, Sequence
 # them. LoCoMo recall@10 (1,982 questions): KNN 46.6, BM25 53.5, fused at k=60 47.8, at k=2
 # 61.4 (adding RediSearch's classic BM25 as a third ranking: 60.1).
 RRF_K = 2
-# Filters matching at least this share of the index run KNN over HNSW in batches; narrower
-# ones are brute-forced over the matches (RediSearch's own choice misjudges wide filters).
-BATCHES_MIN_SHARE = 0.05
-# ...and only filters this wide: below it, brute force over the matches is exact and cheap
-# (ADHOC_BF over a 100k workspace took 14.4 ms, so ~1.4 ms at 10k), while HNSW batches over a
-# small shared partition (other workspaces' rows in the graph) can miss the true nearest.
+# The KNN of a filtered search runs one of two ways, whose costs move in opposite directions
+# with the filter's size (server CPU per query, 100k notes all with model vectors, K 60, the
+# 20 benchmark sessions' query vectors, this 2-core machine; session 5, branch knn5):
+#   filter rows        3.4k  6.7k  13.4k  27k
+#   ADHOC_BF (ms)      4.6   6.8   12.9   22.0   ~2 + 0.74 µs per row, whatever the query
+#   BATCHES (ms)       19.9  10.7  8.1    4.1    ~2 + 10 µs per K·N/rows (one HNSW batch is
+#                                                 ~K·N/rows wide), more when the query's
+#                                                 neighbours are not in the filter
+# so brute force wins while rows² < ~14·K·N (at 100k and K 60: under ~9.2k rows; at 1M: under
+# ~29k). BATCHES is also heavy-tailed: at 6.7k rows one query took 4 ms and another 52 ms
+# (wall p95 31 ms against ADHOC_BF's 14), while brute force is exact. Session 4 had measured
+# BATCHES ~4 ms here on a lab whose notes past 10k had random vectors, which made the
+# neighbours of every query the same few thousand real notes.
+BATCHES_COST_RATIO = 14
+# ...and never below this many rows: brute force over the matches is exact and cheap there,
+# while HNSW batches over a small shared partition (other workspaces' rows in the graph) can
+# miss the true nearest.
 BATCHES_MIN_ROWS = 10_000
-# ...or any filter of at least that share in an index this large: there brute force costs more
-# than it is worth and batches lose nothing. 100k notes, a two-tag filter of 6.7k rows (6.7 %):
-# ADHOC_BF 8-11 ms, BATCHES ~4 ms, and BATCHES' top 20 equal the exact top 20 (20 queries;
-# top 60: 0.999 overlap).
-BATCHES_MIN_TOTAL = 50_000
 # A bound on BM25's OR'ed terms (its cost grows with them); questions fit well within it.
 MAX_TEXT_TERMS = 24
 # BM25's cost grows with the postings it walks: at 100k notes from a ~300-word vocabulary, 10
@@ -96,7 +102,9 @@ def knn_policy(
     total: int,
     depth: int,
 ) -> str | None:
-    """``"BATCHES"`` when the filter keeps a wide share of the index, else ``None``.
+    """The cheaper way to run a filtered KNN: ``"BATCHES"`` (HNSW in batches) when the filter
+    keeps many rows of a large index, else ``"ADHOC_BF"`` (brute force over the matches);
+    ``None`` (RediSearch decides) when the index is empty or its counts were not read.
 
     Args:
         workspace_count: Memories of the workspace.
@@ -105,16 +113,13 @@ def knn_policy(
         total: Memories in the whole index.
         depth: Candidates the KNN ranking fetches.
     """
+    if total <= 0:
+        return None
     estimate = workspace_count
     if tag_counts:
         estimate = min(tag_counts) if match_all_tags else min(workspace_count, sum(tag_counts))
-    wide = (
-        total > 0
-        and estimate >= BATCHES_MIN_SHARE * total
-        and estimate >= 5 * depth
-        and (estimate >= BATCHES_MIN_ROWS or total >= BATCHES_MIN_TOTAL)
-    )
-    return "BATCHES" if wide else None
+    wide = estimate >= BATCHES_MIN_ROWS and estimate**2 >= BATCHES_COST_RATIO * depth * total
+    return "BATCHES" if wide else "ADHOC_BF"
 
 
 def fuse(rankings: Sequence[Ranking], limit: int, k: int = RRF_K) -> list[tuple[str, float | None]]:
