@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from redisvl.query import TextQuery, VectorQuery
+from tta_memory.errors import InternalError
 from tta_memory.replies import documents, search_args
-from tta_memory.stores.deep.rankings import ranking
+from tta_memory.stores.deep.rankings import keyed_ranking, ranking
 
 VQ = VectorQuery(
     vector=[0.1, 0.2], vector_field_name="embedding", return_fields=["memory_id"], dtype="float32"
@@ -58,3 +60,34 @@ def test_documents_decode_rows_and_keep_vanished_hits_empty():
     assert documents(resp3) == [{"entry_id": "e1", "content": "h\xe9"}, {}]
     resp2 = [2, b"k1", [b"entry_id", b"e1"], b"k2", []]
     assert documents(resp2) == [{"entry_id": "e1"}, {}]
+
+
+PREFIX = "tta:deep:{b.9}:lab:"
+
+
+def test_keys_only_replies_give_ids_from_keys_in_rank_order():
+    # What Redis sends for a hybrid search's rankings (NOCONTENT): keys, best first.
+    q = VectorQuery(vector=[0.1, 0.2], vector_field_name="embedding", return_fields=["memory_id"])
+    q.no_content()
+    resp2 = [2, f"{PREFIX}b2".encode(), f"{PREFIX}a1".encode()]
+    assert ranking(q, resp2, PREFIX) == [("b2", None), ("a1", None)]
+    resp3 = {b"results": [{b"id": f"{PREFIX}b2".encode(), b"values": []}]}
+    assert ranking(q, resp3, PREFIX) == [("b2", None)]
+
+
+def test_keys_only_text_replies_keep_their_scores():
+    q = TextQuery(text="clock skew", text_field_name="search_text", return_fields=["memory_id"])
+    q.no_content()
+    resp2 = [2, f"{PREFIX}x".encode(), b"4.2", f"{PREFIX}y".encode(), b"1.5"]
+    assert ranking(q, resp2, PREFIX) == [("x", 4.2), ("y", 1.5)]
+    resp3 = {b"results": [{b"id": f"{PREFIX}x".encode(), b"score": 4.2, b"values": []}]}
+    assert ranking(q, resp3, PREFIX) == [("x", 4.2)]
+
+
+def test_a_key_of_another_workspace_never_reads_as_one_of_ours():
+    # "lab2" shares the partition; its memory "x" must not become our memory "x".
+    foreign = "tta:deep:{b.9}:lab2:x"
+    got = keyed_ranking([2, foreign.encode(), f"{PREFIX}x%3Ay".encode()], PREFIX)
+    assert got == [(foreign, None), ("x:y", None)]  # our escaped id comes back unescaped
+    with pytest.raises(InternalError):
+        keyed_ranking([1, foreign.encode()], "")

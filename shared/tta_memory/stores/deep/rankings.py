@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from redisvl.query import VectorQuery
 
-from tta_memory.replies import hits, text
+from tta_memory.errors import InternalError
+from tta_memory.replies import get, hits, text
 from tta_memory.stores.deep.planning import Ranking
 
 ID_FIELD = "memory_id"
 DISTANCE_FIELD = "vector_distance"
 
 
-def ranking(query: Any, reply: Any) -> Ranking:
+def ranking(query: Any, reply: Any, key_prefix: str = "") -> Ranking:
     """``(memory_id, score)`` pairs of one reply, best first, higher scores better.
 
     Vector hits score ``1 - distance``; text hits their BM25 score (``None`` without
     ``WITHSCORES``). A hit without its id (a document deleted while the query ran) is skipped.
+    A ``NOCONTENT`` query's ids come from its keys (see :func:`keyed_ranking`).
     """
     vector = isinstance(query, VectorQuery)
     with_scores = not vector and bool(getattr(query, "_with_scores", False))
+    if getattr(query, "_no_content", False):
+        return keyed_ranking(reply, key_prefix, with_scores=with_scores)
     out: list[tuple[str, float | None]] = []
     for score, fields in hits(reply, with_scores=with_scores):
         memory_id = fields.get(ID_FIELD)
@@ -30,4 +35,31 @@ def ranking(query: Any, reply: Any) -> Ranking:
             distance = fields.get(DISTANCE_FIELD)
             score = 1.0 - float(1.0 if distance is None else distance)
         out.append((text(memory_id), score))
+    return out
+
+
+def keyed_ranking(reply: Any, key_prefix: str, *, with_scores: bool = False) -> Ranking:
+    """The ranking of a ``NOCONTENT`` reply: each hit's memory id read from its key (the key
+    is ``key_prefix`` + the escaped id, see ``Partition.doc_key``), scores as sent.
+
+    A key outside ``key_prefix`` (another workspace's memory, under a filter without the
+    workspace clause) is kept whole: memory ids are hex digests, so no memory of this
+    workspace has that id and hydration reads it as absent, exactly as it reads another
+    workspace's ``memory_id`` field (``DeepSearch._hydrate`` then runs the full filter).
+    """
+    if not key_prefix:
+        raise InternalError("a keys-only ranking needs the workspace's key prefix")
+    pairs: list[tuple[Any, Any]]
+    if isinstance(reply, dict):  # RESP3
+        pairs = [(get(hit, "id"), get(hit, "score")) for hit in get(reply, "results") or []]
+    else:  # RESP2: the total, then each key (and its score under WITHSCORES)
+        rows = reply[1:] if reply else []
+        pairs = list(zip(rows[0::2], rows[1::2], strict=False)) if with_scores else []
+        if not with_scores:
+            pairs = [(key, None) for key in rows]
+    out: list[tuple[str, float | None]] = []
+    for key, score in pairs:
+        name = text(key)
+        memory_id = unquote(name[len(key_prefix) :]) if name.startswith(key_prefix) else name
+        out.append((memory_id, None if score is None else float(score)))
     return out
