@@ -49,17 +49,22 @@ def keyed_ranking(reply: Any, key_prefix: str, *, with_scores: bool = False) -> 
     """
     if not key_prefix:
         raise InternalError("a keys-only ranking needs the workspace's key prefix")
-    pairs: list[tuple[Any, Any]]
     if isinstance(reply, dict):  # RESP3
-        pairs = [(get(hit, "id"), get(hit, "score")) for hit in get(reply, "results") or []]
+        rows = get(reply, "results") or []
+        keys = [get(hit, "id") for hit in rows]
+        scores = [get(hit, "score") for hit in rows] if with_scores else [None] * len(keys)
     else:  # RESP2: the total, then each key (and its score under WITHSCORES)
         rows = reply[1:] if reply else []
-        pairs = list(zip(rows[0::2], rows[1::2], strict=False)) if with_scores else []
-        if not with_scores:
-            pairs = [(key, None) for key in rows]
+        keys = rows[0::2] if with_scores else rows
+        scores = rows[1::2] if with_scores else [None] * len(keys)
+    prefix, cut = key_prefix.encode(), len(key_prefix.encode())
     out: list[tuple[str, float | None]] = []
-    for key, score in pairs:
-        name = text(key)
-        memory_id = unquote(name[len(key_prefix) :]) if name.startswith(key_prefix) else name
+    for key, score in zip(keys, scores, strict=False):
+        raw = key if isinstance(key, bytes) else str(key).encode()
+        if raw.startswith(prefix):
+            part = raw[cut:].decode()
+            memory_id = unquote(part) if "%" in part else part  # ids are escaped in keys
+        else:
+            memory_id = text(raw)
         out.append((memory_id, None if score is None else float(score)))
     return out
