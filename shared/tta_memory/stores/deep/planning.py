@@ -18,15 +18,17 @@ RRF_K = 2
 # with the filter's size (server CPU per query, 100k notes all with model vectors, K 60, the
 # 20 benchmark sessions' query vectors, this 2-core machine; session 5, branch knn5):
 #   filter rows        3.4k  6.7k  13.4k  27k
-#   ADHOC_BF (ms)      4.6   6.8   12.9   22.0   ~2 + 0.74 µs per row, whatever the query
+#   ADHOC_BF (ms)      4.6   6.8   12.9   22.0   ~0.7-1.3 µs per row whatever the query
+#                                                 (300 rows: 0.77 ms)
 #   BATCHES (ms)       19.9  10.7  8.1    4.1    ~2 + 10 µs per K·N/rows (one HNSW batch is
 #                                                 ~K·N/rows wide), more when the query's
 #                                                 neighbours are not in the filter
 # so brute force wins while rows² < ~14·K·N (at 100k and K 60: under ~9.2k rows; at 1M: under
 # ~29k). BATCHES is also heavy-tailed: at 6.7k rows one query took 4 ms and another 52 ms
-# (wall p95 31 ms against ADHOC_BF's 14), while brute force is exact. Session 4 had measured
-# BATCHES ~4 ms here on a lab whose notes past 10k had random vectors, which made the
-# neighbours of every query the same few thousand real notes.
+# (wall p95 31 ms against ADHOC_BF's 14), while brute force is exact (benchmarks/knn_lab.py
+# measures both per filter size). Session 4 had measured BATCHES ~4 ms at 6.7k rows on a lab
+# whose notes past 10k had random vectors, which made the neighbours of every query the same
+# 10k real notes (there: BATCHES 5.2 ms, ADHOC_BF 6.3, wall p95 18.4 against 16.4).
 BATCHES_COST_RATIO = 14
 # ...and never below this many rows: brute force over the matches is exact and cheap there,
 # while HNSW batches over a small shared partition (other workspaces' rows in the graph) can
