@@ -23,6 +23,14 @@ if TYPE_CHECKING:
 # A term's document frequency is read once and reused this long (it only steers which terms
 # BM25 walks).
 DOC_FREQ_TTL = 60.0
+# ...and a common term's this long: counting a term walks its postings, 0.83 ms of server CPU
+# per term at 100k notes (the 82 terms of the context benchmark's queries, ~3-5k documents
+# each), so ~8 ms for a load's 10 candidate terms once they lapse, as much as its KNN (README,
+# "Issue 13: the focused KNN at 100k, session 5"); while a frequency in the thousands moves by
+# a few % per thousand new memories. A rare term is cheap to count and moves fastest in
+# relative terms (a young workspace's words), so it keeps the short life.
+COMMON_TERM_DOCS = 1_000
+COMMON_DOC_FREQ_TTL = 600.0
 # The counts behind the KNN policy are reused this long: they only choose between two ways of
 # running the same KNN.
 POLICY_STATS_TTL = 5.0
@@ -110,6 +118,12 @@ def result_total(reply: Any) -> int:
     return 0
 
 
+def doc_freq_ttl(df: int) -> float:
+    """How long a term's document frequency is reused: longer for common terms (dearer to
+    count, slower to move in relative terms)."""
+    return COMMON_DOC_FREQ_TTL if df >= COMMON_TERM_DOCS else DOC_FREQ_TTL
+
+
 class Plan(NamedTuple):
     """How to run one search: the KNN policy, BM25's term frequencies, the scope clauses."""
 
@@ -180,7 +194,7 @@ async def read_plan(
             cache.put(group, counts_key, counts, POLICY_STATS_TTL)
         for term, reply in zip(missing, replies, strict=True):
             df = doc_freq[term] = result_total(reply)
-            cache.put(terms_group, term, df, DOC_FREQ_TTL)
+            cache.put(terms_group, term, df, doc_freq_ttl(df))
     if counts is None:
         return Plan(None, doc_freq, FULL_SCOPE, 0)
     stats, total, private, superseded = counts
