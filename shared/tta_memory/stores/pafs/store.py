@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tta_memory import scripts
 from tta_memory.context import ReadSpec, Store, run_specs, watched
 from tta_memory.errors import ConflictError, InvalidInputError, NotFoundError
 from tta_memory.keys import new_version
@@ -51,6 +52,17 @@ def check_category(category: object) -> str:
     if not isinstance(category, str) or not _CATEGORY.match(category):
         raise InvalidInputError(f"category must be upper-case letters, got {category!r}")
     return category
+
+
+# KEYS: the PAF hash, its version key. ARGV: PAF id, new token. A PAF that is not there
+# changes nothing (no new token: a failed call stores nothing).
+DELETE = scripts.LuaScript(
+    """
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
+"""
+)
 
 
 class PAFStore(Store):
@@ -220,11 +232,11 @@ class PAFStore(Store):
         """Remove a PAF and its history for good (prefer :meth:`deprecate`)."""
         check_paf_id(paf_id)
         keys = self._ctx.keys
-        async with (await self._ctx.client()).pipeline(transaction=True) as pipe:
-            pipe.hdel(keys.pafs(), paf_id)
-            pipe.set(keys.paf_version(), new_version())
-            deleted, _ = await pipe.execute()
-        if not deleted:
+        client = await self._ctx.client()
+        found = await scripts.run(
+            client, DELETE, [keys.pafs(), keys.paf_version()], [paf_id, new_version()]
+        )
+        if not found:
             raise self._missing(paf_id)
 
     async def export_markdown(
