@@ -44,9 +44,9 @@ _HELD: dict[str, tuple[bytes, float, list[dict[str, Any]]]] = {}
 MAX_HELD = 1_000
 # A held list is read whole again after this many seconds even if its token is current: a PAF
 # written around the engine (a plain Redis client, an older engine) sets no new token, and is
-# seen within this time instead of never. An agent loading its context every few seconds still
-# gets the short reply for most loads.
-MAX_AGE_S = 5.0
+# seen within this time instead of never. An agent that loads its context every turn (seconds
+# to a minute apart) still gets the short reply for most loads.
+MAX_AGE_S = 60.0
 
 # KEYS: the PAF hash, its version key. ARGV: the token the caller holds ('' for none).
 # Returns 1 when that token is current, else {token or '', the hash as a flat list}.
