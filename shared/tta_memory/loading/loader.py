@@ -36,7 +36,7 @@ from tta_memory.models import (
     WorkflowMode,
 )
 from tta_memory.names import check_name
-from tta_memory.stores.cache import CacheStore
+from tta_memory.stores.cache import CacheStore, Window
 from tta_memory.stores.deep import DeepStore
 from tta_memory.stores.deep.scope import DeepFilter
 from tta_memory.stores.deep.search import Alongside, carrying
@@ -175,7 +175,7 @@ class ContextLoader:
             indexed = partial(self._groups.of_session, session_id)
         elif cell.cache_hours:
             specs.append(self._cache_spec(None, cell, session_id))
-            indexed = partial(self._cache_for, None, cell, session_id)
+            indexed = partial(self._cache_window, None, cell, session_id)
         replies, direct_ms = await _timed(self._round1(specs, indexed))
         replies = list(replies)
 
@@ -197,8 +197,9 @@ class ContextLoader:
         else:
             superseded = replies.pop(0) if cell.deep_k else 0
             if cell.cache_hours:
-                cache = replies.pop(0)
-                report["cache"] = LayerReport(count=len(cache), ms=direct_ms)
+                window = replies.pop(0)
+                cache, ms = await _timed(self._cache.finish(window))
+                report["cache"] = LayerReport(count=len(cache), ms=direct_ms + ms)
 
         # Round 2: the deep search (and the cache across the group's sessions) together.
         search_text = query
@@ -225,8 +226,9 @@ class ContextLoader:
             )
             report["deep"] = LayerReport(count=len(deep), ms=ms, query=search_text)
         if along is not None:
-            if along.done:
-                cache = along.result
+            if along.done:  # its read rode in the deep search's round trip
+                cache, finish_ms = await _timed(self._cache.finish(along.result))
+                ms = report["deep"].ms + finish_ms
             else:  # no ranking was sent, or a lost index failed the pipeline
                 cache, ms = await _timed(self._cache_for(cache_sessions, cell, session_id))
             report["cache"] = LayerReport(count=len(cache), ms=ms)
@@ -269,17 +271,22 @@ class ContextLoader:
 
     def _cache_spec(
         self, sessions: list[str] | None, cell: StagePolicy, session_id: str
-    ) -> ReadSpec[list[CacheEntry]]:
+    ) -> ReadSpec[Window]:
         return self._cache.recent_spec(
             sessions, cell.cache_hours, limit=100, exclude_messages_of=session_id
         )
 
-    def _cache_for(
+    def _cache_window(
         self, sessions: list[str] | None, cell: StagePolicy, session_id: str
-    ) -> Awaitable[list[CacheEntry]]:
-        return self._cache.recent(
+    ) -> Awaitable[Window]:
+        return self._cache.window(
             sessions, cell.cache_hours, limit=100, exclude_messages_of=session_id
         )
+
+    async def _cache_for(
+        self, sessions: list[str] | None, cell: StagePolicy, session_id: str
+    ) -> list[CacheEntry]:
+        return await self._cache.finish(await self._cache_window(sessions, cell, session_id))
 
     async def _deep_for_stage(
         self,
