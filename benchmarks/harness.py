@@ -121,6 +121,48 @@ async def time_async(
     return summarize(samples, wall=wall), samples
 
 
+async def time_interleaved(
+    ops: dict[str, Callable[[int], Awaitable[Any]]], n: int, *, blocks: int = 10, warmup: int = 10
+) -> dict[str, Stats]:
+    """Run several operations in alternating blocks, so that a change in the machine's load
+    reaches all of them alike: ``warmup`` unmeasured calls of each, then ``blocks`` rounds of
+    ``n // blocks`` measured calls of each in turn (the order rotated every round).
+
+    A shared 2-core machine drifts by up to 2x within minutes (session 4: the same replayed
+    queries took p95 3.4 ms at one hour and 8.1 ms at another); measured one after another, a
+    ratio of two operations took that drift in (10k loads against "by hand": 1.16x and 1.75x
+    in two runs ten seconds apart, 2026-12-02).
+
+    Args:
+        ops: Async callables taking the iteration index, by name.
+        n: Measured iterations of each operation.
+        blocks: Rounds the iterations are split into.
+        warmup: Unmeasured iterations of each first.
+
+    Returns:
+        One summary per name.
+    """
+    names = list(ops)
+    for name in names:
+        for i in range(warmup):
+            await ops[name](-1 - i)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    per_block = max(1, n // blocks)
+    done = 0
+    round_no = 0
+    while done < n:
+        size = min(per_block, n - done)
+        order = names[round_no % len(names) :] + names[: round_no % len(names)]
+        for name in order:
+            for i in range(done, done + size):
+                t0 = time.perf_counter()
+                await ops[name](i)
+                samples[name].append(time.perf_counter() - t0)
+        done += size
+        round_no += 1
+    return {name: summarize(samples[name]) for name in names}
+
+
 def time_sync(op: Callable[[int], Any], n: int, *, warmup: int = 10) -> tuple[Stats, list[float]]:
     """Blocking twin of :func:`time_async`.
 

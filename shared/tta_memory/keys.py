@@ -5,6 +5,8 @@ so that no id can end a hash tag early or collide with another key."""
 
 from __future__ import annotations
 
+import uuid
+
 from tta_memory.partitions import Partition, PartitionLayout, escape
 
 
@@ -64,6 +66,10 @@ class Keys:
     def pafs(self) -> str:
         return self.partition.key(self.prefix, "paf", self.workspace)
 
+    def paf_version(self) -> str:
+        """A token that changes with every write of the PAF hash (stores/pafs/reads.py)."""
+        return self.partition.key(self.prefix, "pafver", self.workspace)
+
     @staticmethod
     def meta(prefix: str) -> str:
         return f"{prefix}:meta"
@@ -74,3 +80,9 @@ class Keys:
 
 
 __all__ = ["Keys", "escape"]
+
+
+def new_version() -> str:
+    """A fresh token for a version key such as :meth:`Keys.paf_version`: random, so that no
+    re-created workspace, other server or restored backup repeats one with other contents."""
+    return uuid.uuid4().hex

@@ -211,7 +211,10 @@ class WorkflowContext(Record):
 
 
 class LoadedItem(Record):
-    """One item of a loaded context, tagged with the layer it came from."""
+    """One item of a loaded context, tagged with the layer it came from (immutable: the loader
+    hands the same item to every load that finds the same stored item)."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
 
     layer: Layer
     id: str

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
-from tta_memory import replies
+from tta_memory import replies, scripts
 from tta_memory.cluster import index_names
-from tta_memory.keys import Keys
+from tta_memory.keys import Keys, new_version
 from tta_memory.names import escape_tag
 
 if TYPE_CHECKING:
@@ -84,6 +84,14 @@ def registry_key(prefix: str) -> str:
 # (server URL, prefix, workspace) already registered by this process.
 _registered: set[tuple[str, str, str]] = set()
 
+# KEYS: a hash, its version key. ARGV: a new token. Sets it if the hash exists and has none.
+VERSION_IF_MISSING = scripts.LuaScript(
+    """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('SET', KEYS[2], ARGV[1], 'NX') end
+return false
+"""
+)
+
 
 async def register_workspace(client: Redis, prefix: str, workspace: str) -> None:
     """Record ``workspace`` in the registry (idempotent; one ``ZADD NX``)."""
@@ -102,6 +110,13 @@ async def ensure_registered(ctx: EngineContext, client: Redis) -> None:
         _registered.add(key)
         try:
             await register_workspace(client, ctx.settings.prefix, ctx.workspace)
+            # PAFs written before PAF versions existed get one, so that their reads can be
+            # answered "unchanged" (stores/pafs/reads.py); a write sets a new one anyway. Only
+            # if the PAF hash exists: a read of a deleted workspace must leave no key behind.
+            keys = ctx.keys
+            await scripts.run(
+                client, VERSION_IF_MISSING, [keys.pafs(), keys.paf_version()], [new_version()]
+            )
         except RedisError as exc:
             logger.debug("workspace %r not registered: %s", ctx.workspace, exc)
 
@@ -201,7 +216,13 @@ async def delete_workspace(scope: ScopedPrimitive) -> WorkspaceStats:
     async with client.pipeline(transaction=False) as pipe:
         # Not pipe.unlink: on a cluster pipeline it is a coroutine that queues nothing (the
         # PAFs of a deleted workspace survived there). One slot: the partition's hash tag.
-        own = (keys.sessions_registry(), keys.pafs(), keys.deep_stats(), keys.deep_tails())
+        own = (
+            keys.sessions_registry(),
+            keys.pafs(),
+            keys.paf_version(),
+            keys.deep_stats(),
+            keys.deep_tails(),
+        )
         pipe.execute_command("UNLINK", *own)
         if before.deep_memories:
             pipe.hincrby(keys.deep_total(), "n", -before.deep_memories)

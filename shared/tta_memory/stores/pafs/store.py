@@ -1,22 +1,24 @@
 """Layer 4 — PAFs, permanent architectural facts: a project's authoritative constraints.
 
-A workspace's PAFs live in one hash (id -> JSON), so loading all of them is one ``HGETALL`` and
-every change is a bounded optimistic (``WATCH``) transaction on that single key.
+A workspace's PAFs live in one hash (id -> JSON), so loading all of them is one read and every
+change is a bounded optimistic (``WATCH``) transaction on that single key, which also sets the
+workspace's PAF version token (:mod:`tta_memory.stores.pafs.reads`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from pydantic import TypeAdapter
-
-from tta_memory.context import ReadSpec, Store, watched
+from tta_memory import scripts
+from tta_memory.context import ReadSpec, Store, run_specs, watched
 from tta_memory.errors import ConflictError, InvalidInputError, NotFoundError
+from tta_memory.keys import new_version
 from tta_memory.models import PAF, PAFStatus, PAFVersion, utcnow
 from tta_memory.paf_import import PafImportReport, import_markdown
 from tta_memory.paf_markdown import render_markdown
+from tta_memory.stores.pafs.reads import read_spec
 from tta_memory.validation import check_choice, check_text
 
 _CATEGORY = re.compile(r"^[A-Z]{1,32}$")
@@ -52,48 +54,15 @@ def check_category(category: object) -> str:
     return category
 
 
-# Each PAF's fields, decoded from its stored JSON once. A context load reads every PAF of the
-# workspace, and validating 200 of them took 0.7-1.7 ms of a 14-18 ms load (10k notes, 2-core
-# machine). Keyed by the exact bytes Redis returned, a PAF changed by any client or process is
-# a new key and is decoded afresh: there is no version to keep in step with writers, and a
-# stale PAF cannot be served. Callers get new PAFs built from the cached fields in one
-# validation of the list (their own objects, history included): 200 PAFs 0.45 ms, against
-# 1.0 ms for a model_copy of a cached PAF each (micro-benchmark, load ~5).
-_DECODED: dict[Any, dict[str, Any]] = {}
-MAX_DECODED = 10_000  # about 10 MB at the benchmark's 450-byte PAFs
-PAF_LIST: TypeAdapter[list[PAF]] = TypeAdapter(list[PAF])
-
-
-def paf_fields(raw: Any) -> dict[str, Any]:
-    """The fields of one stored PAF (the JSON of its hash field); the caller must not edit
-    them (they are shared by every later read of the same JSON)."""
-    fields = _DECODED.get(raw)
-    if fields is None:
-        fields = PAF.model_validate_json(raw).model_dump()
-        if len(_DECODED) >= MAX_DECODED:
-            _DECODED.clear()
-        _DECODED[raw] = fields
-    return fields
-
-
-def decode_paf(raw: Any) -> PAF:
-    """One stored PAF, as a new object the caller owns."""
-    return PAF.model_validate(paf_fields(raw))
-
-
-def decode_pafs(
-    raw: Mapping[Any, Any], categories: Sequence[str] | None = None, status: str | None = None
-) -> list[PAF]:
-    """Parse an ``HGETALL`` of the PAF hash, sorted by id, keeping the given categories and
-    status (``None``: any)."""
-    kept = [
-        f
-        for f in map(paf_fields, raw.values())
-        if (categories is None or f["category"] in categories)
-        and (status is None or f["status"] == status)
-    ]
-    kept.sort(key=lambda f: f["id"])
-    return PAF_LIST.validate_python(kept)
+# KEYS: the PAF hash, its version key. ARGV: PAF id, new token. A PAF that is not there
+# changes nothing (no new token: a failed call stores nothing).
+DELETE = scripts.LuaScript(
+    """
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
+"""
+)
 
 
 class PAFStore(Store):
@@ -111,7 +80,9 @@ class PAFStore(Store):
 
         def write(pipe: Any, current: PAF | None) -> PAF:
             paf = mutate(current)
-            pipe.hset(key, paf_id, paf.model_dump_json())
+            if paf is not current:  # the same fact added again writes nothing
+                pipe.hset(key, paf_id, paf.model_dump_json())
+                pipe.set(self._ctx.keys.paf_version(), new_version())
             return paf
 
         result: PAF = await watched(self._ctx, key, read, write)
@@ -241,13 +212,9 @@ class PAFStore(Store):
         self, categories: Sequence[str] | None = None, status: str | None = None
     ) -> ReadSpec[list[PAF]]:
         """The PAFs of these categories and status, by id, as a batched read."""
-        key = self._ctx.keys.pafs()
+        keys = self._ctx.keys
         cats = list(categories) if categories is not None else None
-        return ReadSpec(
-            lambda pipe: pipe.hgetall(key),
-            1,
-            lambda replies: decode_pafs(replies[0], cats, status),
-        )
+        return read_spec(keys.pafs(), keys.paf_version(), cats, status)
 
     async def list_pafs(
         self, category: str | None = None, status: PAFStatus | str | None = None
@@ -257,12 +224,19 @@ class PAFStore(Store):
             check_category(category)
         wanted = check_choice("status", status, STATUSES) if status is not None else None
         spec = self.list_spec([category] if category else None, wanted)
-        return spec.decode([await (await self._ctx.client()).hgetall(self._ctx.keys.pafs())])
+        [pafs] = await run_specs(self._ctx, [spec])
+        result: list[PAF] = pafs
+        return result
 
     async def delete(self, paf_id: str) -> None:
         """Remove a PAF and its history for good (prefer :meth:`deprecate`)."""
         check_paf_id(paf_id)
-        if not await (await self._ctx.client()).hdel(self._ctx.keys.pafs(), paf_id):
+        keys = self._ctx.keys
+        client = await self._ctx.client()
+        found = await scripts.run(
+            client, DELETE, [keys.pafs(), keys.paf_version()], [paf_id, new_version()]
+        )
+        if not found:
             raise self._missing(paf_id)
 
     async def export_markdown(
@@ -292,4 +266,8 @@ class PAFStore(Store):
         """Write exported PAFs back as they were (import)."""
         if pafs:
             mapping = {p.id: p.model_dump_json() for p in pafs}
-            await (await self._ctx.client()).hset(self._ctx.keys.pafs(), mapping=mapping)
+            keys = self._ctx.keys
+            async with (await self._ctx.client()).pipeline(transaction=True) as pipe:
+                pipe.hset(keys.pafs(), mapping=mapping)
+                pipe.set(keys.paf_version(), new_version())
+                await pipe.execute()

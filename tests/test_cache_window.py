@@ -1,0 +1,80 @@
+"""Window reads of the cache (stores/cache.py) ask for keys and read only rows they have not
+read before: a context load in a group sees every entry that is in its window, newest first,
+and a load whose rows are all known does not receive them again."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis
+
+CTX = {"session_id": "day3", "workflow_id": "w1"}
+
+
+async def _group_cache(memory) -> list[str]:
+    # understand / AUGSTER reads the cache across the session's groups (group mode).
+    loaded = await memory.load_context(CTX, "understand", "augster_rigorous")
+    return [e.content for e in loaded.cache_memory]
+
+
+async def _setup(memory, groups) -> str:
+    gid = await groups.create_group("Auth", tags=["auth"])
+    for sid in ("day1", "day2", "day3"):
+        await groups.add_session_to_group(gid, sid)
+    return gid
+
+
+async def test_a_load_sees_entries_added_after_the_last_one(memory, groups):
+    await _setup(memory, groups)
+    await memory.add_session_message("day1", "user", "research JWT")
+    assert await _group_cache(memory) == ["research JWT"]
+
+    await memory.add_session_message("day2", "user", "implement JWT")
+    await memory.add_cache_entry("remember the refresh tokens", session_id="day2")
+    assert await _group_cache(memory) == [
+        "remember the refresh tokens",
+        "implement JWT",
+        "research JWT",
+    ]
+    # The session's own messages come through the session layer, not the cache.
+    await memory.add_session_message("day3", "user", "where were we?")
+    assert "where were we?" not in await _group_cache(memory)
+
+
+async def test_gone_entries_leave_the_window(memory, groups):
+    await _setup(memory, groups)
+    await memory.add_cache_entry("short-lived", session_id="day1", ttl_seconds=1)
+    await memory.add_session_message("day2", "user", "implement JWT")
+    assert await _group_cache(memory) == ["implement JWT", "short-lived"]
+    # Poll (not a timing assert): the expired note must leave the window within seconds.
+    for _ in range(50):
+        if await _group_cache(memory) == ["implement JWT"]:
+            break
+        await asyncio.sleep(0.1)
+    assert await _group_cache(memory) == ["implement JWT"]
+    await memory.clear_session("day2")
+    assert await _group_cache(memory) == []
+
+
+def _sent_bytes(redis_url: str) -> int:
+    raw = redis.Redis.from_url(redis_url)
+    try:
+        return int(raw.info("stats")["total_net_output_bytes"])
+    finally:
+        raw.close()
+
+
+async def test_rows_read_once_are_not_sent_again(memory, groups, redis_url):
+    """What a user sees in Redis's own counters: the second of two identical loads receives
+    a fraction of the first one's bytes (the 40 notes of 1,000 characters are not resent)."""
+    await _setup(memory, groups)
+    for i in range(40):
+        await memory.add_cache_entry(f"note {i:02d} " + "x" * 1000, session_id="day1")
+    before = _sent_bytes(redis_url)
+    first = await _group_cache(memory)
+    middle = _sent_bytes(redis_url)
+    again = await _group_cache(memory)
+    after = _sent_bytes(redis_url)
+    assert first == again and len(first) == 40
+    assert middle - before > 40_000
+    assert after - middle < 10_000
