@@ -30,6 +30,8 @@ SOURCES = {
     "SearchMode": "tta_memory.literals",
     "StagePolicy": "tta_memory.loading.policy",
     "PafImportReport": "tta_memory.paf_import",
+    "DeepFilter": "tta_memory.stores.deep.scope",
+    "Window": "tta_memory.stores.cache",
     **{
         name: "tta_memory.models"
         for name in (

@@ -20,6 +20,7 @@ from tta_memory.models import (
     SessionMessage,
 )
 from tta_memory.paf_import import PafImportReport
+from tta_memory.stores.cache import Window
 from tta_memory.stores.deep.scope import DeepFilter
 
 
@@ -85,6 +86,8 @@ class SyncCacheStore(Protocol):
 
     def drop_session(self, session_id: str) -> None: ...
 
+    def finish(self, window: Window) -> list[CacheEntry]: ...
+
     def get(self, entry_id: str) -> CacheEntry | None: ...
 
     def recent(
@@ -95,6 +98,15 @@ class SyncCacheStore(Protocol):
         limit: int = ...,
         exclude_messages_of: str | None = ...,
     ) -> list[CacheEntry]: ...
+
+    def window(
+        self,
+        session_ids: Sequence[str] | None = ...,
+        time_window_hours: float = ...,
+        *,
+        limit: int = ...,
+        exclude_messages_of: str | None = ...,
+    ) -> Window: ...
 
 
 class SyncDeepStore(Protocol):
@@ -155,7 +167,7 @@ class SyncDeepStore(Protocol):
 
 
 class SyncPAFStore(Protocol):
-    """Blocking twins of :class:`~tta_memory.stores.pafs.PAFStore` (``.sync``)."""
+    """Blocking twins of :class:`~tta_memory.stores.pafs.store.PAFStore` (``.sync``)."""
 
     def add(
         self,
