@@ -130,3 +130,20 @@ async def test_a_common_terms_frequency_is_kept_longer_than_a_rare_ones(
         found = await memory.search_deep_memory("payment zebra", limit=3)
     assert counted_terms(second) == {"zebra"}  # the common term's count was reused
     assert "a lone zebra sighting" in [m.text for m in found]
+
+
+async def test_a_search_a_turn_later_plans_from_the_counts_it_read(
+    redis_url, settings, monkeypatch
+):
+    """Two searches 30 s apart (an agent's next turn): the second reads no counts."""
+    memory = MemoryWorkflowPrimitive(redis_url, user_id="ann", workspace="turns", settings=settings)
+    await memory.create_deep_memories([{"text": t} for t in NOTES])
+    STATS.clear()
+    with CommandRecorder() as first:
+        await memory.search_deep_memory("payment webhooks", limit=3, tags=["ops"])
+    assert counting_commands([c for t in first.trips for c in t.commands]) > 0
+    later = stats_module.clock() + 30
+    monkeypatch.setattr(stats_module, "clock", lambda: later)
+    with CommandRecorder() as second:
+        await memory.search_deep_memory("payment webhooks", limit=3, tags=["ops"])
+    assert counting_commands([c for t in second.trips for c in t.commands]) == 0

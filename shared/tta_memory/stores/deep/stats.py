@@ -31,10 +31,15 @@ DOC_FREQ_TTL = 60.0
 # relative terms (a young workspace's words), so it keeps the short life.
 COMMON_TERM_DOCS = 1_000
 COMMON_DOC_FREQ_TTL = 600.0
-# The counts behind the KNN policy are reused this long: they only choose between two ways of
-# running the same KNN.
-POLICY_STATS_TTL = 5.0
+# The counts behind the KNN policy and the scope clauses are reused this long. They only choose
+# between two ways of running the same KNN and which clauses can be left out: every row is
+# rechecked, and a lean search that finds a row its scope should have excluded drops the counts
+# and runs again (search.py). An agent loads its context once a turn, seconds to a minute
+# apart: at the former 5 s nearly every such load waited for a fourth round trip of counts.
+POLICY_STATS_TTL = 60.0
 CACHE_SIZE = 10_000
+# The cache's clock (a test moves it forward).
+clock = time.monotonic
 
 
 class StatsCache:
@@ -49,7 +54,7 @@ class StatsCache:
     def get(self, group: Hashable, key: Hashable) -> Any | None:
         """The cached value, or ``None`` when absent or expired."""
         hit = self._groups.get(group, {}).get(key)
-        if hit is None or hit[1] <= time.monotonic():
+        if hit is None or hit[1] <= clock():
             return None
         return hit[0]
 
@@ -58,7 +63,7 @@ class StatsCache:
             self.clear()
         items = self._groups.setdefault(group, {})
         self._count += key not in items
-        items[key] = (value, time.monotonic() + ttl)
+        items[key] = (value, clock() + ttl)
 
     def drop(self, group: Hashable) -> None:
         """Forget one group's entries (the others stay)."""
