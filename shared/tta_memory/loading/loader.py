@@ -8,6 +8,7 @@ deep search with the cache read of the group's sessions in its rankings' pipelin
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
@@ -182,9 +183,9 @@ class ContextLoader:
         messages: list[SessionMessage] = replies.pop(0) if cell.messages else []
         if cell.messages:
             report["session"] = LayerReport(count=len(messages), ms=direct_ms)
-        pafs: list[PAF] = replies.pop(0) if cell.pafs else []
+        paf_fields: list[Mapping[str, Any]] = replies.pop(0) if cell.pafs else []
         if cell.pafs:
-            report["paf"] = LayerReport(count=len(pafs), ms=direct_ms)
+            report["paf"] = LayerReport(count=len(paf_fields), ms=direct_ms)
         groups: list[SessionGroup] = []
         cache: list[CacheEntry] = []
         if cell.groups:
@@ -219,12 +220,26 @@ class ContextLoader:
         deep: list[DeepMemory] = []
         if cell.deep_k:
             tags = sorted({t for g in groups for t in g.tags}) if cell.groups else []
-            deep, ms = await _timed(
-                self._deep_for_stage(
-                    search_text, cell.deep_k, tags, cell.recency_half_life_days, along
+            searching = asyncio.ensure_future(
+                _timed(
+                    self._deep_for_stage(
+                        search_text, cell.deep_k, tags, cell.recency_half_life_days, along
+                    )
                 )
             )
+            try:
+                # The search sends its rankings at its first step; the PAFs are validated while
+                # Redis runs them (200 PAFs: ~1 ms of a 10k load's client time, see
+                # benchmarks/README "session 5").
+                await asyncio.sleep(0)
+                pafs = self._pafs.pafs_of(paf_fields)
+            except BaseException:
+                searching.cancel()
+                raise
+            deep, ms = await searching
             report["deep"] = LayerReport(count=len(deep), ms=ms, query=search_text)
+        else:
+            pafs = self._pafs.pafs_of(paf_fields)
         if along is not None:
             if along.done:  # its read rode in the deep search's round trip
                 cache, finish_ms = await _timed(self._cache.finish(along.result))

@@ -81,21 +81,29 @@ def select(
     fields: Sequence[Mapping[str, Any]],
     categories: Sequence[str] | None = None,
     status: str | None = None,
-) -> list[PAF]:
-    """New PAFs of these categories and status (``None``: any), in the order given."""
-    kept = [
+) -> list[Mapping[str, Any]]:
+    """The fields of the PAFs of these categories and status (``None``: any), in the order
+    given (shared: see :func:`paf_fields`)."""
+    return [
         f
         for f in fields
         if (categories is None or f["category"] in categories)
         and (status is None or f["status"] == status)
     ]
-    return PAF_LIST.validate_python(kept)
+
+
+def to_pafs(fields: Sequence[Mapping[str, Any]]) -> list[PAF]:
+    """New PAFs, the caller's own, from :func:`select`'s fields (one validation of the list:
+    the dearest step of a PAF read, which the context loader runs while its next round trip
+    is out)."""
+    return PAF_LIST.validate_python(fields)
 
 
 def read_spec(
     key: str, version_key: str, categories: Sequence[str] | None, status: str | None
-) -> ReadSpec[list[PAF]]:
-    """The PAFs of ``key`` of these categories and status, by id, as a batched read."""
+) -> ReadSpec[list[Mapping[str, Any]]]:
+    """The fields of ``key``'s PAFs of these categories and status, by id, as a batched read
+    (:func:`to_pafs` makes them PAFs)."""
     held = _HELD.get(key)
     if held is not None and time.monotonic() - held[1] > MAX_AGE_S:
         held = None
@@ -104,7 +112,7 @@ def read_spec(
     def queue(pipe: Any) -> None:
         pipe.execute_command("EVALSHA_RO", READ_IF_CHANGED.sha, 2, key, version_key, token)
 
-    def decode(replies: Sequence[Any]) -> list[PAF]:
+    def decode(replies: Sequence[Any]) -> list[Mapping[str, Any]]:
         reply = replies[0]
         if not isinstance(reply, list):  # 1: the token sent is current
             return select(held[2] if held is not None else [], categories, status)

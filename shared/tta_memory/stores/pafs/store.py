@@ -8,7 +8,7 @@ workspace's PAF version token (:mod:`tta_memory.stores.pafs.reads`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tta_memory import scripts
@@ -18,7 +18,7 @@ from tta_memory.keys import new_version
 from tta_memory.models import PAF, PAFStatus, PAFVersion, utcnow
 from tta_memory.paf_import import PafImportReport, import_markdown
 from tta_memory.paf_markdown import render_markdown
-from tta_memory.stores.pafs.reads import read_spec
+from tta_memory.stores.pafs.reads import read_spec, to_pafs
 from tta_memory.validation import check_choice, check_text
 
 _CATEGORY = re.compile(r"^[A-Z]{1,32}$")
@@ -210,11 +210,17 @@ class PAFStore(Store):
 
     def list_spec(
         self, categories: Sequence[str] | None = None, status: str | None = None
-    ) -> ReadSpec[list[PAF]]:
-        """The PAFs of these categories and status, by id, as a batched read."""
+    ) -> ReadSpec[list[Mapping[str, Any]]]:
+        """The PAFs of these categories and status, by id, as a batched read of their fields
+        (:meth:`pafs_of` makes them PAFs)."""
         keys = self._ctx.keys
         cats = list(categories) if categories is not None else None
         return read_spec(keys.pafs(), keys.paf_version(), cats, status)
+
+    @staticmethod
+    def pafs_of(fields: Sequence[Mapping[str, Any]]) -> list[PAF]:
+        """New PAFs (the caller's own) from the fields :meth:`list_spec` read."""
+        return to_pafs(fields)
 
     async def list_pafs(
         self, category: str | None = None, status: PAFStatus | str | None = None
@@ -224,9 +230,8 @@ class PAFStore(Store):
             check_category(category)
         wanted = check_choice("status", status, STATUSES) if status is not None else None
         spec = self.list_spec([category] if category else None, wanted)
-        [pafs] = await run_specs(self._ctx, [spec])
-        result: list[PAF] = pafs
-        return result
+        [fields] = await run_specs(self._ctx, [spec])
+        return to_pafs(fields)
 
     async def delete(self, paf_id: str) -> None:
         """Remove a PAF and its history for good (prefer :meth:`deprecate`)."""
