@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from tta_memory import MemoryWorkflowPrimitive
 from tta_memory.errors import InvalidInputError, NotFoundError
-from tta_memory.stores.deep.planning import RRF_K
+from tta_memory.fusion import RRF_K
 
 CORPUS = [
     (

@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from redisvl.query import TextQuery, VectorQuery
 from tta_memory.errors import InvalidInputError
+from tta_memory.fusion import RRF_K
 from tta_memory.stores.items.filters import check_filter, matches
-from tta_memory.stores.items.records import RRF_K, decode_path, encode_path, fuse, namespace_matches
+from tta_memory.stores.items.records import decode_path, encode_path, fuse, namespace_matches
 
 VALUE = {"n": 3, "s": "x", "tags": ["a", "b"], "meta": {"k": "v", "d": {"z": 1}}, "none": None}
 

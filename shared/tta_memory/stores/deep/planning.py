@@ -1,4 +1,4 @@
-"""Pure planning of a deep-memory search: BM25 terms, the KNN policy, and rank fusion.
+"""Pure planning of a deep-memory search: BM25 terms, the KNN policy, and fusing its rankings.
 
 No Redis here: the search module (:mod:`tta_memory.stores.deep.search`) feeds these functions
 what it read and sends what they decide.
@@ -9,11 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-# Hybrid fuses the KNN and BM25 rankings by reciprocal rank with a small constant, so each
-# ranking's top hits dominate: with the usual k=60 the long tails of two deep lists drown
-# them. LoCoMo recall@10 (1,982 questions): KNN 46.6, BM25 53.5, fused at k=60 47.8, at k=2
-# 61.4 (adding RediSearch's classic BM25 as a third ranking: 60.1).
-RRF_K = 2
+from tta_memory.fusion import RRF_K, reciprocal_rank
+
 # The KNN of a filtered search runs one of two ways, whose costs move in opposite directions
 # with the filter's size (server CPU per query, 100k notes all with model vectors, K 60, the
 # 20 benchmark sessions' query vectors, this 2-core machine; session 5, branch knn5):
@@ -125,19 +122,13 @@ def knn_policy(
 
 
 def fuse(rankings: Sequence[Ranking], limit: int, k: int = RRF_K) -> list[tuple[str, float | None]]:
-    """Merge rankings: one ranking keeps its own scores; several are fused by reciprocal rank.
-
-    Each memory's fused score is the sum over the rankings that hold it of ``1 / (k + rank)``
-    (rank from 1), so a memory both rankings like beats one only a single ranking likes.
+    """Merge rankings: one ranking keeps its own scores; several are fused by reciprocal rank
+    (:mod:`tta_memory.fusion`).
 
     Returns:
         ``(memory_id, score)`` pairs, best first, at most ``limit``.
     """
     if len(rankings) == 1:
         return list(rankings[0][:limit])
-    fused: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, (memory_id, _) in enumerate(ranking, start=1):
-            fused[memory_id] = fused.get(memory_id, 0.0) + 1.0 / (k + rank)
-    best = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
-    return [(m, fused[m]) for m in best]
+    fused = reciprocal_rank(([m for m, _ in r] for r in rankings), k)
+    return [(m, score) for m, score in list(fused.items())[:limit]]

@@ -21,13 +21,12 @@ from redisvl.schema import IndexSchema
 
 from tta_memory import replies
 from tta_memory.errors import InvalidInputError
+from tta_memory.fusion import reciprocal_rank
 from tta_memory.names import MAX_NAME_CHARS
 from tta_memory.schema import TAG_SEPARATOR, numeric_field, tag_field, vector_field
 from tta_memory.validation import MAX_CONTENT_CHARS, MAX_TTL_SECONDS
 
 MAX_TEXTS = 256
-# Same fusion constant as the deep layer (LoCoMo recall@10: k=2 61.4 vs k=60 47.8).
-RRF_K = 2
 
 
 class StoredItem(BaseModel):
@@ -217,7 +216,7 @@ def fuse(
     results: list[list[dict[str, Any]]], queries: list[Any]
 ) -> list[tuple[str, str, float | None]]:
     """Rank items from the rankings of their texts: an item's best text stands for it,
-    several rankings fuse by reciprocal rank (``RRF_K``), one ranking keeps its scores.
+    several rankings fuse by reciprocal rank (:mod:`tta_memory.fusion`), one keeps its scores.
 
     Returns:
         ``(item key, item version, score)``, best first.
@@ -239,11 +238,9 @@ def fuse(
         per_query.append(ranking)
     if len(per_query) == 1:
         return per_query[0]
-    fused: dict[str, float] = {}
     ver: dict[str, str] = {}
     for ranking in per_query:
-        for rank, (item, v, _) in enumerate(ranking):
-            fused[item] = fused.get(item, 0.0) + 1.0 / (RRF_K + rank + 1)
+        for item, v, _ in ranking:
             ver.setdefault(item, v)
-    best = sorted(fused, key=fused.__getitem__, reverse=True)
-    return [(item, ver[item], fused[item]) for item in best]
+    fused = reciprocal_rank([item for item, _, _ in ranking] for ranking in per_query)
+    return [(item, ver[item], score) for item, score in fused.items()]
