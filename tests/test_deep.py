@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
 from tta_memory import MemoryWorkflowPrimitive
 from tta_memory.errors import InvalidInputError, NotFoundError
 from tta_memory.fusion import RRF_K
@@ -334,3 +335,19 @@ async def test_same_text_private_and_shared_are_separate_memories(memory, redis_
     theirs = await other.create_deep_memory("use feature flags for risky changes", private=True)
     assert len({shared.id, private.id, theirs.id}) == 3
     assert (await memory.create_deep_memory("use feature flags for risky changes")).id == shared.id
+
+
+async def test_bytes_another_client_wrote_that_are_not_utf8_do_not_fail_a_read(
+    memory, redis_url, groups
+):
+    mid = (await memory.create_deep_memory("the payment service retries webhooks", tags=["ops"])).id
+    gid = await groups.create_group("Payments", description="webhook work")
+    raw = redis.Redis.from_url(redis_url)
+    try:
+        raw.hset(memory._ctx.keys.deep(mid), "memory_type", b"note\xff")
+        raw.hset(memory._ctx.keys.group(gid), "description", b"webhook \xfe work")
+    finally:
+        raw.close()
+    [found] = await memory.search_deep_memory("payment webhooks", limit=1)
+    assert found.memory_type == "note\ufffd"
+    assert (await groups.get_group(gid)).description == "webhook \ufffd work"

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from tta_memory import vectors
+from tta_memory import replies, vectors
 
 #: Separates a scope from a session id in the tails hash (refused in ids, as in tags).
 _SEP = "\x1f"
@@ -187,10 +187,9 @@ def decode_neighbour(memory_id: str, key: str, row: Sequence[Any], dims: int) ->
         return None
     vector = vectors.decode(embedding, dims)
 
-    def _s(v: Any) -> str:
-        return v.decode() if isinstance(v, bytes) else (v or "")
-
-    return Neighbour(memory_id, key, _s(text), _s(context), vector)
+    return Neighbour(
+        memory_id, key, replies.text(text), replies.text(context) if context else "", vector
+    )
 
 
 async def prepare(
@@ -227,11 +226,7 @@ async def prepare(
     stored: dict[str, Neighbour] = {}
     if wanted:
         tail_ids = await client.hmget(tails_key, wanted)
-        found = [
-            (c, t.decode() if isinstance(t, bytes) else t)
-            for c, t in zip(wanted, tail_ids, strict=True)
-            if t
-        ]
+        found = [(c, replies.text(t)) for c, t in zip(wanted, tail_ids, strict=True) if t]
         if found:
             async with client.pipeline(transaction=False) as pipe:
                 for _, memory_id in found:

@@ -99,7 +99,9 @@ def _decode_row(values: Sequence[Any]) -> dict[str, Any] | None:
     if values[0] is None:
         return None
     return {
-        k: (v.decode() if isinstance(v, bytes) else v)
+        # Inline (a call per field costs more on the load path), lenient like replies.text:
+        # bytes another client wrote that are not UTF-8 must not fail the read.
+        k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
         for k, v in zip(GROUP_FIELDS, values, strict=True)
         if v is not None
     }

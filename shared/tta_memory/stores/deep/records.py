@@ -83,7 +83,9 @@ def decode_row(values: Sequence[Any]) -> dict[str, Any] | None:
     if all(v is None for v in values):
         return None
     return {
-        k: (v.decode() if isinstance(v, bytes) else v)
+        # Inline (a call per field costs more on the load path), lenient like replies.text:
+        # bytes another client wrote that are not UTF-8 must not fail the read.
+        k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
         for k, v in zip(DEEP_FIELDS, values, strict=True)
         if v is not None
     }
