@@ -73,6 +73,12 @@ def _ttl(ttl_seconds: Any) -> int | None:
     return check_ttl(ttl_seconds) if ttl_seconds is not None else None
 
 
+def _mirrored(replace: bool, archived: bool) -> bool:
+    """Whether an append writes cache entries: new active messages do; a session rewritten
+    whole (``replace``) or archived history does not."""
+    return not (replace or archived)
+
+
 def _message_list(messages: Any) -> Iterable[Any]:
     if isinstance(messages, str | bytes | Mapping) or not isinstance(messages, Iterable):
         raise InvalidInputError(f"messages must be a list of dicts, got {type(messages).__name__}")
@@ -164,7 +170,7 @@ class SessionStore(Store):
         """The keys and arguments of the append script for ``prepared`` messages (the
         append benchmark sends the same command on bare clients)."""
         ctx = self._ctx
-        with_cache = not (replace or archived)
+        with_cache = _mirrored(replace, archived)
         cache_keys = [self._cache_key_prefix + m["id"] for m in prepared] if with_cache else []
         args: list[Any] = [
             ttl or 0,
@@ -198,7 +204,7 @@ class SessionStore(Store):
         keys, args = self._append_command(
             session_id, prepared, ttl=ttl, replace=replace, archived=archived
         )
-        cached = len(keys) > 4  # cache-entry keys follow the first four
+        cached = _mirrored(replace, archived)
         client = await (self._client_with_cache_index() if cached else self._ctx.client())
         # One script (the sequence, the sorted set, the cache entries and the registry: one
         # partition, one hash tag), sent as a single command.
