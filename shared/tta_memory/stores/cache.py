@@ -138,12 +138,19 @@ class CacheStore(Store):
         return [decode_entry(d) for d in docs if "entry_id" in d and d.get("workspace") == ws]
 
     def _entries(self, rows: Sequence[tuple[tuple[Any, Any], ...]]) -> list[CacheEntry]:
-        """The entries of raw rows (the rule of :meth:`_decode`)."""
+        """The entries of raw rows (the rule of :meth:`_decode`), leaving out rows whose time
+        ran out: a keys-only query does not touch its keys, so an expired entry stays in the
+        index until Redis's active expiry reaches it (seconds on a server with many expiring
+        keys: seen in CI), while its row is still known here."""
         ws = self._ctx.workspace
+        now = datetime.now(UTC)
         kept = []
         for row in rows:
             workspace, fields = _row_fields(row)
-            if fields is not None and workspace == ws:
+            if fields is None or workspace != ws:
+                continue
+            expires = fields["expires_at"]
+            if expires is None or expires > now:
                 kept.append(fields)
         return ENTRY_LIST.validate_python(kept)
 
