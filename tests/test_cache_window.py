@@ -86,3 +86,23 @@ async def test_rows_read_once_are_not_sent_again(memory, groups, redis_url):
     assert first == again and len(first) == 40
     assert middle - before > 40_000
     assert after - middle < 10_000
+
+
+async def test_a_full_row_memory_never_costs_a_window_its_known_rows(memory, groups, monkeypatch):
+    """The rows read before are forgotten when too many are held; a window that reads a new
+    row at that moment still returns every entry it names."""
+    from tta_memory.stores import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "MAX_KNOWN", 3)
+    await _setup(memory, groups)
+    for i in range(4):
+        await memory.add_session_message("day1", "user", f"message {i}")
+    assert len(await _group_cache(memory)) == 4
+    await memory.add_session_message("day2", "user", "one more")
+    assert await _group_cache(memory) == [
+        "one more",
+        "message 3",
+        "message 2",
+        "message 1",
+        "message 0",
+    ]

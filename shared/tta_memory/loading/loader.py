@@ -3,7 +3,10 @@ layer, in as few round trips as the reads allow.
 
 Round 1 sends the session, the PAFs, the context's group and the session's groups (or,
 outside group mode, the cache) as one pipeline of the stores' read specs. Round 2 sends the
-deep search with the cache read of the group's sessions in its rankings' pipeline.
+deep search with the cache read of the group's sessions in its rankings' pipeline; the PAFs
+are validated while it is out. Round 3 reads the search's winners. Reads answer from what the
+process read before where they can: the PAF list while its version token holds, cache rows by
+key (a fourth round trip only for rows never read), items by what they show.
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ ENTRY_LIST: TypeAdapter[list[CacheEntry]] = TypeAdapter(list[CacheEntry])
 # note's a new uuid per add. So a window read asks for keys only (NOCONTENT) and fetches just the
 # rows it has not seen (one HMGET script): the 100 full rows of a 10k understand / AUGSTER load
 # were a 59 KB reply and 29 % of its client instructions (callgrind: 29.7 M per load with them,
-# 21.1 M without). An entry that expired is gone from the index, so its key is never asked for.
+# 21.1 M without). An entry whose time ran out is left out by its own expires_at (_entries).
 _KNOWN: dict[str, tuple[tuple[Any, Any], ...]] = {}
 MAX_KNOWN = 4_000  # ~0.6 KB of raw row each, plus its fields in _ROWS
 
@@ -157,7 +157,9 @@ class CacheStore(Store):
     async def finish(self, window: Window) -> list[CacheEntry]:
         """The entries of a window read: rows seen before from memory, the others in one
         round trip (none when every row is known)."""
-        missing = [k for k in window.keys if k not in _KNOWN]
+        # Taken before the round trip: a concurrent read may empty _KNOWN meanwhile.
+        rows = {k: _KNOWN.get(k) for k in window.keys}
+        missing = [k for k, row in rows.items() if row is None]
         if missing:
             client = await self._ctx.client()
             fetched = await scripts.run(client, HMGET_MANY, missing, CACHE_FIELDS, read_only=True)
@@ -166,8 +168,8 @@ class CacheStore(Store):
             for key, values in zip(missing, fetched, strict=True):
                 row = tuple((n, v) for n, v in zip(CACHE_FIELDS, values, strict=True) if v)
                 if any(n == "entry_id" for n, _ in row):  # else it expired meanwhile
-                    _KNOWN[key] = row
-        return self._entries([_KNOWN[k] for k in window.keys if k in _KNOWN])
+                    rows[key] = _KNOWN[key] = row
+        return self._entries([row for row in rows.values() if row is not None])
 
     def _filter(
         self,
