@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from redis.asyncio.client import Pipeline
-from redis.exceptions import NoScriptError, WatchError
+from redis.exceptions import WatchError
 
 from tta_memory.backend import Backend, guarded
 from tta_memory.config import Settings
@@ -24,7 +24,7 @@ from tta_memory.errors import ConflictError
 from tta_memory.keys import Keys
 from tta_memory.names import check_name
 from tta_memory.partitions import PartitionLayout
-from tta_memory.scripts import LuaScript
+from tta_memory.scripts import LuaScript, execute
 from tta_memory.sync import SyncProxy
 from tta_memory.workspaces import ensure_registered
 
@@ -105,19 +105,13 @@ async def run_specs(ctx: EngineContext, specs: Sequence[ReadSpec[Any]]) -> list[
     if not specs:
         return []
     client = await ctx.client()
-    for attempt in (0, 1):
-        try:
-            async with client.pipeline(transaction=False) as pipe:
-                for spec in specs:
-                    spec.queue(pipe)
-                replies = list(await pipe.execute())
-            break
-        except NoScriptError:
-            scripts = {s.sha: s for spec in specs for s in spec.scripts}
-            if attempt or not scripts:
-                raise
-            for script in scripts.values():
-                await client.script_load(script.source)
+
+    def queue(pipe: Pipeline) -> None:
+        for spec in specs:
+            spec.queue(pipe)
+
+    used = {s.sha: s for spec in specs for s in spec.scripts}
+    replies = await execute(client, queue, list(used.values()))
     out: list[Any] = []
     pos = 0
     for spec in specs:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from redis.exceptions import RedisError
@@ -26,6 +26,7 @@ from tta_memory.names import escape_tag
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.client import Pipeline
 
     from tta_memory.base import ScopedPrimitive
     from tta_memory.context import EngineContext
@@ -93,9 +94,14 @@ return false
 )
 
 
+def _register(target: Redis | Pipeline, prefix: str, workspace: str) -> Any:
+    """Queue (on a pipeline) or send the registry's ``ZADD NX`` of ``workspace``."""
+    return target.zadd(registry_key(prefix), {workspace: time.time()}, nx=True)
+
+
 async def register_workspace(client: Redis, prefix: str, workspace: str) -> None:
     """Record ``workspace`` in the registry (idempotent; one ``ZADD NX``)."""
-    await client.zadd(registry_key(prefix), {workspace: time.time()}, nx=True)
+    await _register(client, prefix, workspace)
 
 
 async def ensure_registered(ctx: EngineContext, client: Redis) -> None:
@@ -108,15 +114,17 @@ async def ensure_registered(ctx: EngineContext, client: Redis) -> None:
     key = (ctx.backend.url, ctx.settings.prefix, ctx.workspace)
     if key not in _registered:
         _registered.add(key)
-        try:
-            await register_workspace(client, ctx.settings.prefix, ctx.workspace)
+        keys = ctx.keys
+
+        def queue(pipe: Pipeline) -> None:
+            _register(pipe, ctx.settings.prefix, ctx.workspace)
             # PAFs written before PAF versions existed get one, so that their reads can be
             # answered "unchanged" (stores/pafs/reads.py); a write sets a new one anyway. Only
             # if the PAF hash exists: a read of a deleted workspace must leave no key behind.
-            keys = ctx.keys
-            await scripts.run(
-                client, VERSION_IF_MISSING, [keys.pafs(), keys.paf_version()], [new_version()]
-            )
+            VERSION_IF_MISSING.queue(pipe, [keys.pafs(), keys.paf_version()], [new_version()])
+
+        try:
+            await scripts.execute(client, queue, [VERSION_IF_MISSING])
         except RedisError as exc:
             logger.debug("workspace %r not registered: %s", ctx.workspace, exc)
 
