@@ -106,3 +106,11 @@ async def test_a_full_row_memory_never_costs_a_window_its_known_rows(memory, gro
         "message 1",
         "message 0",
     ]
+
+
+async def test_a_caller_editing_an_entrys_metadata_changes_no_later_read(memory):
+    await memory.add_cache_entry("deploy window", session_id="s1", metadata={"a": {"b": 1}})
+    [first] = await memory.get_cache_memory(session_id="s1")
+    first.metadata["a"]["b"] = 2
+    [again] = await memory.get_cache_memory(session_id="s1")
+    assert again.metadata == {"a": {"b": 1}}

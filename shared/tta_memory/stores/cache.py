@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
 from redis.exceptions import ResponseError
@@ -78,16 +78,23 @@ def decode_entry(doc: Mapping[str, Any]) -> CacheEntry:
     return CacheEntry.model_validate(entry_fields(doc))
 
 
-# The fields of cache rows read before, by the row's raw names and values (an entry is never
-# rewritten in place, and a changed row is a new key). A context load reads up to 100 rows:
-# decoding them took ~1 ms of a 7-8 ms load at 10k notes (fast2's profile); validating the
-# list from cached fields in one call costs ~0.12 ms (micro-benchmark, load ~5). A row whose
-# metadata is not empty is decoded every time: callers must not share its nested values.
-_ROWS: dict[tuple[tuple[Any, Any], ...], tuple[str | None, dict[str, Any] | None]] = {}
-# ~4 KB a row (tracemalloc, 12-field rows of ~150-character messages): at most ~16 MB, the
-# rows of 40 full loads (a load reads at most 100).
-MAX_ROWS = 4_000
 ENTRY_LIST: TypeAdapter[list[CacheEntry]] = TypeAdapter(list[CacheEntry])
+
+
+class Known(NamedTuple):
+    """A row read before: its workspace and entry fields (shared: validated anew by every
+    read), or, for a row with metadata, its raw pairs, decoded at every read so that no caller
+    shares another's nested values."""
+
+    workspace: str | None
+    fields: dict[str, Any] | None
+    raw: tuple[tuple[Any, Any], ...] | None = None
+
+    def decoded(self) -> tuple[str | None, dict[str, Any] | None]:
+        if self.raw is None:
+            return self.workspace, self.fields
+        doc = replies.row_text(self.raw)
+        return doc.get("workspace"), entry_fields(doc)
 
 
 # Every row read, by key. Cache entries are never rewritten in place: a message's entry key is
@@ -95,9 +102,23 @@ ENTRY_LIST: TypeAdapter[list[CacheEntry]] = TypeAdapter(list[CacheEntry])
 # note's a new uuid per add. So a window read asks for keys only (NOCONTENT) and fetches just the
 # rows it has not seen (one HMGET script): the 100 full rows of a 10k understand / AUGSTER load
 # were a 59 KB reply and 29 % of its client instructions (callgrind: 29.7 M per load with them,
-# 21.1 M without). An entry whose time ran out is left out by its own expires_at (_entries).
-_KNOWN: dict[str, tuple[tuple[Any, Any], ...]] = {}
-MAX_KNOWN = 4_000  # ~0.6 KB of raw row each, plus its fields in _ROWS
+# 21.1 M without); validating the list from known fields in one call costs ~0.12 ms
+# (micro-benchmark, load ~5). An entry whose time ran out is left out by its own expires_at
+# (CacheStore._entries).
+_KNOWN: dict[str, Known] = {}
+# ~4 KB a row (tracemalloc, 12-field rows of ~150-character messages): at most ~16 MB, the
+# rows of 40 full loads (a load reads at most 100).
+MAX_KNOWN = 4_000
+
+
+def _known(row: tuple[tuple[Any, Any], ...]) -> Known | None:
+    """A fetched row as :data:`_KNOWN` holds it (``None``: its entry expired meanwhile)."""
+    doc = replies.row_text(row)
+    if "entry_id" not in doc:
+        return None
+    if doc.get("metadata") in (None, "", "{}"):
+        return Known(doc.get("workspace"), entry_fields(doc))
+    return Known(None, None, row)
 
 
 @dataclass(frozen=True)
@@ -105,19 +126,6 @@ class Window:
     """A window read's keys, newest first (see :meth:`CacheStore.finish`)."""
 
     keys: list[str]
-
-
-def _row_fields(row: tuple[tuple[Any, Any], ...]) -> tuple[str | None, dict[str, Any] | None]:
-    """A row's workspace and entry fields (``None``: a bare key, its entry expired)."""
-    hit = _ROWS.get(row)
-    if hit is None:
-        doc = replies.row_text(row)
-        hit = (doc.get("workspace"), entry_fields(doc) if "entry_id" in doc else None)
-        if doc.get("metadata") in (None, "", "{}"):
-            if len(_ROWS) >= MAX_ROWS:
-                _ROWS.clear()
-            _ROWS[row] = hit
-    return hit
 
 
 def check_window(time_window_hours: Any) -> float:
@@ -137,8 +145,8 @@ class CacheStore(Store):
         ws = self._ctx.workspace
         return [decode_entry(d) for d in docs if "entry_id" in d and d.get("workspace") == ws]
 
-    def _entries(self, rows: Sequence[tuple[tuple[Any, Any], ...]]) -> list[CacheEntry]:
-        """The entries of raw rows (the rule of :meth:`_decode`), leaving out rows whose time
+    def _entries(self, rows: Sequence[Known]) -> list[CacheEntry]:
+        """The entries of known rows (the rule of :meth:`_decode`), leaving out rows whose time
         ran out: a keys-only query does not touch its keys, so an expired entry stays in the
         index until Redis's active expiry reaches it (seconds on a server with many expiring
         keys: seen in CI), while its row is still known here."""
@@ -146,7 +154,7 @@ class CacheStore(Store):
         now = datetime.now(UTC)
         kept = []
         for row in rows:
-            workspace, fields = _row_fields(row)
+            workspace, fields = row.decoded()
             if fields is None or workspace != ws:
                 continue
             expires = fields["expires_at"]
@@ -166,9 +174,11 @@ class CacheStore(Store):
             if len(_KNOWN) + len(missing) > MAX_KNOWN:
                 _KNOWN.clear()
             for key, values in zip(missing, fetched, strict=True):
-                row = tuple((n, v) for n, v in zip(CACHE_FIELDS, values, strict=True) if v)
-                if any(n == "entry_id" for n, _ in row):  # else it expired meanwhile
-                    rows[key] = _KNOWN[key] = row
+                known = _known(
+                    tuple((n, v) for n, v in zip(CACHE_FIELDS, values, strict=True) if v)
+                )
+                if known is not None:
+                    rows[key] = _KNOWN[key] = known
         return self._entries([row for row in rows.values() if row is not None])
 
     def _filter(
@@ -190,6 +200,19 @@ class CacheStore(Store):
             # The session's own messages are loaded by the session layer already.
             f &= (Tag("session_id") != exclude_messages_of) | (Tag("kind") == "note")
         return f
+
+    def _window_args(
+        self,
+        session_ids: Sequence[str] | None,
+        time_window_hours: float,
+        limit: int,
+        exclude_messages_of: str | None,
+    ) -> list[Any]:
+        """The checked, keys-only ``FT.SEARCH`` arguments of a window read."""
+        check_positive("limit", limit)
+        f = self._filter(session_ids, time_window_hours, exclude_messages_of=exclude_messages_of)
+        index_name = self._ctx.keys.index_name("cache")
+        return replies.search_args(index_name, self._query(f, limit, keys_only=True))
 
     @staticmethod
     def _query(f: FilterExpression, limit: int, *, keys_only: bool = False) -> FilterQuery:
@@ -272,10 +295,8 @@ class CacheStore(Store):
     ) -> Window:
         """The keys of :meth:`recent`'s entries (:meth:`finish` reads them), creating the
         index if the server has none."""
-        check_positive("limit", limit)
-        f = self._filter(session_ids, time_window_hours, exclude_messages_of=exclude_messages_of)
+        args = self._window_args(session_ids, time_window_hours, limit, exclude_messages_of)
         index = await self._ctx.backend.cache_index(self._ctx.keys.partition)
-        args = replies.search_args(index.name, self._query(f, limit, keys_only=True))
         client = await self._ctx.client()
         try:
             reply = await client.execute_command("FT.SEARCH", *args)
@@ -297,10 +318,7 @@ class CacheStore(Store):
         its other reads; :meth:`finish` turns its window into entries. A server without the
         index (it lost it, or nothing created it yet) fails the pipeline: the caller then reads
         through :meth:`recent`, which creates it."""
-        check_positive("limit", limit)
-        f = self._filter(session_ids, time_window_hours, exclude_messages_of=exclude_messages_of)
-        index_name = self._ctx.keys.index_name("cache")
-        args = replies.search_args(index_name, self._query(f, limit, keys_only=True))
+        args = self._window_args(session_ids, time_window_hours, limit, exclude_messages_of)
         return ReadSpec(
             lambda pipe: pipe.execute_command("FT.SEARCH", *args),
             1,
