@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,6 +47,11 @@ def escape(part: str) -> str:
     rest, so two different names never give the same part.
     """
     return quote(part, safe="")
+
+
+def unescape(part: str) -> str:
+    """The name :func:`escape` turned into ``part`` (a part without ``%`` is the name)."""
+    return unquote(part) if "%" in part else part
 
 
 class Partition(BaseModel):

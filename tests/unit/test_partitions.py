@@ -18,7 +18,9 @@ from tta_memory.partitions import (
     admitted,
     bucket_of,
     dedup_hash,
+    escape,
     parse_dedicated,
+    unescape,
 )
 
 # Hostile names: braces end hash tags, ':' separates key parts, spaces and backticks once
@@ -135,3 +137,8 @@ def test_dedup_hash_is_scoped_by_workspace() -> None:
     assert dedup_hash("acme", "launch is May 3") != dedup_hash("other", "launch is May 3")
     # The separator keeps (workspace, text) pairs apart: "ab"+"c" is not "a"+"bc".
     assert dedup_hash("ab", "c") != dedup_hash("a", "bc")
+
+
+@given(st.text())
+def test_unescape_gives_back_every_escaped_name(name):
+    assert unescape(escape(name)) == name

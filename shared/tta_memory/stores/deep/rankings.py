@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote
 
 from redisvl.query import VectorQuery
 
 from tta_memory.errors import InternalError
+from tta_memory.partitions import unescape
 from tta_memory.replies import get, hits, text
 from tta_memory.stores.deep.planning import Ranking
 
@@ -63,7 +63,7 @@ def keyed_ranking(reply: Any, key_prefix: str, *, with_scores: bool = False) -> 
         raw = key if isinstance(key, bytes) else str(key).encode()
         if raw.startswith(prefix):
             part = raw[cut:].decode()
-            memory_id = unquote(part) if "%" in part else part  # ids are escaped in keys
+            memory_id = unescape(part)  # ids are escaped in keys
         else:
             memory_id = text(raw)
         out.append((memory_id, None if score is None else float(score)))
