@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import redis
+from tta_memory import MemoryWorkflowPrimitive
+from tta_memory.errors import InvalidInputError
+from tta_memory.stores.cache import Window
 
 CTX = {"session_id": "day3", "workflow_id": "w1"}
 
@@ -114,3 +118,24 @@ async def test_a_caller_editing_an_entrys_metadata_changes_no_later_read(memory)
     first.metadata["a"]["b"] = 2
     [again] = await memory.get_cache_memory(session_id="s1")
     assert again.metadata == {"a": {"b": 1}}
+
+
+@pytest.mark.parametrize("bad", ["not a window", None, ["a-key"]])
+async def test_finish_takes_only_a_window(memory, bad):
+    with pytest.raises(InvalidInputError):
+        await memory.cache.finish(bad)
+
+
+async def test_a_string_is_not_a_list_of_sessions(memory):
+    await memory.add_session_message("s1", "user", "hello")
+    with pytest.raises(InvalidInputError):
+        await memory.cache.window(session_ids="s1")
+    with pytest.raises(InvalidInputError):
+        await memory.cache.recent(session_ids="s1")
+
+
+async def test_another_workspaces_keys_give_none_of_its_rows(memory, redis_url):
+    other = MemoryWorkflowPrimitive(redis_url, workspace=f"{memory.workspace}-other")
+    note = await other.add_cache_entry("the other team's secret")
+    window = Window([other._ctx.keys.cache_entry(note.id)])
+    assert await memory.cache.finish(window) == []

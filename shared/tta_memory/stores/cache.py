@@ -165,6 +165,8 @@ class CacheStore(Store):
     async def finish(self, window: Window) -> list[CacheEntry]:
         """The entries of a window read: rows seen before from memory, the others in one
         round trip (none when every row is known)."""
+        if not isinstance(window, Window):
+            raise InvalidInputError(f"expected a Window from window(), got {window!r}")
         # Taken before the round trip: a concurrent read may empty _KNOWN meanwhile.
         rows = {k: _KNOWN.get(k) for k in window.keys}
         missing = [k for k, row in rows.items() if row is None]
@@ -191,6 +193,10 @@ class CacheStore(Store):
         since = time.time() - check_window(time_window_hours) * 3600
         f = (Tag("workspace") == self._ctx.workspace) & (Num("created_at") >= since)
         if session_ids is not None:
+            if isinstance(session_ids, str | bytes):  # would be read as one id per character
+                raise InvalidInputError(
+                    f"session_ids must be a list of session ids, got {session_ids!r}"
+                )
             if not session_ids:
                 raise InvalidInputError("session_ids must not be empty")
             f &= Tag("session_id") == [check_name("session_id", s) for s in session_ids]

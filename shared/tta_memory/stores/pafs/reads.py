@@ -22,9 +22,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from tta_memory.context import ReadSpec
+from tta_memory.errors import InvalidInputError
 from tta_memory.models import PAF
 from tta_memory.scripts import LuaScript
 
@@ -96,7 +97,10 @@ def to_pafs(fields: Sequence[Mapping[str, Any]]) -> list[PAF]:
     """New PAFs, the caller's own, from :func:`select`'s fields (one validation of the list:
     the dearest step of a PAF read, which the context loader runs while its next round trip
     is out)."""
-    return PAF_LIST.validate_python(fields)
+    try:
+        return PAF_LIST.validate_python(fields)
+    except ValidationError as exc:
+        raise InvalidInputError(f"not the fields of PAFs: {exc}") from exc
 
 
 def read_spec(
