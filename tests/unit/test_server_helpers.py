@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from tta_memory.server.launch import module_args
 from tta_memory.server.process import read_pid, wait_until
+from tta_memory.server.startup import still_loading
 
 
 def test_wait_until_polls_until_the_check_holds() -> None:
@@ -76,3 +77,11 @@ def test_read_pid(tmp_path: Path) -> None:
     assert read_pid(pid_file) == 4242
     pid_file.write_text("")  # the daemon created it but has not written the pid yet
     assert read_pid(pid_file) is None
+
+
+def test_a_server_that_said_it_was_loading_is_still_loading_while_it_does_not_answer() -> None:
+    # The end of a large load blocks the server for seconds: no answer then is not a hang.
+    assert still_loading("loading", seen_loading=False)
+    assert still_loading("down", seen_loading=True)
+    assert not still_loading("down", seen_loading=False)
+    assert not still_loading("auth", seen_loading=True)

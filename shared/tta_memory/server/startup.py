@@ -27,6 +27,10 @@ from tta_memory.server.auth import (
 from tta_memory.server.discovery import ENV_MODULES, INSTALL_HINT, MODULE_FILES
 
 # Names MODULE LIST reports for the two modules the engine needs.
+# How long a server that reports it is loading its data may take: loading rebuilds the vector
+# indexes, ~45 s per 100k memories here (the 1M lab: ~8 minutes), so this is ample, not a guess
+# at a hang (a process that exits is seen at once).
+LOADING_LIMIT_S = 1800.0
 REQUIRED_MODULES = {"search": "Redis Query Engine (redisearch.so)", "ReJSON": "JSON (rejson.so)"}
 
 
@@ -105,8 +109,8 @@ def wait_ready(
 ) -> bool:
     """Poll until the server answers PING with the modules loaded, or give up.
 
-    The deadline is ``timeout``, extended (up to 12x) while the server reports it is loading a
-    large AOF, since that is progress, not a hang. (Its own loop rather than
+    The deadline is ``timeout``, extended to :data:`LOADING_LIMIT_S` once the server has reported
+    it is loading its data, since that is progress, not a hang. (Its own loop rather than
     :func:`process.wait_until`: two deadlines chosen by the server's state.)
 
     Args:
@@ -130,10 +134,12 @@ def wait_ready(
     password = read_password(data_dir)
     started = time.monotonic()
     deadline = started + timeout
-    hard_deadline = started + timeout * 12
+    loading_deadline = started + max(timeout, LOADING_LIMIT_S)
+    seen_loading = False
     delay = 0.005
     while True:
         state = process.probe(socket_path, password)
+        seen_loading = seen_loading or state == "loading"
         if state == "auth":
             raise BackendUnavailableError(
                 f"redis-server on {socket_path} refuses the password in {data_dir / PASSWORD_NAME}."
@@ -154,7 +160,7 @@ def wait_ready(
                 f"redis-server exited during startup (data dir {data_dir})."
                 f"{process.log_tail(log_file, log_offset)}"
             )
-        if now >= (hard_deadline if state == "loading" else deadline):
+        if now >= (loading_deadline if still_loading(state, seen_loading) else deadline):
             if not raise_on_timeout:
                 return False
             raise BackendUnavailableError(
@@ -164,6 +170,14 @@ def wait_ready(
             )
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
+
+
+def still_loading(state: str, seen_loading: bool) -> bool:
+    """Whether a server that is not ready yet is still loading its data: it says so, or it said
+    so before and now does not answer at all (the end of a large load blocks it for seconds: a
+    100k-memory workspace answered LOADING for 45 s, then nothing for ~3 s while its vector
+    index was finished, and the 10 s start deadline had long passed)."""
+    return state == "loading" or (seen_loading and state == "down")
 
 
 def check_modules(socket_path: Path, password: str | None) -> None:
