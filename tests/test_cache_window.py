@@ -139,3 +139,16 @@ async def test_another_workspaces_keys_give_none_of_its_rows(memory, redis_url):
     note = await other.add_cache_entry("the other team's secret")
     window = Window([other._ctx.keys.cache_entry(note.id)])
     assert await memory.cache.finish(window) == []
+
+
+async def test_bytes_another_client_wrote_that_are_not_utf8_do_not_fail_a_load(
+    memory, groups, redis_url
+):
+    await _setup(memory, groups)
+    note = await memory.add_cache_entry("retry the webhook", session_id="day1")
+    raw = redis.Redis.from_url(redis_url)
+    try:
+        raw.hset(memory._ctx.keys.cache_entry(note.id), "content", b"retry the \xff webhook")
+    finally:
+        raw.close()
+    assert await _group_cache(memory) == ["retry the \ufffd webhook"]

@@ -106,10 +106,11 @@ def raw_rows(reply: Any) -> list[tuple[tuple[Any, Any], ...]]:
 
 
 def row_text(row: Sequence[tuple[Any, Any]]) -> dict[str, str]:
-    """One raw row (see :func:`raw_rows`) with every name and value decoded to text."""
+    """One raw row (see :func:`raw_rows`) with every name and value decoded to text, leniently
+    like :func:`text`: bytes another client wrote that are not UTF-8 must not fail a read."""
     return {
-        (k.decode() if k.__class__ is bytes else str(k)): (
-            v.decode() if v.__class__ is bytes else str(v)
+        (k.decode("utf-8", "replace") if k.__class__ is bytes else str(k)): (
+            v.decode("utf-8", "replace") if v.__class__ is bytes else str(v)
         )
         for k, v in row
     }
