@@ -3,6 +3,7 @@ loaded context and rendering budgets."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from tta_memory.literals import LAYERS
@@ -20,6 +21,7 @@ from tta_memory.models import (
     WorkflowContext,
     WorkflowMode,
 )
+from tta_memory.stores.sessions import MessageRows, decode_message
 
 NOW = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
 
@@ -63,8 +65,7 @@ def test_conversation_query_takes_the_latest_user_turns():
 
 
 def test_context_query_falls_back_in_order():
-    msgs = [("user", "implement auth"), ("assistant", "ok")]
-    assert context_query(msgs, {"feature": "f"}, ["g"], "wf") == "implement auth"
+    assert context_query(["implement auth"], {"feature": "f"}, ["g"], "wf") == "implement auth"
     assert context_query([], {"feature": "f", "description": "d"}, ["g"], "wf") == "f d g"
     assert context_query([], {"feature": 3}, [""], "wf") == "wf"
 
@@ -134,3 +135,19 @@ def test_render_context_reads_the_metadata_load_workflow_context_wrote():
     text = render_context(WorkflowContext(workflow_id="w", session_id="s", metadata=md))
     assert "rule 1" in text and "user: msg 1" in text
     assert render_context(WorkflowContext(workflow_id="w", session_id="s")) == ""
+
+
+def test_message_rows_give_the_latest_user_turns_oldest_first_and_decode_like_one_message():
+    def member(i: int, role: str) -> bytes:
+        return json.dumps(
+            {"id": f"m{i}", "role": role, "content": f"c{i}", "user_id": "u", "created_at": 1.0}
+        ).encode()
+
+    roles = ["user", "assistant", "user", "user", "assistant", "user", "tool"]
+    rows = MessageRows("s1", [(member(i, r), float(i + 1)) for i, r in enumerate(roles)])
+    assert rows.latest("user", 3) == ["c2", "c3", "c5"]
+    assert rows.latest("user", 10) == ["c0", "c2", "c3", "c5"]
+    assert rows.latest("system", 3) == []
+    assert len(rows) == len(roles)
+    assert rows.decode() == [decode_message("s1", m, score) for m, score in rows.rows]
+    assert [m.seq for m in rows.decode()] == list(range(1, len(roles) + 1))

@@ -25,7 +25,7 @@ from tta_memory.context import EngineContext, ReadSpec, run_specs
 from tta_memory.errors import InvalidInputError
 from tta_memory.literals import LAYERS
 from tta_memory.loading.policy import StagePolicy, normalize_mode, normalize_stage, resolve_policy
-from tta_memory.loading.query import CONTEXT_TERMS, context_query
+from tta_memory.loading.query import CONTEXT_TERMS, QUERY_MESSAGES, context_query
 from tta_memory.models import (
     PAF,
     CacheEntry,
@@ -46,7 +46,7 @@ from tta_memory.stores.deep.scope import DeepFilter
 from tta_memory.stores.deep.search import Alongside, carrying
 from tta_memory.stores.groups import GroupStore
 from tta_memory.stores.pafs import PAFStore
-from tta_memory.stores.sessions import SessionStore
+from tta_memory.stores.sessions import MessageRows, SessionStore
 from tta_memory.validation import check_text
 
 T = TypeVar("T")
@@ -166,7 +166,7 @@ class ContextLoader:
         # group mode, the cache) included.
         specs: list[ReadSpec[Any]] = []
         if cell.messages:
-            specs.append(self._sessions.recent_spec(session_id, cell.messages))
+            specs.append(self._sessions.recent_rows_spec(session_id, cell.messages))
         if cell.pafs:
             specs.append(self._pafs.list_spec(cell.paf_categories, "active"))
         if cell.groups and meta_group:
@@ -183,9 +183,9 @@ class ContextLoader:
         replies, direct_ms = await _timed(self._round1(specs, indexed))
         replies = list(replies)
 
-        messages: list[SessionMessage] = replies.pop(0) if cell.messages else []
-        if cell.messages:
-            report["session"] = LayerReport(count=len(messages), ms=direct_ms)
+        rows: MessageRows | None = replies.pop(0) if cell.messages else None
+        if rows is not None:
+            report["session"] = LayerReport(count=len(rows), ms=direct_ms)
         paf_fields: list[Mapping[str, Any]] = replies.pop(0) if cell.pafs else []
         if cell.pafs:
             report["paf"] = LayerReport(count=len(paf_fields), ms=direct_ms)
@@ -209,7 +209,7 @@ class ContextLoader:
         search_text = query
         if search_text is None:
             search_text = context_query(
-                [(m.role, m.content) for m in messages],
+                rows.latest("user", QUERY_MESSAGES) if rows is not None else [],
                 context.metadata,
                 [g.description for g in groups],
                 context.workflow_id,
@@ -231,10 +231,11 @@ class ContextLoader:
                 )
             )
             try:
-                # The search sends its rankings at its first step; the PAFs are validated while
-                # Redis runs them (200 PAFs: ~1 ms of a 10k load's client time, see
-                # benchmarks/README "session 5").
+                # The search sends its rankings at its first step; the messages are decoded and
+                # the PAFs validated while Redis runs them (200 PAFs: ~1 ms of a 10k load's
+                # client time, see benchmarks/README "session 5"; 50 messages ~0.5 ms).
                 await asyncio.sleep(0)
+                messages = rows.decode() if rows is not None else []
                 pafs = self._pafs.pafs_of(paf_fields)
             except BaseException:
                 searching.cancel()
@@ -242,6 +243,7 @@ class ContextLoader:
             deep, ms = await searching
             report["deep"] = LayerReport(count=len(deep), ms=ms, query=search_text)
         else:
+            messages = rows.decode() if rows is not None else []
             pafs = self._pafs.pafs_of(paf_fields)
         if along is not None:
             if along.done:  # its read rode in the deep search's round trip

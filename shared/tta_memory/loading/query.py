@@ -39,13 +39,16 @@ def conversation_query(
 
 
 def context_query(
-    messages: Iterable[tuple[str, str]],
+    users: Sequence[str],
     metadata: Mapping[str, Any],
     group_descriptions: Iterable[str],
     workflow_id: str,
 ) -> str:
-    """The stage loader's query: conversation, then metadata and groups, then the workflow id."""
-    users = [t for r, t in messages if r == "user"][-QUERY_MESSAGES:]
+    """The stage loader's query: conversation, then metadata and groups, then the workflow id.
+
+    Args:
+        users: The session's latest :data:`QUERY_MESSAGES` user messages, oldest first.
+    """
     if users:
         return " ".join(users)[-QUERY_CHARS:]
     parts = [

@@ -56,7 +56,10 @@ def new_id() -> str:
 
 def decode_message(session_id: str, member: bytes | str, score: float) -> SessionMessage:
     """Rebuild a :class:`SessionMessage` from its stored form."""
-    d = json.loads(member)
+    return _message(session_id, json.loads(member), score)
+
+
+def _message(session_id: str, d: Mapping[str, Any], score: float) -> SessionMessage:
     return SessionMessage(
         id=d["id"],
         session_id=session_id,
@@ -67,6 +70,44 @@ def decode_message(session_id: str, member: bytes | str, score: float) -> Sessio
         user_id=d["user_id"],
         created_at=read_time(d.get("created_at")) or datetime.fromtimestamp(0, UTC),
     )
+
+
+class MessageRows:
+    """A session read not decoded yet: the context loader takes its query from the latest user
+    turns, sends its next round trip, and decodes the messages while Redis runs that one (50
+    messages: ~0.5 ms of a load's client time)."""
+
+    __slots__ = ("_parsed", "rows", "session_id")
+
+    def __init__(self, session_id: str, rows: Sequence[tuple[bytes | str, float]]) -> None:
+        self.session_id = session_id
+        self.rows = rows
+        self._parsed: dict[int, Any] = {}  # JSON parsed by latest(), reused by decode()
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _fields(self, i: int) -> Any:
+        d = self._parsed.get(i)
+        if d is None:
+            d = self._parsed[i] = json.loads(self.rows[i][0])
+        return d
+
+    def latest(self, role: str, n: int) -> list[str]:
+        """The contents of the latest ``n`` messages of ``role``, oldest first."""
+        out: list[str] = []
+        for i in range(len(self.rows) - 1, -1, -1):
+            if len(out) >= n:
+                break
+            d = self._fields(i)
+            if d["role"] == role:
+                out.append(d["content"])
+        return out[::-1]
+
+    def decode(self) -> list[SessionMessage]:
+        """The messages, oldest first."""
+        sid = self.session_id
+        return [_message(sid, self._fields(i), score) for i, (_, score) in enumerate(self.rows)]
 
 
 def _ttl(ttl_seconds: Any) -> int | None:
@@ -251,13 +292,19 @@ class SessionStore(Store):
         self, session_id: str, limit: int | None, *, archived: bool = False
     ) -> ReadSpec[list[SessionMessage]]:
         """The latest ``limit`` messages (``None``: all), oldest first, as a batched read."""
+        rows = self.recent_rows_spec(session_id, limit, archived=archived)
+        return ReadSpec(rows.queue, 1, lambda replies: rows.decode(replies).decode())
+
+    def recent_rows_spec(
+        self, session_id: str, limit: int | None, *, archived: bool = False
+    ) -> ReadSpec[MessageRows]:
+        """:meth:`recent_spec`, its messages left to decode (:class:`MessageRows`)."""
         check_name("session_id", session_id)
         start = 0 if limit is None else -check_positive("limit", limit)
         key = self._zset(session_id, archived)
 
-        def decode(replies: Sequence[Any]) -> list[SessionMessage]:
-            rows = cast("list[tuple[bytes, float]]", replies[0])
-            return [decode_message(session_id, m, s) for m, s in rows]
+        def decode(replies: Sequence[Any]) -> MessageRows:
+            return MessageRows(session_id, cast("list[tuple[bytes, float]]", replies[0]))
 
         return ReadSpec(lambda pipe: pipe.zrange(key, start, -1, withscores=True), 1, decode)
 
