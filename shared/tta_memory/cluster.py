@@ -183,6 +183,7 @@ def make_cluster_client(
         # During a failover the dead primary's slots are uncovered for a moment: keep serving
         # the others instead of refusing to (re)initialise.
         require_full_coverage=False,
+        protocol=2,  # as make_client (connection.py): flat replies cost the client less
         **extra,
     )
     cluster = cast(PartitionedCluster, client)  # from_url is typed as returning the base class

@@ -430,6 +430,11 @@ def make_client(url: str, settings: Settings) -> EngineRedis:
         # retries; a dead connection fails its command, which is retried on a new one.
         health_check_interval=0,
         redis_connect_func=fsync_always if settings.durability == "strict" else None,
+        # RESP2: a keys-only FT.SEARCH is one flat list there, a map per hit (3 containers)
+        # under RESP3, redis-py 8's default; ZRANGE WITHSCORES likewise. The 10k understand /
+        # AUGSTER load: 21.56 -> 19.68 M client instructions (callgrind, 30 loads), fewer
+        # young objects for the collector. Every reply reader here accepts both shapes.
+        protocol=2,
     )
     pool.connection_class = hiredis_packing(pool.connection_class)
     client = EngineRedis(connection_pool=pool)
