@@ -90,6 +90,16 @@ def _items(layer: str, rows: list[tuple[str, str, Any]]) -> list[LoadedItem]:
     return found  # type: ignore[return-value]  # every None was filled
 
 
+def _drop(task: asyncio.Future[Any] | None) -> None:
+    """Cancel a helper task no longer wanted (retrieving its error if it already failed)."""
+    if task is None:
+        return
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
+
+
 def ordered_items(
     pafs: list[PAF], deep: list[DeepMemory], cache: list[CacheEntry], messages: list[SessionMessage]
 ) -> list[LoadedItem]:
@@ -221,6 +231,7 @@ class ContextLoader:
             cache_sessions = sessions if groups else None
             along = Alongside(self._cache_spec(cache_sessions, cell, session_id))
         deep: list[DeepMemory] = []
+        finishing: asyncio.Future[tuple[list[CacheEntry], float]] | None = None
         if cell.deep_k:
             tags = sorted({t for g in groups for t in g.tags}) if cell.groups else []
             searching = asyncio.ensure_future(
@@ -230,6 +241,10 @@ class ContextLoader:
                     )
                 )
             )
+            if along is not None:
+                # The cache's rows are read as soon as its window lands, while the search reads
+                # its winners (round 3).
+                finishing = asyncio.ensure_future(self._finish_landed(along))
             try:
                 # The search sends its rankings at its first step; the messages are decoded and
                 # the PAFs validated while Redis runs them (200 PAFs: ~1 ms of a 10k load's
@@ -239,17 +254,23 @@ class ContextLoader:
                 pafs = self._pafs.pafs_of(paf_fields)
             except BaseException:
                 searching.cancel()
+                _drop(finishing)
                 raise
-            deep, ms = await searching
+            try:
+                deep, ms = await searching
+            except BaseException:
+                _drop(finishing)
+                raise
             report["deep"] = LayerReport(count=len(deep), ms=ms, query=search_text)
         else:
             messages = rows.decode() if rows is not None else []
             pafs = self._pafs.pafs_of(paf_fields)
         if along is not None:
-            if along.done:  # its read rode in the deep search's round trip
-                cache, finish_ms = await _timed(self._cache.finish(along.result))
+            if along.done and finishing is not None:  # its read rode in the search's round trip
+                cache, finish_ms = await finishing
                 ms = report["deep"].ms + finish_ms
             else:  # no ranking was sent, or a lost index failed the pipeline
+                _drop(finishing)
                 cache, ms = await _timed(self._cache_for(cache_sessions, cell, session_id))
             report["cache"] = LayerReport(count=len(cache), ms=ms)
 
@@ -276,6 +297,11 @@ class ContextLoader:
             update={"metadata": {**context.metadata, **loaded.metadata()}}, deep=False
         )
         return enriched, loaded
+
+    async def _finish_landed(self, along: Alongside) -> tuple[list[CacheEntry], float]:
+        """The entries of the cache window riding with the deep search, once it has landed."""
+        await along.landed.wait()
+        return await _timed(self._cache.finish(along.result))
 
     async def _round1(
         self, specs: list[ReadSpec[Any]], indexed: Callable[[], Awaitable[Any]] | None

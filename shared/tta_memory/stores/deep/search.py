@@ -7,6 +7,7 @@ planning and the fusion are the pure functions of :mod:`.planning`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
@@ -47,13 +48,15 @@ MAX_LIMIT = 1000
 
 class Alongside:
     """A batched read sent in the pipeline of a search's rankings, sent at most once; its
-    decoded result lands in ``result`` (``done``). The context loader sends the cache read of
-    the group's sessions so: one round trip fewer per load (5 -> 3 with round 1's merge)."""
+    decoded result lands in ``result`` (``done``, and ``landed`` is set). The context loader
+    sends the cache read of the group's sessions so: one round trip fewer per load (5 -> 3 with
+    round 1's merge)."""
 
     def __init__(self, spec: ReadSpec[Any]) -> None:
         self.spec: ReadSpec[Any] | None = spec
         self.result: Any = None
         self.done = False
+        self.landed = asyncio.Event()
 
 
 # The read riding with the rankings of the search running in this task (see :func:`carrying`):
@@ -369,6 +372,7 @@ class DeepSearch(Store):
             out = list(await pipe.execute())
         if along is not None and spec is not None:
             along.result, along.done = spec.decode(out[len(queries) :]), True
+            along.landed.set()
         return out[: len(queries)]
 
     async def _hydrate(
