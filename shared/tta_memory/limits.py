@@ -86,11 +86,32 @@ def read_float(value: Any, default: float) -> float:
     return number if math.isfinite(number) else default
 
 
+# Stored times read before, by their stored form (datetimes are immutable, so shared): the
+# same memories, messages and cache entries come back load after load, ~150 times a 10k
+# understand / AUGSTER load, each ~2 us parsed against ~0.1 us looked up.
+_TIMES: dict[str | bytes | float | int, datetime | None] = {}
+MAX_TIMES = 50_000  # ~5 MB; cleared when full
+_HASHABLE_TIMES = (str, bytes, float, int)
+
+
 def read_time(value: Any) -> datetime | None:
     """A stored Unix time as an aware UTC datetime, clamped to datetime's range; ``None``
     when it is missing or malformed."""
     if value in (None, "", b""):
         return None
+    if value.__class__ not in _HASHABLE_TIMES:
+        return _parse_time(value)
+    try:
+        return _TIMES[value]
+    except KeyError:
+        pass
+    if len(_TIMES) >= MAX_TIMES:
+        _TIMES.clear()
+    parsed = _TIMES[value] = _parse_time(value)
+    return parsed
+
+
+def _parse_time(value: Any) -> datetime | None:
     seconds = read_float(value, math.nan)
     if math.isnan(seconds):
         return None

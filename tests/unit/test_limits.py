@@ -7,10 +7,13 @@ import math
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tta_memory.errors import InvalidInputError
 from tta_memory.limits import (
     MAX_EPOCH,
     MAX_TTL_SECONDS,
+    _parse_time,
     check_epoch,
     check_int,
     check_number,
@@ -76,3 +79,25 @@ def test_read_path_never_raises() -> None:
     assert read_time(b"86400") == datetime(1970, 1, 2, tzinfo=UTC)
     assert read_json("{bad", {}) == {}
     assert read_json(b'{"a": 1}', {}) == {"a": 1}
+
+
+@given(
+    st.one_of(
+        st.text(max_size=30),
+        st.binary(max_size=30),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(min_value=-(10**20), max_value=10**20),
+        st.sampled_from(["1796094690.5430827", b"1796094690.5430827", "1e400", "-1", "nan"]),
+    )
+)
+def test_a_time_read_again_comes_back_as_read_the_first_time(value: object) -> None:
+    # Times are remembered by their stored form; every reading equals a fresh parse.
+    first, again = read_time(value), read_time(value)
+    assert first == again == _parse_time(value)
+    if isinstance(value, str) and value.strip():
+        assert read_time(value.encode()) == first
+
+
+def test_unhashable_stored_times_are_read_not_remembered() -> None:
+    assert read_time([1.0]) is None
+    assert read_time({"t": 1}) is None
