@@ -3,7 +3,7 @@ time loads, replay the benchmark's cell measurement, or mark a window for an ext
 as often as needed (a full ``python -m benchmarks context`` rebuilds everything each run).
 
     python -m benchmarks.context_lab build URL 100000 [--embedded-corpus 10000] [--narrow]
-    python -m benchmarks.context_lab time URL [--loads 200] [--stage understand --mode ...]
+    python -m benchmarks.context_lab time URL [--loads 200] [--stage S --mode M] [--gc-freeze]
     python -m benchmarks.context_lab cell URL          # engine, redisvl by hand, raw replay
     python -m benchmarks.context_lab window URL --loads 30 --marks DIR
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,6 +71,9 @@ async def _main(args: argparse.Namespace) -> None:
 
     for i in range(40):
         await one(i)
+    if getattr(args, "gc_freeze", False):  # what `tta-memory mcp serve` does after startup
+        gc.collect()
+        gc.freeze()
     if args.command == "window":
         marks = Path(args.marks)
         marks.mkdir(parents=True, exist_ok=True)
@@ -98,6 +102,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("url")
     parser.add_argument("memories", type=int, nargs="?", default=10_000)
     parser.add_argument("--narrow", action="store_true", help="the 40-word corpus")
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="time: gc.freeze() after the warm-up, as the MCP server does after startup",
+    )
     parser.add_argument("--embedded-corpus", type=int, default=None)
     parser.add_argument("--cache-dir", type=Path, default=h.DEFAULT_OUT / "cache")
     parser.add_argument("--loads", type=int, default=200)
