@@ -351,3 +351,28 @@ async def test_bytes_another_client_wrote_that_are_not_utf8_do_not_fail_a_read(
     [found] = await memory.search_deep_memory("payment webhooks", limit=1)
     assert found.memory_type == "note\ufffd"
     assert (await groups.get_group(gid)).description == "webhook \ufffd work"
+
+
+async def test_editing_a_found_memory_changes_no_later_search(memory):
+    plain = await memory.create_deep_memory("the payment service retries webhooks", tags=["ops"])
+    rich = await memory.create_deep_memory(
+        "the payment service signs webhooks", tags=["sec"], metadata={"refs": {"pr": [1]}}
+    )
+    for _ in range(2):  # the second search reads rows it has read before
+        found = {m.id: m for m in await memory.search_deep_memory("payment webhooks", limit=2)}
+        assert found[plain.id].tags == ["ops"] and found[rich.id].tags == ["sec"]
+        assert found[rich.id].metadata == {"refs": {"pr": [1]}}
+        found[plain.id].tags.append("edited")
+        found[rich.id].tags.append("edited")
+        found[rich.id].metadata["refs"]["pr"].append(2)
+        found[plain.id].text = "edited"
+
+
+async def test_a_memory_updated_between_two_searches_is_found_as_updated(memory):
+    m = await memory.create_deep_memory("the payment service retries webhooks", tags=["ops"])
+    [before] = await memory.search_deep_memory("payment webhooks", limit=1)
+    assert before.tags == ["ops"]
+    await memory.update_deep_memory(m.id, tags=["ops", "billing"])
+    [after] = await memory.search_deep_memory("payment webhooks", limit=1)
+    assert after.tags == ["ops", "billing"]
+    assert after.score is not None

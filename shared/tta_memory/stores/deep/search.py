@@ -36,7 +36,7 @@ from tta_memory.stores.deep.planning import (
     text_terms,
 )
 from tta_memory.stores.deep.rankings import ranking
-from tta_memory.stores.deep.records import DEEP_FIELDS, decode_memory, decode_row
+from tta_memory.stores.deep.records import DEEP_FIELDS, Stored, memories, stored_row
 from tta_memory.stores.deep.scope import FULL_SCOPE, DeepFilter, Scope, knn_scope
 from tta_memory.stores.deep.stats import Plan, forget_counts, read_plan
 from tta_memory.validation import check_choice, check_datetime, check_positive, check_text
@@ -390,19 +390,20 @@ class DeepSearch(Store):
         client = await ctx.client()
         keys = [ctx.keys.deep(memory_id) for memory_id, _ in ranked]
         rows = await run(client, HMGET_MANY, keys, DEEP_FIELDS, read_only=True)
-        out = []
+        out: list[tuple[Stored, float | None]] = []
         for (_, score), values in zip(ranked, rows, strict=True):
-            row = decode_row(values)
-            if row is None:
+            stored = stored_row(values)
+            if stored is None:
                 # Keys are built under this workspace: another workspace's hit reads as absent.
                 if not scope.workspace:
                     return None
                 continue
+            row = stored.row
             if not ctx.readable(row.get("workspace"), row.get("visibility"), row.get("author")):
                 if not (scope.workspace and scope.visibility):
                     return None
                 continue
             if row.get("superseded_by") and not (scope.superseded or include_superseded):
                 return None
-            out.append(decode_memory(row, score))
-        return out
+            out.append((stored, score))
+        return memories(out)
