@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -100,14 +100,11 @@ def _drop(task: asyncio.Future[Any] | None) -> None:
         task.exception()
 
 
-def ordered_items(
-    pafs: list[PAF], deep: list[DeepMemory], cache: list[CacheEntry], messages: list[SessionMessage]
-) -> list[LoadedItem]:
-    """Every loaded item tagged with its layer, in the engine's order (:data:`LAYERS`):
-    PAFs by id, deep memories best first, cache newest first, session oldest first."""
-    by_layer: dict[str, list[LoadedItem]] = {
-        "paf": _items("paf", [(p.id, p.description, p.created_at) for p in pafs]),
-        "deep": ITEM_LIST.validate_python(
+def layer_items(layer: str, records: Sequence[Any]) -> list[LoadedItem]:
+    """The items of one layer's records: PAFs, cache entries and messages from :data:`_ITEMS`
+    (or built), deep memories built with their score."""
+    if layer == "deep":
+        return ITEM_LIST.validate_python(
             [
                 {
                     "layer": "deep",
@@ -116,13 +113,26 @@ def ordered_items(
                     "score": m.score,
                     "created_at": m.created_at,
                 }
-                for m in deep
+                for m in records
             ]
-        ),
-        "cache": _items("cache", [(e.id, e.content, e.created_at) for e in cache]),
-        "session": _items("session", [(m.id, m.content, m.created_at) for m in messages]),
+        )
+    if layer == "paf":
+        return _items("paf", [(p.id, p.description, p.created_at) for p in records])
+    return _items(layer, [(r.id, r.content, r.created_at) for r in records])
+
+
+def ordered_items(
+    pafs: list[PAF], deep: list[DeepMemory], cache: list[CacheEntry], messages: list[SessionMessage]
+) -> list[LoadedItem]:
+    """Every loaded item tagged with its layer, in the engine's order (:data:`LAYERS`):
+    PAFs by id, deep memories best first, cache newest first, session oldest first."""
+    by_layer: dict[str, Sequence[Any]] = {
+        "paf": pafs,
+        "deep": deep,
+        "cache": cache,
+        "session": messages,
     }
-    return [item for layer in LAYERS for item in by_layer[layer]]
+    return [item for layer in LAYERS for item in layer_items(layer, by_layer[layer])]
 
 
 class ContextLoader:
@@ -231,7 +241,7 @@ class ContextLoader:
             cache_sessions = sessions if groups else None
             along = Alongside(self._cache_spec(cache_sessions, cell, session_id))
         deep: list[DeepMemory] = []
-        finishing: asyncio.Future[tuple[list[CacheEntry], float]] | None = None
+        finishing: asyncio.Future[tuple[list[CacheEntry], list[LoadedItem], float]] | None = None
         if cell.deep_k:
             tags = sorted({t for g in groups for t in g.tags}) if cell.groups else []
             searching = asyncio.ensure_future(
@@ -250,8 +260,7 @@ class ContextLoader:
                 # the PAFs validated while Redis runs them (200 PAFs: ~1 ms of a 10k load's
                 # client time, see benchmarks/README "session 5"; 50 messages ~0.5 ms).
                 await asyncio.sleep(0)
-                messages = rows.decode() if rows is not None else []
-                pafs = self._pafs.pafs_of(paf_fields)
+                messages, pafs, items = self._decoded(rows, paf_fields)
             except BaseException:
                 searching.cancel()
                 _drop(finishing)
@@ -263,17 +272,21 @@ class ContextLoader:
                 raise
             report["deep"] = LayerReport(count=len(deep), ms=ms, query=search_text)
         else:
-            messages = rows.decode() if rows is not None else []
-            pafs = self._pafs.pafs_of(paf_fields)
+            messages, pafs, items = self._decoded(rows, paf_fields)
         if along is not None:
             if along.done and finishing is not None:  # its read rode in the search's round trip
-                cache, finish_ms = await finishing
+                cache, items["cache"], finish_ms = await finishing
                 ms = report["deep"].ms + finish_ms
             else:  # no ranking was sent, or a lost index failed the pipeline
                 _drop(finishing)
                 cache, ms = await _timed(self._cache_for(cache_sessions, cell, session_id))
             report["cache"] = LayerReport(count=len(cache), ms=ms)
 
+        # The items of PAFs and messages were built while round 2 was out, the cache's while
+        # round 3 was (see _finish_landed); the rest are built here.
+        items["deep"] = layer_items("deep", deep)
+        if "cache" not in items:
+            items["cache"] = layer_items("cache", cache)
         loaded = LoadedContext(
             stage=stage_name,
             mode=mode_value,
@@ -283,7 +296,7 @@ class ContextLoader:
             deep_memory=deep,
             pafs=pafs,
             session_groups=groups,
-            items=ordered_items(pafs, deep, cache, messages),
+            items=[item for layer in LAYERS for item in items[layer]],
             report=MemoryReport(
                 stage=stage_name,
                 mode=mode_value,
@@ -298,10 +311,23 @@ class ContextLoader:
         )
         return enriched, loaded
 
-    async def _finish_landed(self, along: Alongside) -> tuple[list[CacheEntry], float]:
-        """The entries of the cache window riding with the deep search, once it has landed."""
+    def _decoded(
+        self, rows: MessageRows | None, paf_fields: list[Mapping[str, Any]]
+    ) -> tuple[list[SessionMessage], list[PAF], dict[str, list[LoadedItem]]]:
+        """Round 1's messages and PAFs decoded, with their items (by layer)."""
+        messages = rows.decode() if rows is not None else []
+        pafs = self._pafs.pafs_of(paf_fields)
+        items = {"paf": layer_items("paf", pafs), "session": layer_items("session", messages)}
+        return messages, pafs, items
+
+    async def _finish_landed(
+        self, along: Alongside
+    ) -> tuple[list[CacheEntry], list[LoadedItem], float]:
+        """The entries of the cache window riding with the deep search, once it has landed,
+        and their items."""
         await along.landed.wait()
-        return await _timed(self._cache.finish(along.result))
+        cache, ms = await _timed(self._cache.finish(along.result))
+        return cache, layer_items("cache", cache), ms
 
     async def _round1(
         self, specs: list[ReadSpec[Any]], indexed: Callable[[], Awaitable[Any]] | None
