@@ -23,8 +23,10 @@ def ranking(query: Any, reply: Any, key_prefix: str = "") -> Ranking:
     A ``NOCONTENT`` query's ids come from its keys (see :func:`keyed_ranking`).
     """
     vector = isinstance(query, VectorQuery)
-    with_scores = not vector and bool(getattr(query, "_with_scores", False))
-    if getattr(query, "_no_content", False):
+    # The query's flags as it sends them (its public arguments; the first is the query string).
+    flags = set(query.get_args()[1:])
+    with_scores = not vector and "WITHSCORES" in flags
+    if "NOCONTENT" in flags:
         return keyed_ranking(reply, key_prefix, with_scores=with_scores)
     out: list[tuple[str, float | None]] = []
     for score, fields in hits(reply, with_scores=with_scores):
