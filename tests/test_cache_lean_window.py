@@ -92,3 +92,25 @@ async def test_a_workspace_alone_reads_its_windows_without_the_clause(redis_url,
     window = await a.cache.window(["s1"])
     assert window.full is not None  # lean: the full read is kept for a neighbour's row
     assert [e.content for e in await a.cache.finish(window)] == ["hello"]
+
+
+async def test_a_users_window_in_a_shared_partition_reads_only_its_workspace(redis_url, settings):
+    # Without session ids a window is the caller's entries: the same user in a neighbour
+    # workspace of the partition writes newer ones.
+    a = MemoryWorkflowPrimitive(redis_url, user_id="ann", workspace="alpha", settings=settings)
+    for i in range(3):
+        await a.add_cache_entry(f"alpha note {i}")
+    b = MemoryWorkflowPrimitive(
+        redis_url,
+        user_id="ann",
+        workspace=same_bucket("alpha", settings.partition_buckets),
+        settings=settings,
+    )
+    for i in range(5):
+        await b.add_cache_entry(f"beta note {i}")
+    for _ in range(2):
+        assert [e.content for e in await a.cache.recent(limit=3)] == [
+            "alpha note 2",
+            "alpha note 1",
+            "alpha note 0",
+        ]
