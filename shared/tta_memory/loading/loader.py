@@ -121,18 +121,23 @@ def layer_items(layer: str, records: Sequence[Any]) -> list[LoadedItem]:
     return _items(layer, [(r.id, r.content, r.created_at) for r in records])
 
 
+def in_layer_order(by_layer: Mapping[str, list[LoadedItem]]) -> list[LoadedItem]:
+    """Every layer's items in the engine's order (:data:`LAYERS`)."""
+    return [item for layer in LAYERS for item in by_layer[layer]]
+
+
 def ordered_items(
     pafs: list[PAF], deep: list[DeepMemory], cache: list[CacheEntry], messages: list[SessionMessage]
 ) -> list[LoadedItem]:
     """Every loaded item tagged with its layer, in the engine's order (:data:`LAYERS`):
     PAFs by id, deep memories best first, cache newest first, session oldest first."""
-    by_layer: dict[str, Sequence[Any]] = {
+    records: dict[str, Sequence[Any]] = {
         "paf": pafs,
         "deep": deep,
         "cache": cache,
         "session": messages,
     }
-    return [item for layer in LAYERS for item in layer_items(layer, by_layer[layer])]
+    return in_layer_order({layer: layer_items(layer, r) for layer, r in records.items()})
 
 
 class ContextLoader:
@@ -296,7 +301,7 @@ class ContextLoader:
             deep_memory=deep,
             pafs=pafs,
             session_groups=groups,
-            items=[item for layer in LAYERS for item in items[layer]],
+            items=in_layer_order(items),
             report=MemoryReport(
                 stage=stage_name,
                 mode=mode_value,
