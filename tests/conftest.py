@@ -3,7 +3,10 @@ fresh workspace per test so that tests never see each other's data."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +36,44 @@ def redis_server() -> Iterator[EmbeddedRedis]:
     """A real Redis 8 + RediSearch + JSON server in a temporary directory."""
     with throwaway_server() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _shared_server_survives(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test during which the shared server died, with the server's log, and start it
+    again on its data (AOF) so that the tests after it still say something.
+
+    Twice a CI run saw "connection refused" from one test to the end of the run (175 failures)
+    and the log went with the temporary directory, so nobody could tell why it died; the log is
+    also kept in ``$TMPDIR/tta-test-server-died-<pid>.log``.
+    """
+    yield
+    if "redis_server" not in request.fixturenames:
+        return
+    server: EmbeddedRedis = request.getfixturevalue("redis_server")
+    if server.is_running():
+        return
+    kept = Path(tempfile.gettempdir()) / f"tta-test-server-died-{os.getpid()}.log"
+    with contextlib.suppress(OSError):
+        shutil.copyfile(server.log_file, kept)
+    report = crash_report(server.log_file)
+    server.start()
+    pytest.fail(f"the shared test server died during this test (log kept in {kept}):\n{report}")
+
+
+def crash_report(log_file: Path) -> str:
+    """What says why a server died: its crash report's head (signal, stack trace) and the
+    command it was running (``argv[..]``), else the log's tail."""
+    try:
+        lines = log_file.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    starts = [i for i, line in enumerate(lines) if "BUG REPORT START" in line]
+    if not starts:
+        return "\n".join(lines[-60:])
+    report = lines[starts[-1] :]
+    commands = [line for line in report if "argv[" in line or "cmd=" in line]
+    return "\n".join([*report[:60], "...", *commands[:20]])
 
 
 @pytest.fixture(scope="session")
