@@ -32,7 +32,7 @@ from tta_memory.limits import (
 )
 from tta_memory.models import CacheEntry
 from tta_memory.names import Tag, check_name, check_tags
-from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
+from tta_memory.schema import QUERY_DIALECT, TAG_SEPARATOR
 from tta_memory.scripts import HMGET_MANY
 from tta_memory.validation import check_metadata, check_positive, check_text, check_ttl
 
@@ -292,7 +292,7 @@ class CacheStore(Store):
         if keys_only:
             q.no_content()
         q.sort_by("created_at", asc=False)
-        q.dialect(SORTED_DIALECT)
+        q.dialect(QUERY_DIALECT)
         return q
 
     async def add_note(

@@ -22,7 +22,7 @@ from tta_memory.errors import GroupClosedError, NotFoundError
 from tta_memory.limits import read_json, read_time
 from tta_memory.models import GroupStatus, SessionGroup
 from tta_memory.names import Tag, check_name, check_tags
-from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
+from tta_memory.schema import QUERY_DIALECT, TAG_SEPARATOR
 from tta_memory.validation import check_choice, check_metadata, check_text
 
 GROUP_FIELDS = [
@@ -119,7 +119,7 @@ class GroupStore(Store):
     def _query(self, f: FilterExpression, limit: int = MAX_GROUPS, asc: bool = False) -> Any:
         q = FilterQuery(filter_expression=f, return_fields=GROUP_FIELDS, num_results=limit)
         q.sort_by("created_at", asc=asc)
-        q.dialect(SORTED_DIALECT)
+        q.dialect(QUERY_DIALECT)
         return q
 
     async def _search(self, f: FilterExpression) -> list[SessionGroup]:

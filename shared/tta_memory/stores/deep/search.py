@@ -25,7 +25,7 @@ from tta_memory.errors import InternalError, InvalidInputError
 from tta_memory.literals import SEARCH_MODES, SearchMode
 from tta_memory.models import DeepMemory
 from tta_memory.names import check_name, check_tags
-from tta_memory.schema import SORTED_DIALECT
+from tta_memory.schema import QUERY_DIALECT
 from tta_memory.scripts import HMGET_MANY, run
 from tta_memory.stores.deep.planning import (
     MAX_TEXT_TERMS,
@@ -296,7 +296,7 @@ class DeepSearch(Store):
         if not query.strip():
             q = FilterQuery(filter_expression=f, return_fields=RANK_FIELDS, num_results=limit)
             q.sort_by("created_at", asc=False)
-            q.dialect(SORTED_DIALECT)
+            q.dialect(QUERY_DIALECT)
             return index, [q]
         depth = search_depth(limit, mode)
         queries: list[Any] = []

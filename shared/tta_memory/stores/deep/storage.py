@@ -17,7 +17,7 @@ from tta_memory.context import Store
 from tta_memory.errors import InvalidInputError, NotFoundError
 from tta_memory.models import DeepMemory
 from tta_memory.names import Tag, check_name, check_tags
-from tta_memory.schema import SORTED_DIALECT, TAG_SEPARATOR
+from tta_memory.schema import QUERY_DIALECT, TAG_SEPARATOR
 from tta_memory.stores.deep.coalesce import coalescer_for
 from tta_memory.stores.deep.dedup import CreatePlan, plan_create
 from tta_memory.stores.deep.records import (
@@ -308,7 +308,7 @@ class DeepStorage(Store):
             num_results=EXPORT_PAGE,
         )
         q.sort_by("created_at", asc=True)
-        q.dialect(SORTED_DIALECT)
+        q.dialect(QUERY_DIALECT)
         async for page in index.paginate(q, page_size=EXPORT_PAGE):
             for doc in page:
                 if doc.get("workspace") == ctx.workspace:

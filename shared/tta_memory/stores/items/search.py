@@ -15,7 +15,7 @@ from redisvl.query import FilterQuery, TextQuery, VectorQuery
 from tta_memory import replies
 from tta_memory.errors import InvalidInputError
 from tta_memory.names import Tag
-from tta_memory.schema import SORTED_DIALECT
+from tta_memory.schema import QUERY_DIALECT
 from tta_memory.stores.items.filters import check_filter, matches
 from tta_memory.stores.items.records import (
     StoredItem,
@@ -114,7 +114,7 @@ class ItemStore(ItemStorage):
             q = FilterQuery(filter_expression=f, return_fields=ITEM_FIELDS, num_results=size)
             q.sort_by("updated_at", asc=False)
             q.paging(start, size)
-            q.dialect(SORTED_DIALECT)
+            q.dialect(QUERY_DIALECT)
             found = await index.query(q)
             for doc in found:
                 row = {k: replies.text(v) for k, v in doc.items() if k in ITEM_FIELDS}
