@@ -52,6 +52,23 @@ def ids(reply: Any) -> list[str]:
     return [text(key) for key in reply[1:]]
 
 
+def ids_and_last_sort_key(reply: Any) -> tuple[list[str], float | None]:
+    """The document keys of an ``FT.SEARCH … NOCONTENT WITHSORTKEYS`` reply sorted by a numeric
+    field, and the last one's value of that field (``None``: no hit, or it has none)."""
+    if isinstance(reply, Mapping):
+        results = get(reply, "results") or []
+        keys = [text(get(hit, "id")) for hit in results]
+        last = get(results[-1], "sortkey") if results else None
+    else:
+        keys = [text(key) for key in reply[1::2]]
+        last = reply[-1] if len(reply) > 1 else None
+    try:
+        # A numeric sort key comes as "#<value>" (17 significant digits: the stored double).
+        return keys, float(text(last)[1:]) if last is not None else None
+    except ValueError:
+        return keys, None
+
+
 def aggregate_rows(reply: Any) -> list[dict[str, str]]:
     """The rows of an ``FT.AGGREGATE`` reply, decoded to text."""
     if isinstance(reply, Mapping):

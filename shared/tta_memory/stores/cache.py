@@ -62,6 +62,16 @@ MAX_DROP = 10_000  # cache entries of one session deleted with it
 SHARED_TTL = 600.0
 _SHARED: dict[str, float] = {}  # cache index name -> monotonic time its windows go lean again
 MAX_SHARED = 10_000
+# Dialect 2 sorts every match of a window (schema.QUERY_DIALECT: dialect 4's optimizer, which
+# stopped early, can kill the server): 10k entries in a window cost 4.7 ms of server time and 50k
+# 21 ms, against 0.7 ms with the optimizer (200 alternating reads each). So a window read starts
+# where the previous full read of the same window ended: at the time of its last (oldest) entry,
+# its horizon. If that newer part still holds `limit` entries, they are the newest `limit` of the
+# whole window (everything left out is older than all of them); if it holds fewer (entries were
+# deleted or expired), finish() reads the whole window. New entries only move a horizon forward.
+_HORIZONS: dict[tuple[Any, ...], float] = {}
+MAX_HORIZONS = 10_000
+HORIZON_MARGIN = 1e-3  # s below the last entry's time: a sort key is its stored double anyway
 # The session clause of a window, by its session ids: checking 20 ids and building the clause
 # was ~100 us of a group load's client time (the ids are the group's, the same load after load).
 _SESSION_CLAUSES: dict[tuple[str, ...], FilterExpression] = {}
@@ -141,13 +151,27 @@ def _known(row: tuple[tuple[Any, Any], ...]) -> Known | None:
 class Window:
     """A window read's keys, newest first (see :meth:`CacheStore.finish`).
 
-    ``full`` is set when the read left out the workspace clause (see :data:`SHARED_TTL`): it
-    gives the ``FT.SEARCH`` arguments with it, for :meth:`CacheStore.finish` to read the window
-    again if a row of another workspace came back.
+    ``full`` is set when the read left out the workspace clause (see :data:`SHARED_TTL`) or
+    started at its horizon (see :data:`_HORIZONS`): it gives the ``FT.SEARCH`` arguments of the
+    whole window with the clause, for :meth:`CacheStore.finish` to read the window again if a
+    row of another workspace came back or a narrowed read came back short.
     """
 
     keys: list[str]
-    full: Callable[[], list[Any]] | None = None
+    full: Reread | None = None
+    # Set when the read started at its horizon (see _HORIZONS): fewer keys than ``limit`` then
+    # make :meth:`CacheStore.finish` read the whole window through ``full``.
+    narrowed: bool = False
+    limit: int = 0
+
+
+@dataclass(frozen=True)
+class Reread:
+    """How to read a window whole, with the workspace clause: the ``FT.SEARCH`` arguments and
+    what turns the reply into its :class:`Window`."""
+
+    args: Callable[[], list[Any]]
+    window: Callable[[Any], Window]
 
 
 def _sessions_clause(session_ids: Sequence[str]) -> FilterExpression:
@@ -228,25 +252,26 @@ class CacheStore(Store):
                 if known is not None:
                     rows[key] = _KNOWN[key] = known
         entries, foreign = self._entries([row for row in rows.values() if row is not None])
-        if foreign and window.full is not None:
-            # A lean window met another workspace's row: read it again with the clause.
-            if len(_SHARED) >= MAX_SHARED:
-                _SHARED.clear()
-            _SHARED[self._ctx.keys.index_name("cache")] = time.monotonic() + SHARED_TTL
+        short = window.narrowed and len(window.keys) < window.limit
+        if (foreign or short) and window.full is not None:
+            if foreign:
+                # A lean window met another workspace's row: read it again with the clause.
+                if len(_SHARED) >= MAX_SHARED:
+                    _SHARED.clear()
+                _SHARED[self._ctx.keys.index_name("cache")] = time.monotonic() + SHARED_TTL
             client = await self._ctx.client()
-            reply = await client.execute_command("FT.SEARCH", *window.full())
-            return await self.finish(Window(replies.ids(reply)))
+            reply = await client.execute_command("FT.SEARCH", *window.full.args())
+            return await self.finish(window.full.window(reply))
         return entries
 
     def _filter(
         self,
         session_ids: Sequence[str] | None,
-        time_window_hours: float,
+        since: float,
         *,
         exclude_messages_of: str | None = None,
         workspace: bool = True,
     ) -> FilterExpression:
-        since = time.time() - check_window(time_window_hours) * 3600
         f = Num("created_at") >= since
         if workspace:
             f = (Tag("workspace") == self._ctx.workspace) & f
@@ -259,31 +284,54 @@ class CacheStore(Store):
             f &= (Tag("session_id") != exclude_messages_of) | (Tag("kind") == "note")
         return f
 
-    def _window_args(
+    def _window_read(
         self,
         session_ids: Sequence[str] | None,
         time_window_hours: float,
         limit: int,
         exclude_messages_of: str | None,
-    ) -> tuple[list[Any], Callable[[], list[Any]] | None]:
-        """The checked, keys-only ``FT.SEARCH`` arguments of a window read, and what gives those
-        of the same read with the workspace clause when these leave it out (see
-        :data:`SHARED_TTL`)."""
+    ) -> tuple[list[Any], Callable[[Any], Window]]:
+        """The checked, keys-only ``FT.SEARCH`` arguments of a window read, and what turns its
+        reply into a :class:`Window` (noting the window's horizon). The read leaves out the
+        workspace clause (see :data:`SHARED_TTL`) and starts at the window's horizon (see
+        :data:`_HORIZONS`) when it can; the window then says how to read it whole."""
         check_positive("limit", limit)
+        since = time.time() - check_window(time_window_hours) * 3600
         index_name = self._ctx.keys.index_name("cache")
+        shape = (
+            index_name,
+            None if session_ids is None else tuple(session_ids),
+            self._ctx.workspace,
+            self._ctx.user_id,
+            exclude_messages_of,
+            limit,
+        )
 
-        def args(workspace: bool) -> list[Any]:
+        def args(workspace: bool, start: float) -> list[Any]:
             f = self._filter(
-                session_ids,
-                time_window_hours,
-                exclude_messages_of=exclude_messages_of,
-                workspace=workspace,
+                session_ids, start, exclude_messages_of=exclude_messages_of, workspace=workspace
             )
-            return replies.search_args(index_name, self._query(f, limit, keys_only=True))
+            found = replies.search_args(index_name, self._query(f, limit, keys_only=True))
+            return [*found[:2], "WITHSORTKEYS", *found[2:]]
 
-        if _SHARED.get(index_name, 0.0) > time.monotonic():
-            return args(True), None
-        return args(False), partial(args, True)
+        lean = _SHARED.get(index_name, 0.0) <= time.monotonic()
+        horizon = _HORIZONS.get(shape, since)
+        narrowed = horizon > since
+
+        def window(reply: Any, *, whole: bool, final: bool) -> Window:
+            """``whole``: the reply covers the whole window; ``final``: with the clause too."""
+            keys, last = replies.ids_and_last_sort_key(reply)
+            if len(keys) >= limit and last is not None:
+                if len(_HORIZONS) >= MAX_HORIZONS:
+                    _HORIZONS.clear()
+                _HORIZONS[shape] = last - HORIZON_MARGIN
+            elif whole:
+                _HORIZONS.pop(shape, None)  # the whole window holds fewer: nothing to skip
+            return Window(keys) if final else Window(keys, reread, narrowed, limit)
+
+        reread = Reread(partial(args, True, since), partial(window, whole=True, final=True))
+        first = args(not lean, horizon if narrowed else since)
+        return first, partial(window, whole=not narrowed, final=not (narrowed or lean))
 
     @staticmethod
     def _query(f: FilterExpression, limit: int, *, keys_only: bool = False) -> FilterQuery:
@@ -366,7 +414,7 @@ class CacheStore(Store):
     ) -> Window:
         """The keys of :meth:`recent`'s entries (:meth:`finish` reads them), creating the
         index if the server has none."""
-        args, full = self._window_args(session_ids, time_window_hours, limit, exclude_messages_of)
+        args, window = self._window_read(session_ids, time_window_hours, limit, exclude_messages_of)
         index = await self._ctx.backend.cache_index(self._ctx.keys.partition)
         client = await self._ctx.client()
         try:
@@ -375,7 +423,7 @@ class CacheStore(Store):
             if not await self._ctx.backend.recover(index, exc):
                 raise
             reply = await client.execute_command("FT.SEARCH", *args)
-        return Window(replies.ids(reply), full)
+        return window(reply)
 
     def recent_spec(
         self,
@@ -389,11 +437,9 @@ class CacheStore(Store):
         its other reads; :meth:`finish` turns its window into entries. A server without the
         index (it lost it, or nothing created it yet) fails the pipeline: the caller then reads
         through :meth:`recent`, which creates it."""
-        args, full = self._window_args(session_ids, time_window_hours, limit, exclude_messages_of)
+        args, window = self._window_read(session_ids, time_window_hours, limit, exclude_messages_of)
         return ReadSpec(
-            lambda pipe: pipe.execute_command("FT.SEARCH", *args),
-            1,
-            lambda reply: Window(replies.ids(reply[0]), full),
+            lambda pipe: pipe.execute_command("FT.SEARCH", *args), 1, lambda reply: window(reply[0])
         )
 
     async def get(self, entry_id: str) -> CacheEntry | None:
