@@ -54,10 +54,10 @@ def test_bad_filter_values_are_refused(deep, bad):
 
 def test_cache_filter_excludes_the_sessions_own_messages_but_not_its_notes():
     cache = CacheStore(EngineContext(URL, "u", workspace="w"))
-    f = str(cache._filter(["s1", "s|2"], 1, exclude_messages_of="s1"))
+    f = str(cache._filter(["s1", "s|2"], 1e9, exclude_messages_of="s1"))
     assert "@session_id:{s1|s\\|2}" in f
     assert "((-@session_id:{s1}) | @kind:{note})" in f
-    assert "@user_id:{u}" in str(cache._filter(None, 1))
+    assert "@user_id:{u}" in str(cache._filter(None, 1e9))
     for bad in (0, -1, float("nan"), True, "1"):
         with pytest.raises(InvalidInputError):
-            cache._filter(None, bad)
+            cache._window_read(None, bad, 10, None)
