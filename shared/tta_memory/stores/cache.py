@@ -297,6 +297,8 @@ class CacheStore(Store):
         :data:`_HORIZONS`) when it can; the window then says how to read it whole."""
         check_positive("limit", limit)
         since = time.time() - check_window(time_window_hours) * 3600
+        if session_ids is not None:
+            _sessions_clause(session_ids)  # checks the ids before they key _HORIZONS
         index_name = self._ctx.keys.index_name("cache")
         shape = (
             index_name,
