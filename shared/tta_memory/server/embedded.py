@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import logging
 import signal
+import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
@@ -21,7 +22,7 @@ from types import TracebackType
 import redis
 
 from tta_memory.errors import BackendUnavailableError, TTAMemoryError
-from tta_memory.server import process, startup
+from tta_memory.server import process, startup, watchdog
 from tta_memory.server.auth import PASSWORD_NAME, read_password, redact_url, url_with_password
 from tta_memory.server.discovery import default_data_dir, private_dir, runtime_dir
 from tta_memory.server.launch import build_command
@@ -93,6 +94,7 @@ class EmbeddedRedis:
         self.start_timeout = start_timeout
         self._own_socket_dir = socket_dir is None
         self._started_here = False
+        self._watch: subprocess.Popen[bytes] | None = None
 
     # -- public --------------------------------------------------------------------------
 
@@ -211,6 +213,10 @@ class EmbeddedRedis:
 
     def __enter__(self) -> EmbeddedRedis:
         self.start()
+        pid = self._pid()
+        if self._started_here and pid is not None:
+            # Stops the server if this process dies before __exit__ (see .watchdog).
+            self._watch = watchdog.watch_parent(pid, self.socket_path)
         return self
 
     def __exit__(
@@ -223,6 +229,8 @@ class EmbeddedRedis:
         # (e.g. the per-user server) keeps serving its other users.
         if self._started_here:
             self.stop()
+        watchdog.end_watch(self._watch)
+        self._watch = None
 
     def __repr__(self) -> str:
         return f"EmbeddedRedis(data_dir={str(self.data_dir)!r}, url={redact_url(self.url)!r})"
