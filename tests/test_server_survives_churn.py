@@ -73,7 +73,9 @@ class Churn:
         session = rng.choice(SESSIONS)
         op = rng.randrange(16)
         if op == 0 or (op in (1, 2) and not ids):
-            ids.append((await m.create_deep_memory(self.text(), tags=self.tags(3))).id)
+            created = await m.create_deep_memory(self.text(), tags=self.tags(3))
+            if created.id not in ids:  # a text written before returns that memory (dedup)
+                ids.append(created.id)
         elif op == 1:
             await m.delete_deep_memory(ids.pop(rng.randrange(len(ids))))
         elif op == 2:
