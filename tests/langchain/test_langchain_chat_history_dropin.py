@@ -122,7 +122,10 @@ def test_search_messages_folds_word_endings(make: Make) -> None:
     )
     found = [r["content"] for r in history.search_messages("learned network")]
     assert set(found) == {"Tell me about machine learning", "Neural networks learn from data"}
-    assert found[0] == "Neural networks learn from data"  # matches both words
+    if isinstance(history, TTAChatMessageHistory):
+        # Ours ranks the message matching both words first. The peer promises no order and
+        # ranked the other first once in ~10 full runs (session 7, on a busy shared server).
+        assert found[0] == "Neural networks learn from data"
 
 
 def test_redis_client_uses_its_connection(make: Make, redis_url: str) -> None:
