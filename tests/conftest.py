@@ -18,7 +18,7 @@ from hypothesis import settings as hypothesis_settings
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from servers import throwaway_server
+from servers import crash_report, throwaway_server
 from tta_memory import EmbeddedRedis, MemoryWorkflowPrimitive, SessionGroupPrimitive
 
 # Property tests draw the same examples on every run (CI and here alike), so a run is
@@ -59,21 +59,6 @@ def _shared_server_survives(request: pytest.FixtureRequest) -> Iterator[None]:
     report = crash_report(server.log_file)
     server.start()
     pytest.fail(f"the shared test server died during this test (log kept in {kept}):\n{report}")
-
-
-def crash_report(log_file: Path) -> str:
-    """What says why a server died: its crash report's head (signal, stack trace) and the
-    command it was running (``argv[..]``), else the log's tail."""
-    try:
-        lines = log_file.read_text(errors="replace").splitlines()
-    except OSError:
-        return "(no log)"
-    starts = [i for i, line in enumerate(lines) if "BUG REPORT START" in line]
-    if not starts:
-        return "\n".join(lines[-60:])
-    report = lines[starts[-1] :]
-    commands = [line for line in report if "argv[" in line or "cmd=" in line]
-    return "\n".join([*report[:60], "...", *commands[:20]])
 
 
 @pytest.fixture(scope="session")

